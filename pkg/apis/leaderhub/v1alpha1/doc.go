@@ -1,0 +1,12 @@
+// Package v1alpha1 is leaderhub.openyurt.io/v1alpha1, the wire form of
+// LeaderHub: one object per OpenYurt NodePool, named leader-hub-<pool>, with
+// the JSON shape of core/v1 Endpoints (metadata and subsets), so a client that
+// decodes Endpoints decodes a LeaderHub too. The names in names.go are the
+// contract shared by the view, the materialized objects and their readers.
+//
+// +k8s:deepcopy-gen=package
+// +k8s:conversion-gen=github.com/leaderhub/leaderhub/pkg/apis/leaderhub
+// +k8s:defaulter-gen=TypeMeta
+// +k8s:openapi-gen=true
+// +groupName=leaderhub.openyurt.io
+package v1alpha1

@@ -1,0 +1,171 @@
+package framework
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Process is a program the framework started, known by its PID. Its output
+// goes to a log file, and its PID to a pid file so another process (such as
+// `make local-down`) can stop it.
+type Process struct {
+	Name    string
+	PID     int
+	LogFile string
+	PIDFile string
+
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// startProcess runs bin with args, logging to <dir>/logs/<name>.log and
+// writing <dir>/<name>.pid. A detached process is put in a session of its own
+// and outlives the caller; an attached one is killed if the caller dies.
+func startProcess(dir, name, bin string, args []string, detached bool) (*Process, error) {
+	logDir := filepath.Join(dir, "logs")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return nil, err
+	}
+	p := &Process{Name: name, LogFile: filepath.Join(logDir, name+".log"),
+		PIDFile: filepath.Join(dir, name+".pid"), done: make(chan struct{})}
+	logFile, err := os.OpenFile(p.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	fmt.Fprintf(logFile, "==== %s %s %s\n", time.Now().Format(time.RFC3339), bin, strings.Join(args, " "))
+
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if detached {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	} else {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	p.cmd, p.PID = cmd, cmd.Process.Pid
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	if err := os.WriteFile(p.PIDFile, []byte(strconv.Itoa(p.PID)+"\n"), 0o644); err != nil {
+		_ = p.Stop(time.Second)
+		return nil, err
+	}
+	return p, nil
+}
+
+// Exited reports whether the process has ended.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Stop sends SIGTERM to the process, waits up to grace for it to exit, then
+// sends SIGKILL. It removes the pid file.
+func (p *Process) Stop(grace time.Duration) error {
+	defer os.Remove(p.PIDFile)
+	if p.Exited() {
+		return nil
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(grace):
+	}
+	_ = p.cmd.Process.Kill()
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("%s (pid %d) did not exit after SIGKILL", p.Name, p.PID)
+	}
+}
+
+// StopPIDFile stops the process whose PID is in pidFile, if it is still
+// running: SIGTERM, then SIGKILL after grace. A missing pid file is not an
+// error, so stopping twice is fine.
+func StopPIDFile(pidFile string, grace time.Duration) error {
+	data, err := os.ReadFile(pidFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 1 {
+		return fmt.Errorf("pid file %s holds no PID: %q", pidFile, data)
+	}
+	defer os.Remove(pidFile)
+	if !PIDAlive(pid) {
+		return nil
+	}
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		if !PIDAlive(pid) {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	for i := 0; i < 100 && PIDAlive(pid); i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if PIDAlive(pid) {
+		return fmt.Errorf("pid %d from %s did not exit after SIGKILL", pid, pidFile)
+	}
+	return nil
+}
+
+// PIDAlive reports whether a process with this PID exists and is not a zombie.
+func PIDAlive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the parenthesised command name: "pid (comm) S ...".
+	if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2] != 'Z'
+	}
+	return true
+}
+
+// Tail returns the last n bytes of the process's log.
+func (p *Process) Tail(n int64) string {
+	return tailFile(p.LogFile, n)
+}
+
+func tailFile(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err.Error()
+	}
+	off := st.Size() - n
+	if off < 0 {
+		off = 0
+	}
+	buf := make([]byte, st.Size()-off)
+	_, _ = f.ReadAt(buf, off)
+	return string(buf)
+}

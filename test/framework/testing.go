@@ -1,0 +1,85 @@
+package framework
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// StartForTest starts a control plane in a temporary directory with the
+// NodePool CRD installed, and stops it when the test ends. When the test
+// failed, the tail of every process log is printed first.
+func StartForTest(t testing.TB) *ControlPlane {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cp, err := Start(ctx, Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("starting control plane: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("control plane logs:\n%s", cp.Logs(16384))
+		}
+		if err := cp.Stop(); err != nil {
+			t.Errorf("stopping control plane: %v", err)
+		}
+	})
+	if err := cp.InstallCRDs(ctx); err != nil {
+		t.Fatalf("installing CRDs: %v", err)
+	}
+	return cp
+}
+
+// MainWithControlPlane runs a test binary's tests against one control plane
+// shared by the package: it starts it (with the CRDs installed), stores it
+// in *cp, runs the tests, prints the process logs when a test failed, and
+// stops every process. Use it from TestMain: os.Exit(MainWithControlPlane(m, &cp)).
+func MainWithControlPlane(m *testing.M, cp **ControlPlane) int {
+	dir, err := os.MkdirTemp("", "leaderhub-integration-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	started, err := Start(ctx, Options{Dir: dir})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "starting control plane: %v\n", err)
+		return 1
+	}
+	defer func() {
+		if err := started.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "stopping control plane: %v\n", err)
+		}
+	}()
+	if err := started.InstallCRDs(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "installing CRDs: %v\n%s", err, started.Logs(16384))
+		return 1
+	}
+	*cp = started
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "control plane logs:\n%s", started.Logs(16384))
+	}
+	return code
+}
+
+// Kubectl runs the built kubectl against the control plane as admin and
+// returns its standard output; standard error is included in the error.
+func (cp *ControlPlane) Kubectl(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(cp.BinDir, "kubectl"), append([]string{"--kubeconfig=" + cp.Kubeconfig}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String(), nil
+}

@@ -1,0 +1,203 @@
+// Command localcluster brings the local demo up and down for `make local-up`
+// and `make local-down`: a real etcd and kube-apiserver (aggregation layer
+// on) on loopback, the NodePool CRD and sample NodePools, all under one
+// directory (_output/local). Processes outlive the command and are stopped
+// later by the PIDs it records; both verbs are idempotent.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/rest"
+
+	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
+	"github.com/leaderhub/leaderhub/test/framework"
+)
+
+// Processes in the order they are stopped.
+var stopOrder = []string{"kube-apiserver", "etcd"}
+
+func main() {
+	dir := flag.String("dir", "_output/local", "directory for certificates, data, logs, pid files and the kubeconfig")
+	samples := flag.String("samples", "artifacts/samples/nodepools.yaml", "NodePools to create on up")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: localcluster [flags] up|down\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() != 1 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	abs, err := filepath.Abs(*dir)
+	if err != nil {
+		fail(err)
+	}
+	switch flag.Arg(0) {
+	case "up":
+		err = up(abs, *samples)
+	case "down":
+		err = down(abs)
+	default:
+		flag.Usage()
+		os.Exit(2)
+	}
+	if err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "localcluster:", err)
+	os.Exit(1)
+}
+
+func up(dir, samples string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	kubeconfig := filepath.Join(dir, framework.KubeconfigName)
+	if running(ctx, dir) {
+		fmt.Printf("local control plane already running (logs in %s)\n", filepath.Join(dir, "logs"))
+	} else {
+		// Whatever is left of an earlier run is stopped and replaced.
+		if err := down(dir); err != nil {
+			return err
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+		cp, err := framework.Start(ctx, framework.Options{Dir: dir, Detached: true})
+		if err != nil {
+			return err
+		}
+		if err := cp.InstallCRDs(ctx); err != nil {
+			_ = down(dir)
+			return err
+		}
+		fmt.Printf("started etcd (pid %d) and kube-apiserver (pid %d) at %s\n", cp.Etcd.PID, cp.APIServer.PID, cp.ServerURL)
+	}
+	cfg, err := restConfig(kubeconfig)
+	if err != nil {
+		return err
+	}
+	if err := applySamples(ctx, cfg, samples); err != nil {
+		return err
+	}
+	out, err := kubectl(ctx, kubeconfig, "get", "np")
+	fmt.Printf("\n$ kubectl --kubeconfig %s get np\n%s\n", kubeconfig, out)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("kubeconfig: %s\ncluster CA: %s\nstop with:  make local-down\n",
+		kubeconfig, filepath.Join(dir, framework.PKIDir, "ca.crt"))
+	return nil
+}
+
+// running reports whether every process of an earlier up is alive and
+// kube-apiserver answers /readyz.
+func running(ctx context.Context, dir string) bool {
+	for _, name := range stopOrder {
+		data, err := os.ReadFile(filepath.Join(dir, name+".pid"))
+		if err != nil {
+			return false
+		}
+		var pid int
+		if _, err := fmt.Sscanf(string(data), "%d", &pid); err != nil || !framework.PIDAlive(pid) {
+			return false
+		}
+	}
+	cfg, err := restConfig(filepath.Join(dir, framework.KubeconfigName))
+	if err != nil {
+		return false
+	}
+	client, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return false
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Host+"/readyz", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func down(dir string) error {
+	var errs []error
+	for _, name := range stopOrder {
+		pidFile := filepath.Join(dir, name+".pid")
+		if _, err := os.Stat(pidFile); err == nil {
+			fmt.Printf("stopping %s\n", name)
+		}
+		errs = append(errs, framework.StopPIDFile(pidFile, 30*time.Second))
+	}
+	return errors.Join(errs...)
+}
+
+// applySamples creates each NodePool in file, or updates it, and writes its
+// status through the status subresource.
+func applySamples(ctx context.Context, cfg *rest.Config, file string) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	pools := versioned.NewForConfigOrDie(cfg).AppsV1beta2().NodePools()
+	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	for {
+		var np appsv1beta2.NodePool
+		if err := decoder.Decode(&np); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("decoding %s: %w", file, err)
+		}
+		if np.Name == "" {
+			continue
+		}
+		live, err := pools.Get(ctx, np.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			live, err = pools.Create(ctx, &np, metav1.CreateOptions{})
+		case err == nil:
+			live.Spec = np.Spec
+			live, err = pools.Update(ctx, live, metav1.UpdateOptions{})
+		}
+		if err != nil {
+			return fmt.Errorf("writing NodePool %s: %w", np.Name, err)
+		}
+		live.Status = np.Status
+		if _, err := pools.UpdateStatus(ctx, live, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("writing NodePool %s status: %w", np.Name, err)
+		}
+	}
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	cp := &framework.ControlPlane{Kubeconfig: kubeconfig}
+	return cp.RESTConfig()
+}
+
+func kubectl(ctx context.Context, kubeconfig string, args ...string) (string, error) {
+	root, err := framework.RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	cp := &framework.ControlPlane{Kubeconfig: kubeconfig, BinDir: filepath.Join(root, "_output", "bin")}
+	out, err := cp.Kubectl(ctx, args...)
+	return strings.TrimRight(out, "\n"), err
+}
