@@ -79,7 +79,9 @@ func TestNodePoolAllFieldsThroughClientsetAndInformer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
-	t.Cleanup(func() { _ = client.AppsV1beta2().NodePools().Delete(context.Background(), want.Name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = client.AppsV1beta2().NodePools().Delete(context.Background(), want.Name, metav1.DeleteOptions{})
+	})
 	if !apiequality.Semantic.DeepEqual(created.Spec, want.Spec) {
 		t.Fatalf("spec changed on create:\nwant %+v\ngot  %+v", want.Spec, created.Spec)
 	}
