@@ -1,0 +1,228 @@
+package projection
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/ptr"
+
+	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+)
+
+// Options are the server-wide inputs of a projection.
+type Options struct {
+	// Namespace is where every projected object lives.
+	Namespace string
+	// LeaderHubPort is the port leader YurtHubs serve on.
+	LeaderHubPort int32
+}
+
+// InvalidLeader is a status.leaderEndpoints entry left out of the projection.
+type InvalidLeader struct {
+	// Index is the entry's position in status.leaderEndpoints.
+	Index  int
+	Leader appsv1beta2.Leader
+	Reason string
+}
+
+func (l InvalidLeader) String() string {
+	return fmt.Sprintf("leaderEndpoints[%d] {nodeName: %q, address: %q}: %s", l.Index, l.Leader.NodeName, l.Leader.Address, l.Reason)
+}
+
+// Leader is a valid leader of a pool, with its address in canonical form.
+type Leader struct {
+	NodeName string
+	IP       string
+}
+
+// LeaderHub projects a NodePool. It returns an error, and no object, when the
+// pool's objects cannot be named (the pool name does not fit the object name
+// or the pool-name label). Leaders that cannot be published are left out and
+// returned as invalid; they never make the projection fail. The result has no
+// resourceVersion: the caller sets it.
+func LeaderHub(np *appsv1beta2.NodePool, opts Options) (*v1alpha1.LeaderHub, []InvalidLeader, error) {
+	if err := ValidatePoolName(np.Name); err != nil {
+		return nil, nil, err
+	}
+	leaders, invalid := Leaders(np.Status.LeaderEndpoints)
+	lh := &v1alpha1.LeaderHub{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:              v1alpha1.ObjectName(np.Name),
+			Namespace:         opts.Namespace,
+			UID:               np.UID,
+			CreationTimestamp: np.CreationTimestamp,
+			Labels:            Labels(np.Name),
+			Annotations:       Annotations(np),
+			OwnerReferences:   []metav1.OwnerReference{OwnerReference(np)},
+		},
+	}
+	if len(leaders) > 0 {
+		subset := v1alpha1.LeaderHubSubset{
+			Addresses: make([]v1alpha1.LeaderHubAddress, 0, len(leaders)),
+			Ports:     []v1alpha1.LeaderHubPort{{Name: v1alpha1.PortName, Port: opts.LeaderHubPort, Protocol: corev1.ProtocolTCP}},
+		}
+		for _, l := range leaders {
+			subset.Addresses = append(subset.Addresses, v1alpha1.LeaderHubAddress{IP: l.IP, NodeName: ptr.To(l.NodeName)})
+		}
+		lh.Subsets = []v1alpha1.LeaderHubSubset{subset}
+	}
+	return lh, invalid, nil
+}
+
+// ValidatePoolName reports whether a pool's objects can be named: the object
+// name must be a DNS subdomain (as Endpoints and ConfigMap names are) and the
+// pool name a valid label value (at most 63 characters).
+func ValidatePoolName(pool string) error {
+	if pool == "" {
+		return fmt.Errorf("NodePool has no name")
+	}
+	if errs := validation.IsDNS1123Subdomain(v1alpha1.ObjectName(pool)); len(errs) > 0 {
+		return fmt.Errorf("NodePool %q: object name %q is invalid: %s", pool, truncate(v1alpha1.ObjectName(pool)), strings.Join(errs, "; "))
+	}
+	if errs := validation.IsValidLabelValue(pool); len(errs) > 0 {
+		return fmt.Errorf("NodePool %q: pool name is not a valid %s label value: %s", truncate(pool), v1alpha1.LabelPoolName, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// Leaders returns the valid leaders sorted by node name, then address, with
+// exact duplicates removed, and the entries left out with the reason.
+// A leader is valid when its node name is a DNS subdomain (as an Endpoints
+// nodeName must be) and its address an IP that Endpoints accept: not
+// unspecified, loopback, link-local or multicast, without a zone.
+func Leaders(in []appsv1beta2.Leader) ([]Leader, []InvalidLeader) {
+	var valid []Leader
+	var invalid []InvalidLeader
+	seen := make(map[Leader]bool, len(in))
+	for i, l := range in {
+		ip, reason := canonicalIP(l.Address)
+		if reason == "" {
+			reason = nodeNameProblem(l.NodeName)
+		}
+		if reason != "" {
+			invalid = append(invalid, InvalidLeader{Index: i, Leader: l, Reason: reason})
+			continue
+		}
+		key := Leader{NodeName: l.NodeName, IP: ip}
+		if seen[key] {
+			invalid = append(invalid, InvalidLeader{Index: i, Leader: l, Reason: "duplicate of an earlier entry"})
+			continue
+		}
+		seen[key] = true
+		valid = append(valid, key)
+	}
+	slices.SortFunc(valid, func(a, b Leader) int {
+		return cmp.Or(cmp.Compare(a.NodeName, b.NodeName), cmp.Compare(a.IP, b.IP))
+	})
+	return valid, invalid
+}
+
+func canonicalIP(address string) (string, string) {
+	addr, err := netip.ParseAddr(address)
+	switch {
+	case address == "":
+		return "", "address is empty"
+	case err != nil:
+		return "", fmt.Sprintf("address %q is not an IP address", truncate(address))
+	case addr.Zone() != "":
+		return "", fmt.Sprintf("address %q has a zone", address)
+	case addr.IsUnspecified():
+		return "", fmt.Sprintf("address %q is unspecified", address)
+	case addr.IsLoopback():
+		return "", fmt.Sprintf("address %q is a loopback address", address)
+	case addr.IsLinkLocalUnicast(), addr.IsLinkLocalMulticast():
+		return "", fmt.Sprintf("address %q is link-local", address)
+	case addr.IsMulticast():
+		return "", fmt.Sprintf("address %q is multicast", address)
+	}
+	return addr.Unmap().String(), ""
+}
+
+func nodeNameProblem(name string) string {
+	if name == "" {
+		return "nodeName is empty"
+	}
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return fmt.Sprintf("nodeName %q is invalid: %s", truncate(name), strings.Join(errs, "; "))
+	}
+	return ""
+}
+
+// Labels are the contract labels of a pool's objects.
+func Labels(pool string) map[string]string {
+	return map[string]string{
+		v1alpha1.LabelPoolName:  pool,
+		v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue,
+	}
+}
+
+// Annotations are the contract annotations carrying the pool's settings.
+func Annotations(np *appsv1beta2.NodePool) map[string]string {
+	return map[string]string{
+		v1alpha1.AnnotationInterConnectivity:    strconv.FormatBool(np.Spec.InterConnectivity),
+		v1alpha1.AnnotationEnableLeaderElection: strconv.FormatBool(np.Spec.EnableLeaderElection),
+		v1alpha1.AnnotationPoolScopedMetadata:   PoolScopedMetadata(np.Spec.PoolScopeMetadata),
+	}
+}
+
+// PoolScopedMetadata is the sorted, de-duplicated, comma-joined
+// group/version/resource list; the core group is empty ("/v1/services").
+func PoolScopedMetadata(gvrs []metav1.GroupVersionResource) string {
+	items := make([]string, 0, len(gvrs))
+	for _, gvr := range gvrs {
+		items = append(items, gvr.Group+"/"+gvr.Version+"/"+gvr.Resource)
+	}
+	slices.Sort(items)
+	return strings.Join(slices.Compact(items), ",")
+}
+
+// OwnerReference points at the NodePool as the controller of its objects.
+func OwnerReference(np *appsv1beta2.NodePool) metav1.OwnerReference {
+	return metav1.OwnerReference{
+		APIVersion: appsv1beta2.SchemeGroupVersion.String(),
+		Kind:       "NodePool",
+		Name:       np.Name,
+		UID:        np.UID,
+		Controller: ptr.To(true),
+	}
+}
+
+// Equal reports whether two projections publish the same thing: everything
+// but the resourceVersion, which records when a projection last changed.
+func Equal(a, b *v1alpha1.LeaderHub) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	am, bm := a.ObjectMeta, b.ObjectMeta
+	am.ResourceVersion, bm.ResourceVersion = "", ""
+	return apiequality.Semantic.DeepEqual(am, bm) && apiequality.Semantic.DeepEqual(a.Subsets, b.Subsets)
+}
+
+// LeadersString renders a projection's leaders as "node/ip,node/ip", the
+// form of kubectl's LEADERS column and of upstream YurtHub's "leaders" key.
+func LeadersString(subsets []v1alpha1.LeaderHubSubset) string {
+	var parts []string
+	for _, s := range subsets {
+		for _, a := range s.Addresses {
+			parts = append(parts, ptr.Deref(a.NodeName, "")+"/"+a.IP)
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+func truncate(s string) string {
+	const max = 80
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}

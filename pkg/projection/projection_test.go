@@ -1,0 +1,226 @@
+package projection
+
+import (
+	"encoding/json"
+	"math/rand"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+)
+
+var opts = Options{Namespace: "kube-system", LeaderHubPort: 10269}
+
+func pool(name string, leaders ...appsv1beta2.Leader) *appsv1beta2.NodePool {
+	return &appsv1beta2.NodePool{
+		ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name), ResourceVersion: "42",
+			CreationTimestamp: metav1.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))},
+		Spec: appsv1beta2.NodePoolSpec{
+			InterConnectivity:    true,
+			EnableLeaderElection: true,
+			PoolScopeMetadata: []metav1.GroupVersionResource{
+				{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"},
+				{Version: "v1", Resource: "services"},
+			},
+		},
+		Status: appsv1beta2.NodePoolStatus{LeaderEndpoints: leaders, ReadyNodeNum: 3, Nodes: []string{"a", "b"}},
+	}
+}
+
+// TestLeaderHubContract compares a whole projected object, as JSON, with the
+// object DESIGN.md fixes for a pool with two leaders.
+func TestLeaderHubContract(t *testing.T) {
+	np := pool("hangzhou",
+		appsv1beta2.Leader{NodeName: "node-b", Address: "10.0.0.2"},
+		appsv1beta2.Leader{NodeName: "node-a", Address: "10.0.0.1"})
+	lh, invalid, err := LeaderHub(np, opts)
+	if err != nil || len(invalid) != 0 {
+		t.Fatalf("LeaderHub() err=%v invalid=%v", err, invalid)
+	}
+	got, _ := json.Marshal(lh)
+	want := `{"metadata":{"name":"leader-hub-hangzhou","namespace":"kube-system","uid":"uid-hangzhou",` +
+		`"creationTimestamp":"2026-01-02T03:04:05Z",` +
+		`"labels":{"app.kubernetes.io/managed-by":"leaderhub","openyurt.io/pool-name":"hangzhou"},` +
+		`"annotations":{"openyurt.io/enable-leader-election":"true","openyurt.io/interconnectivity":"true",` +
+		`"openyurt.io/pool-scoped-metadata":"/v1/services,discovery.k8s.io/v1/endpointslices"},` +
+		`"ownerReferences":[{"apiVersion":"apps.openyurt.io/v1beta2","kind":"NodePool","name":"hangzhou","uid":"uid-hangzhou","controller":true}]},` +
+		`"subsets":[{"addresses":[{"ip":"10.0.0.1","nodeName":"node-a"},{"ip":"10.0.0.2","nodeName":"node-b"}],` +
+		`"ports":[{"name":"https","port":10269,"protocol":"TCP"}]}]}`
+	if string(got) != want {
+		t.Errorf("projection JSON:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestLeaderHubCases(t *testing.T) {
+	tests := []struct {
+		name        string
+		np          *appsv1beta2.NodePool
+		wantErr     string
+		wantLeaders string // node/ip,...
+		wantInvalid []string
+	}{
+		{name: "no leaders gives no subsets", np: pool("p"), wantLeaders: ""},
+		{name: "sorted by node name", np: pool("p",
+			appsv1beta2.Leader{NodeName: "z", Address: "10.0.0.9"},
+			appsv1beta2.Leader{NodeName: "a", Address: "10.0.0.1"},
+			appsv1beta2.Leader{NodeName: "m", Address: "fd00::1"}),
+			wantLeaders: "a/10.0.0.1,m/fd00::1,z/10.0.0.9"},
+		{name: "invalid addresses are left out and reported", np: pool("p",
+			appsv1beta2.Leader{NodeName: "a", Address: "not-an-ip"},
+			appsv1beta2.Leader{NodeName: "b", Address: ""},
+			appsv1beta2.Leader{NodeName: "c", Address: "127.0.0.1"},
+			appsv1beta2.Leader{NodeName: "d", Address: "0.0.0.0"},
+			appsv1beta2.Leader{NodeName: "e", Address: "169.254.1.1"},
+			appsv1beta2.Leader{NodeName: "f", Address: "fe80::1%eth0"},
+			appsv1beta2.Leader{NodeName: "g", Address: "239.1.1.1"},
+			appsv1beta2.Leader{NodeName: "h", Address: "10.0.0.8"}),
+			wantLeaders: "h/10.0.0.8",
+			wantInvalid: []string{"not an IP", "empty", "loopback", "unspecified", "link-local", "zone", "multicast"}},
+		{name: "invalid node names are left out", np: pool("p",
+			appsv1beta2.Leader{NodeName: "", Address: "10.0.0.1"},
+			appsv1beta2.Leader{NodeName: "Bad_Name", Address: "10.0.0.2"}),
+			wantInvalid: []string{"nodeName is empty", "is invalid"}},
+		{name: "exact duplicates collapse", np: pool("p",
+			appsv1beta2.Leader{NodeName: "a", Address: "10.0.0.1"},
+			appsv1beta2.Leader{NodeName: "a", Address: "10.0.0.1"},
+			appsv1beta2.Leader{NodeName: "a", Address: "::ffff:10.0.0.1"}),
+			wantLeaders: "a/10.0.0.1",
+			wantInvalid: []string{"duplicate", "duplicate"}},
+		{name: "pool name longest that fits a label", np: pool(strings.Repeat("p", 63)), wantLeaders: ""},
+		{name: "pool name too long for the label", np: pool(strings.Repeat("p", 64)), wantErr: "label value"},
+		{name: "pool name too long for the object name", np: pool(strings.Repeat("p", 250)), wantErr: "object name"},
+		{name: "empty pool name", np: pool(""), wantErr: "no name"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			lh, invalid, err := LeaderHub(tc.np, opts)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || lh != nil {
+					t.Fatalf("err = %v, lh = %v; want error containing %q and no object", err, lh, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := LeadersString(lh.Subsets); got != tc.wantLeaders {
+				t.Errorf("leaders = %q, want %q", got, tc.wantLeaders)
+			}
+			if tc.wantLeaders == "" && len(lh.Subsets) != 0 {
+				t.Errorf("subsets = %v, want none", lh.Subsets)
+			}
+			if len(invalid) != len(tc.wantInvalid) {
+				t.Fatalf("invalid = %v, want %d entries", invalid, len(tc.wantInvalid))
+			}
+			for i, want := range tc.wantInvalid {
+				if !strings.Contains(invalid[i].Reason, want) {
+					t.Errorf("invalid[%d] = %q, want it to mention %q", i, invalid[i], want)
+				}
+			}
+		})
+	}
+}
+
+func TestPoolScopedMetadata(t *testing.T) {
+	tests := []struct {
+		in   []metav1.GroupVersionResource
+		want string
+	}{
+		{nil, ""},
+		{[]metav1.GroupVersionResource{{Version: "v1", Resource: "services"}}, "/v1/services"},
+		{[]metav1.GroupVersionResource{
+			{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"},
+			{Version: "v1", Resource: "services"},
+			{Version: "v1", Resource: "services"},
+		}, "/v1/services,discovery.k8s.io/v1/endpointslices"},
+	}
+	for _, tc := range tests {
+		if got := PoolScopedMetadata(tc.in); got != tc.want {
+			t.Errorf("PoolScopedMetadata(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestEqualIgnoresResourceVersionOnly(t *testing.T) {
+	np := pool("p", appsv1beta2.Leader{NodeName: "a", Address: "10.0.0.1"})
+	a, _, _ := LeaderHub(np, opts)
+	b, _, _ := LeaderHub(np, opts)
+	b.ResourceVersion = "99"
+	if !Equal(a, b) {
+		t.Error("projections differing only in resourceVersion should be equal")
+	}
+	np.Status.ReadyNodeNum, np.Status.Nodes = 7, []string{"x"}
+	c, _, _ := LeaderHub(np, opts)
+	if !Equal(a, c) {
+		t.Error("status churn outside the projection should not change it")
+	}
+	np.Status.LeaderEndpoints[0].Address = "10.0.0.2"
+	d, _, _ := LeaderHub(np, opts)
+	if Equal(a, d) {
+		t.Error("a leader change should change the projection")
+	}
+	np.Spec.InterConnectivity = false
+	e, _, _ := LeaderHub(np, opts)
+	if Equal(d, e) {
+		t.Error("an interconnectivity change should change the projection")
+	}
+}
+
+// FuzzLeaderHub feeds arbitrary leaders and pool names: the projection never
+// panics, is independent of input order, keeps only valid sorted leaders, and
+// accounts for every input entry as kept, duplicate or invalid.
+func FuzzLeaderHub(f *testing.F) {
+	f.Add("hangzhou", "node-a", "10.0.0.1", "node-b", "fd00::2", "v1", "services")
+	f.Add("p", "", "", "x", "not-an-ip", "", "")
+	f.Add(strings.Repeat("p", 64), "a", "127.0.0.1", "a", "127.0.0.1", "g", "r")
+	f.Add("p", "n", "::ffff:1.2.3.4", "n", "1.2.3.4", "apps", "deployments")
+	f.Fuzz(func(t *testing.T, name, n1, a1, n2, a2, group, resource string) {
+		leaders := []appsv1beta2.Leader{{NodeName: n1, Address: a1}, {NodeName: n2, Address: a2}, {NodeName: n1, Address: a2}}
+		np := pool(name, leaders...)
+		np.Spec.PoolScopeMetadata = append(np.Spec.PoolScopeMetadata, metav1.GroupVersionResource{Group: group, Version: "v1", Resource: resource})
+		lh, invalid, err := LeaderHub(np, opts)
+		if err != nil {
+			if lh != nil {
+				t.Fatal("an error must come without an object")
+			}
+			return
+		}
+		kept := 0
+		if len(lh.Subsets) == 1 {
+			kept = len(lh.Subsets[0].Addresses)
+		} else if len(lh.Subsets) > 1 {
+			t.Fatalf("more than one subset: %v", lh.Subsets)
+		}
+		if kept+len(invalid) != len(leaders) {
+			t.Fatalf("kept %d + invalid %d != %d inputs", kept, len(invalid), len(leaders))
+		}
+		if kept > 0 {
+			addrs := lh.Subsets[0].Addresses
+			for i := 1; i < len(addrs); i++ {
+				if *addrs[i-1].NodeName > *addrs[i].NodeName {
+					t.Fatalf("leaders not sorted: %v", addrs)
+				}
+			}
+		}
+		shuffled := pool(name, leaders...)
+		shuffled.Spec.PoolScopeMetadata = append([]metav1.GroupVersionResource(nil), np.Spec.PoolScopeMetadata...)
+		rand.Shuffle(len(shuffled.Status.LeaderEndpoints), func(i, j int) {
+			shuffled.Status.LeaderEndpoints[i], shuffled.Status.LeaderEndpoints[j] = shuffled.Status.LeaderEndpoints[j], shuffled.Status.LeaderEndpoints[i]
+		})
+		rand.Shuffle(len(shuffled.Spec.PoolScopeMetadata), func(i, j int) {
+			shuffled.Spec.PoolScopeMetadata[i], shuffled.Spec.PoolScopeMetadata[j] = shuffled.Spec.PoolScopeMetadata[j], shuffled.Spec.PoolScopeMetadata[i]
+		})
+		again, _, err := LeaderHub(shuffled, opts)
+		if err != nil || !Equal(lh, again) {
+			t.Fatalf("projection depends on input order:\n%v\n%v (err %v)", lh, again, err)
+		}
+		if lh.Name != v1alpha1.ObjectName(name) {
+			t.Fatalf("name %q", lh.Name)
+		}
+	})
+}
