@@ -25,6 +25,7 @@ kube::codegen::gen_openapi \
   --output-dir "${ROOT}/pkg/generated/openapi" \
   --output-pkg "${MODULE}/pkg/generated/openapi" \
   --report-filename "${ROOT}/hack/api-rules-violations.list" \
+  --output-model-name-file zz_generated.model_name.go \
   --update-report \
   --boilerplate "${BOILERPLATE}" \
   "${ROOT}/pkg/apis"

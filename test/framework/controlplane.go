@@ -52,6 +52,9 @@ type ControlPlane struct {
 
 	Etcd      *Process
 	APIServer *Process
+	// Others are processes started against this control plane, such as
+	// leaderhub-apiserver; they are stopped first.
+	Others []*Process
 }
 
 // Layout of a control-plane directory, shared with `make local-down`.
@@ -279,6 +282,9 @@ func (cp *ControlPlane) KubeClient() (kubernetes.Interface, error) {
 // etcd is gone first). It is safe to call more than once.
 func (cp *ControlPlane) Stop() error {
 	var errs []error
+	for _, p := range cp.Others {
+		errs = append(errs, p.Stop(15*time.Second))
+	}
 	if cp.APIServer != nil {
 		errs = append(errs, cp.APIServer.Stop(30*time.Second))
 	}
@@ -291,7 +297,7 @@ func (cp *ControlPlane) Stop() error {
 // Logs returns the tail of every process log, for failing tests.
 func (cp *ControlPlane) Logs(n int64) string {
 	var b strings.Builder
-	for _, p := range []*Process{cp.Etcd, cp.APIServer} {
+	for _, p := range append([]*Process{cp.Etcd, cp.APIServer}, cp.Others...) {
 		if p != nil {
 			fmt.Fprintf(&b, "---- %s (pid %d) %s\n%s\n", p.Name, p.PID, p.LogFile, p.Tail(n))
 		}

@@ -29,7 +29,7 @@ import (
 )
 
 // Processes in the order they are stopped.
-var stopOrder = []string{"kube-apiserver", "etcd"}
+var stopOrder = []string{"leaderhub-apiserver", "kube-apiserver", "etcd"}
 
 func main() {
 	dir := flag.String("dir", "_output/local", "directory for certificates, data, logs, pid files and the kubeconfig")
@@ -89,6 +89,18 @@ func up(dir, samples string) error {
 			return err
 		}
 		fmt.Printf("started etcd (pid %d) and kube-apiserver (pid %d) at %s\n", cp.Etcd.PID, cp.APIServer.PID, cp.ServerURL)
+		lh, err := cp.StartLeaderHub(ctx, framework.LeaderHubOptions{Detached: true,
+			Args: []string{"--watch-bookmark-interval=10s"}})
+		if err != nil {
+			_ = down(dir)
+			return err
+		}
+		fmt.Printf("started leaderhub-apiserver (pid %d) at %s\n", lh.Process.PID, lh.URL)
+		if err := cp.RegisterAPIService(ctx, lh); err != nil {
+			_ = down(dir)
+			return err
+		}
+		fmt.Printf("registered APIService %s (caBundle, no insecureSkipTLSVerify): Available\n", framework.APIServiceName)
 	}
 	cfg, err := restConfig(kubeconfig)
 	if err != nil {
@@ -97,11 +109,14 @@ func up(dir, samples string) error {
 	if err := applySamples(ctx, cfg, samples); err != nil {
 		return err
 	}
-	out, err := kubectl(ctx, kubeconfig, "get", "np")
-	fmt.Printf("\n$ kubectl --kubeconfig %s get np\n%s\n", kubeconfig, out)
-	if err != nil {
-		return err
+	for _, args := range [][]string{{"get", "np"}, {"get", "lh", "-n", "kube-system"}} {
+		out, err := kubectl(ctx, kubeconfig, args...)
+		fmt.Printf("\n$ kubectl --kubeconfig %s %s\n%s\n", kubeconfig, strings.Join(args, " "), out)
+		if err != nil {
+			return err
+		}
 	}
+	fmt.Println()
 	fmt.Printf("kubeconfig: %s\ncluster CA: %s\nstop with:  make local-down\n",
 		kubeconfig, filepath.Join(dir, framework.PKIDir, "ca.crt"))
 	return nil

@@ -9,4 +9,5 @@
 // +k8s:defaulter-gen=TypeMeta
 // +k8s:openapi-gen=true
 // +groupName=leaderhub.openyurt.io
+// +k8s:openapi-model-package=io.openyurt.leaderhub.v1alpha1
 package v1alpha1

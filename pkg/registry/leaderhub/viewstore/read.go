@@ -1,0 +1,222 @@
+package viewstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/storage"
+
+	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub"
+)
+
+// waitSynced waits, at most the freshness timeout, for the first NodePool list.
+func (s *Store) waitSynced(ctx context.Context) error {
+	if s.HasSynced() {
+		return nil
+	}
+	timer := time.NewTimer(s.opts.FreshnessTimeout)
+	defer timer.Stop()
+	select {
+	case <-s.syncedCh:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return apierrors.NewServiceUnavailable("leaderhub has not yet synced its NodePool cache")
+	}
+}
+
+// waitForRV waits, at most the freshness timeout, until the store has seen
+// resource version want; then it answers as kube-apiserver does for a
+// version it does not have yet (too large, retry after a second).
+func (s *Store) waitForRV(ctx context.Context, want uint64) error {
+	timer := time.NewTimer(s.opts.FreshnessTimeout)
+	defer timer.Stop()
+	for {
+		s.mu.RLock()
+		have, changed := s.rv, s.rvChanged
+		s.mu.RUnlock()
+		if have >= want {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			return storage.NewTooLargeResourceVersionError(want, have, 1)
+		}
+	}
+}
+
+// requestRV parses a request's resourceVersion: "" and "0" mean any
+// (legacy) version, anything else must be a version number.
+func requestRV(rv string) (uint64, bool, error) {
+	if rv == "" || rv == "0" {
+		return 0, true, nil
+	}
+	v, err := parseRV(rv)
+	if err != nil {
+		return 0, false, apierrors.NewBadRequest(fmt.Sprintf("invalid resourceVersion: %v", err))
+	}
+	return v, false, nil
+}
+
+// Get returns the LeaderHub called name in namespace.
+func (s *Store) Get(ctx context.Context, namespace, name string) (*leaderhub.LeaderHub, error) {
+	if err := s.waitSynced(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	obj := s.objects[name]
+	s.mu.RUnlock()
+	if obj == nil || (namespace != "" && namespace != obj.Namespace) {
+		return nil, apierrors.NewNotFound(leaderhub.Resource("leaderhubs"), name)
+	}
+	return obj.DeepCopy(), nil
+}
+
+// List returns the LeaderHubs selected by opts in namespace ("" for all),
+// sorted by name, at the store's newest resource version. The list is
+// always complete: limit is not applied and no continue token is issued.
+func (s *Store) List(ctx context.Context, namespace string, opts *metainternalversion.ListOptions) (*leaderhub.LeaderHubList, error) {
+	if opts == nil {
+		opts = &metainternalversion.ListOptions{}
+	}
+	if opts.Continue != "" {
+		return nil, apierrors.NewBadRequest("continue tokens are not supported: leaderhub always returns complete lists")
+	}
+	want, legacy, err := requestRV(opts.ResourceVersion)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.waitSynced(ctx); err != nil {
+		return nil, err
+	}
+	if !legacy {
+		if err := s.waitForRV(ctx, want); err != nil {
+			return nil, err
+		}
+	}
+	p := newPredicate(namespace, opts.LabelSelector, opts.FieldSelector)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if opts.ResourceVersionMatch == metav1.ResourceVersionMatchExact && !legacy && want != s.rv {
+		return nil, apierrors.NewResourceExpired(fmt.Sprintf(
+			"resourceVersion %d is not available for an exact list: leaderhub keeps only its current state (%d)", want, s.rv))
+	}
+	objs := s.sortedObjectsLocked(p)
+	list := &leaderhub.LeaderHubList{ListMeta: metav1.ListMeta{ResourceVersion: strconv.FormatUint(s.rv, 10)},
+		Items: make([]leaderhub.LeaderHub, 0, len(objs))}
+	for _, obj := range objs {
+		list.Items = append(list.Items, *obj)
+	}
+	return list, nil
+}
+
+// Watch starts a watch of the LeaderHubs selected by opts in namespace.
+//
+//   - resourceVersion "" or "0": the current state as Added events, then
+//     changes (no initial events when sendInitialEvents=false);
+//   - resourceVersion N: the changes after N, from the history; 410 Expired
+//     when they are no longer all there; a version newer than the store is
+//     waited for briefly, then refused as too large;
+//   - sendInitialEvents=true: the state at a version not older than the one
+//     asked for, then, with allowWatchBookmarks, a bookmark annotated
+//     k8s.io/initial-events-end.
+func (s *Store) Watch(ctx context.Context, namespace string, opts *metainternalversion.ListOptions) (watch.Interface, error) {
+	if opts == nil {
+		opts = &metainternalversion.ListOptions{}
+	}
+	want, legacy, err := requestRV(opts.ResourceVersion)
+	if err != nil {
+		return nil, err
+	}
+	sendInitial := legacy
+	if opts.SendInitialEvents != nil {
+		sendInitial = *opts.SendInitialEvents
+	}
+	if err := s.waitSynced(ctx); err != nil {
+		return nil, err
+	}
+	if !legacy {
+		if err := s.waitForRV(ctx, want); err != nil {
+			return nil, err
+		}
+	}
+
+	p := newPredicate(namespace, opts.LabelSelector, opts.FieldSelector)
+	w := &watcher{
+		pred:      p,
+		bookmarks: opts.AllowWatchBookmarks,
+		live:      make(chan watch.Event, s.opts.WatcherBuffer),
+		result:    make(chan watch.Event),
+		done:      make(chan struct{}),
+		store:     s,
+	}
+	w.name, _ = p.singleName()
+
+	s.mu.Lock()
+	switch {
+	case sendInitial:
+		for _, obj := range s.sortedObjectsLocked(p) {
+			w.initial = append(w.initial, watch.Event{Type: watch.Added, Object: obj})
+		}
+		if opts.SendInitialEvents != nil && *opts.SendInitialEvents && opts.AllowWatchBookmarks {
+			w.initial = append(w.initial, watch.Event{Type: watch.Bookmark, Object: bookmarkObject(s.rv, true)})
+		}
+	case !legacy:
+		events, ok := s.history.since(want)
+		if !ok {
+			oldest := s.history.start
+			s.mu.Unlock()
+			return nil, apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", want, oldest))
+		}
+		for _, ev := range events {
+			if we, ok := p.toWatchEvent(ev); ok {
+				w.initial = append(w.initial, we)
+			}
+		}
+	}
+	s.watchers.add(w)
+	s.mu.Unlock()
+
+	go w.run()
+	return w, nil
+}
+
+func bookmarkObject(rv uint64, initialEventsEnd bool) *leaderhub.LeaderHub {
+	obj := &leaderhub.LeaderHub{ObjectMeta: metav1.ObjectMeta{ResourceVersion: strconv.FormatUint(rv, 10)}}
+	if initialEventsEnd {
+		obj.Annotations = map[string]string{metav1.InitialEventsAnnotationKey: "true"}
+	}
+	return obj
+}
+
+// Run sends periodic bookmarks, carrying the newest resource version, to the
+// watchers that allow them, until ctx ends; then it ends every watch.
+func (s *Store) Run(ctx context.Context) {
+	ticker := time.NewTicker(s.opts.BookmarkInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.mu.Lock()
+			s.watchers.terminateAll()
+			s.mu.Unlock()
+			return
+		case <-ticker.C:
+			s.mu.Lock()
+			if s.synced {
+				s.watchers.bookmark(watch.Event{Type: watch.Bookmark, Object: bookmarkObject(s.rv, false)})
+			}
+			s.mu.Unlock()
+		}
+	}
+}

@@ -1,0 +1,317 @@
+package viewstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/storage"
+	"k8s.io/utils/ptr"
+
+	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub"
+	"github.com/leaderhub/leaderhub/pkg/projection"
+)
+
+const ns = "kube-system"
+
+func nodePool(name string, rv uint64, leaders ...string) *appsv1beta2.NodePool {
+	np := &appsv1beta2.NodePool{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name),
+		ResourceVersion: strconv.FormatUint(rv, 10)}}
+	for i, ip := range leaders {
+		np.Status.LeaderEndpoints = append(np.Status.LeaderEndpoints, appsv1beta2.Leader{NodeName: fmt.Sprintf("%s-n%d", name, i), Address: ip})
+	}
+	return np
+}
+
+func newSyncedStore(t *testing.T, opts Options, pools ...*appsv1beta2.NodePool) *Store {
+	t.Helper()
+	opts.Projection = projection.Options{Namespace: ns, LeaderHubPort: 10269}
+	if opts.FreshnessTimeout == 0 {
+		opts.FreshnessTimeout = 200 * time.Millisecond
+	}
+	s := New(opts)
+	items := make([]interface{}, 0, len(pools))
+	var rv uint64 = 1
+	for _, np := range pools {
+		items = append(items, np)
+		if v, _ := parseRV(np.ResourceVersion); v > rv {
+			rv = v
+		}
+	}
+	if err := s.Replace(items, strconv.FormatUint(rv, 10)); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func mustWatch(t *testing.T, s *Store, opts *metainternalversion.ListOptions) watch.Interface {
+	t.Helper()
+	w, err := s.Watch(context.Background(), ns, opts)
+	if err != nil {
+		t.Fatalf("Watch(%+v): %v", opts, err)
+	}
+	t.Cleanup(w.Stop)
+	return w
+}
+
+// next returns the next event or fails after a second.
+func next(t *testing.T, w watch.Interface) watch.Event {
+	t.Helper()
+	select {
+	case ev, ok := <-w.ResultChan():
+		if !ok {
+			t.Fatal("watch closed")
+		}
+		return ev
+	case <-time.After(time.Second):
+		t.Fatal("no event within a second")
+	}
+	return watch.Event{}
+}
+
+func expectNone(t *testing.T, w watch.Interface) {
+	t.Helper()
+	select {
+	case ev, ok := <-w.ResultChan():
+		if ok {
+			t.Fatalf("unexpected event %s %v", ev.Type, ev.Object)
+		}
+		t.Fatal("watch closed unexpectedly")
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+func rvOf(ev watch.Event) string { return ev.Object.(*leaderhub.LeaderHub).ResourceVersion }
+
+func TestOnlyProjectionChangesAreEvents(t *testing.T) {
+	s := newSyncedStore(t, Options{}, nodePool("a", 10, "10.0.0.1"))
+	w := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "10"})
+
+	churn := nodePool("a", 11, "10.0.0.1")
+	churn.Status.ReadyNodeNum, churn.Status.Nodes = 5, []string{"x", "y"}
+	if err := s.Update(churn); err != nil {
+		t.Fatal(err)
+	}
+	expectNone(t, w)
+	if got := s.ResourceVersion(); got != 11 {
+		t.Errorf("store rv = %d after churn, want 11", got)
+	}
+	obj, _ := s.Get(context.Background(), ns, "leader-hub-a")
+	if obj.ResourceVersion != "10" {
+		t.Errorf("object rv = %s after churn, want 10 (unchanged)", obj.ResourceVersion)
+	}
+
+	if err := s.Update(nodePool("a", 12, "10.0.0.2")); err != nil {
+		t.Fatal(err)
+	}
+	ev := next(t, w)
+	if ev.Type != watch.Modified || rvOf(ev) != "12" {
+		t.Fatalf("got %s@%s, want MODIFIED@12", ev.Type, rvOf(ev))
+	}
+	if err := s.Delete(nodePool("a", 13)); err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(t, w); ev.Type != watch.Deleted || rvOf(ev) != "13" {
+		t.Fatalf("got %s@%s, want DELETED@13", ev.Type, rvOf(ev))
+	}
+}
+
+func TestWatchResourceVersionSemantics(t *testing.T) {
+	s := newSyncedStore(t, Options{HistorySize: 2}, nodePool("a", 10, "10.0.0.1"), nodePool("b", 5, "10.0.1.1"))
+	for _, step := range []struct {
+		rv uint64
+		ip string
+	}{{11, "10.0.0.2"}, {12, "10.0.0.3"}, {13, "10.0.0.4"}} {
+		if err := s.Update(nodePool("a", step.rv, step.ip)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("legacy watch sends current state", func(t *testing.T) {
+		for _, rv := range []string{"", "0"} {
+			w := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: rv})
+			a, b := next(t, w), next(t, w)
+			if a.Type != watch.Added || b.Type != watch.Added || rvOf(a) != "13" || rvOf(b) != "5" {
+				t.Errorf("rv %q: got %s@%s %s@%s", rv, a.Type, rvOf(a), b.Type, rvOf(b))
+			}
+			expectNone(t, w)
+		}
+	})
+	t.Run("resume delivers exactly the missed changes", func(t *testing.T) {
+		w := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "12"})
+		if ev := next(t, w); ev.Type != watch.Modified || rvOf(ev) != "13" {
+			t.Errorf("got %s@%s, want MODIFIED@13", ev.Type, rvOf(ev))
+		}
+		expectNone(t, w)
+	})
+	t.Run("evicted history is 410 Expired", func(t *testing.T) {
+		_, err := s.Watch(context.Background(), ns, &metainternalversion.ListOptions{ResourceVersion: "10"})
+		if !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {
+			t.Errorf("err = %v, want 410 Expired", err)
+		}
+	})
+	t.Run("newer than the store is too large after a wait", func(t *testing.T) {
+		_, err := s.Watch(context.Background(), ns, &metainternalversion.ListOptions{ResourceVersion: "99"})
+		if !storage.IsTooLargeResourceVersion(err) {
+			t.Errorf("err = %v, want too large resource version", err)
+		}
+		_, err = s.List(context.Background(), ns, &metainternalversion.ListOptions{ResourceVersion: "99"})
+		if !storage.IsTooLargeResourceVersion(err) {
+			t.Errorf("list err = %v, want too large resource version", err)
+		}
+	})
+	t.Run("newer version arriving during the wait is served", func(t *testing.T) {
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			s.UpdateResourceVersion("14")
+		}()
+		w := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "14"})
+		expectNone(t, w)
+	})
+	t.Run("malformed resourceVersion is 400", func(t *testing.T) {
+		_, err := s.Watch(context.Background(), ns, &metainternalversion.ListOptions{ResourceVersion: "abc"})
+		if !apierrors.IsBadRequest(err) {
+			t.Errorf("err = %v, want 400", err)
+		}
+	})
+}
+
+func TestSendInitialEventsEndsWithAnnotatedBookmark(t *testing.T) {
+	s := newSyncedStore(t, Options{}, nodePool("a", 10, "10.0.0.1"), nodePool("b", 7))
+	w := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "", ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan,
+		SendInitialEvents: ptr.To(true), AllowWatchBookmarks: true})
+	next(t, w)
+	next(t, w)
+	bm := next(t, w)
+	obj := bm.Object.(*leaderhub.LeaderHub)
+	if bm.Type != watch.Bookmark || obj.Annotations[metav1.InitialEventsAnnotationKey] != "true" || obj.ResourceVersion != "10" {
+		t.Fatalf("got %s %+v, want the initial-events-end bookmark at 10", bm.Type, obj.ObjectMeta)
+	}
+}
+
+func TestPeriodicBookmarksCarryNewestVersion(t *testing.T) {
+	s := newSyncedStore(t, Options{BookmarkInterval: 20 * time.Millisecond}, nodePool("a", 10, "10.0.0.1"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	w := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "10", AllowWatchBookmarks: true})
+	quiet := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "10"})
+	s.UpdateResourceVersion("20") // churn elsewhere moved the store on
+	if ev := next(t, w); ev.Type != watch.Bookmark || rvOf(ev) != "20" {
+		t.Fatalf("got %s@%s, want BOOKMARK@20", ev.Type, rvOf(ev))
+	}
+	expectNone(t, quiet)
+}
+
+func TestFiltersPerWatcher(t *testing.T) {
+	s := newSyncedStore(t, Options{}, nodePool("a", 10), nodePool("b", 11))
+	byName := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "11",
+		FieldSelector: fields.OneTermEqualSelector("metadata.name", "leader-hub-b")})
+	byLabel := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "11",
+		LabelSelector: labels.SelectorFromSet(labels.Set{"openyurt.io/pool-name": "a"})})
+	otherNS, err := s.Watch(context.Background(), "default", &metainternalversion.ListOptions{ResourceVersion: "11"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer otherNS.Stop()
+
+	_ = s.Update(nodePool("a", 12, "10.0.0.1"))
+	_ = s.Update(nodePool("b", 13, "10.0.0.2"))
+	if ev := next(t, byName); rvOf(ev) != "13" {
+		t.Errorf("name watcher got %s@%s, want the b change at 13", ev.Type, rvOf(ev))
+	}
+	if ev := next(t, byLabel); rvOf(ev) != "12" {
+		t.Errorf("label watcher got %s@%s, want the a change at 12", ev.Type, rvOf(ev))
+	}
+	expectNone(t, byName)
+	expectNone(t, byLabel)
+	expectNone(t, otherNS)
+
+	list, err := s.List(context.Background(), "default", nil)
+	if err != nil || len(list.Items) != 0 {
+		t.Errorf("list in another namespace = %v, %v; want empty", list, err)
+	}
+	if _, err := s.Get(context.Background(), "default", "leader-hub-a"); !apierrors.IsNotFound(err) {
+		t.Errorf("get in another namespace: %v, want 404", err)
+	}
+}
+
+func TestSlowWatcherIsDroppedOthersKeepUp(t *testing.T) {
+	s := newSyncedStore(t, Options{WatcherBuffer: 4}, nodePool("a", 10))
+	slow := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "10"})
+	fast := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "10"})
+	received := make(chan int)
+	go func() {
+		n := 0
+		for range fast.ResultChan() {
+			n++
+			if n == 20 {
+				received <- n
+				return
+			}
+		}
+	}()
+	for i := 0; i < 20; i++ {
+		_ = s.Update(nodePool("a", uint64(11+i), fmt.Sprintf("10.0.0.%d", i+1)))
+		time.Sleep(2 * time.Millisecond) // NodePool writes are paced by kube-apiserver, not a tight loop
+	}
+	select {
+	case <-received:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the fast watcher did not get all 20 events")
+	}
+	// The slow one gets what was queued (its buffer and one in hand), then its watch ends.
+	n := 0
+	for range slow.ResultChan() {
+		n++
+	}
+	if n == 0 || n >= 20 {
+		t.Errorf("slow watcher got %d events before being dropped, want some but not all", n)
+	}
+}
+
+func TestRelistEndsWatchesAndRestartsHistory(t *testing.T) {
+	s := newSyncedStore(t, Options{}, nodePool("a", 10, "10.0.0.1"))
+	w := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "10"})
+	if err := s.Replace([]interface{}{nodePool("a", 30, "10.0.0.9")}, "40"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := <-w.ResultChan(); ok {
+		t.Fatal("watch should end on relist")
+	}
+	if _, err := s.Watch(context.Background(), ns, &metainternalversion.ListOptions{ResourceVersion: "10"}); !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {
+		t.Errorf("resume from before the relist: %v, want 410", err)
+	}
+	list, _ := s.List(context.Background(), ns, nil)
+	if list.ResourceVersion != "40" || len(list.Items) != 1 || list.Items[0].ResourceVersion != "30" {
+		t.Errorf("after relist: list rv %s, items %v", list.ResourceVersion, list.Items)
+	}
+	w2 := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "40"})
+	_ = s.Update(nodePool("a", 41, "10.0.0.8"))
+	if ev := next(t, w2); rvOf(ev) != "41" {
+		t.Errorf("got %s@%s after relist, want 41", ev.Type, rvOf(ev))
+	}
+}
+
+func TestUnprojectablePoolIsReportedNotServed(t *testing.T) {
+	var reported error
+	long := nodePool(fmt.Sprintf("%064d", 0), 10)
+	s := newSyncedStore(t, Options{OnInvalid: func(np *appsv1beta2.NodePool, _ []projection.InvalidLeader, err error) { reported = err }}, long, nodePool("ok", 11))
+	if reported == nil {
+		t.Error("the too-long pool name was not reported")
+	}
+	list, _ := s.List(context.Background(), ns, nil)
+	if len(list.Items) != 1 || list.Items[0].Name != "leader-hub-ok" {
+		t.Errorf("list = %v, want only leader-hub-ok", list.Items)
+	}
+}

@@ -1,0 +1,141 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/registry/rest"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/healthz"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+
+	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub"
+	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
+	"github.com/leaderhub/leaderhub/pkg/projection"
+	"github.com/leaderhub/leaderhub/pkg/registry/leaderhub/storage"
+	"github.com/leaderhub/leaderhub/pkg/registry/leaderhub/viewstore"
+)
+
+// ExtraConfig is leaderhub's own configuration.
+type ExtraConfig struct {
+	// Kubeconfig reaches kube-apiserver; empty means in-cluster.
+	Kubeconfig    string
+	Namespace     string
+	LeaderHubPort int32
+	View          viewstore.Options
+}
+
+// Config is the whole server configuration.
+type Config struct {
+	Generic *genericapiserver.RecommendedConfig
+	Extra   ExtraConfig
+}
+
+type completedConfig struct {
+	generic genericapiserver.CompletedConfig
+	extra   ExtraConfig
+}
+
+// CompletedConfig is a Config with every default filled in; only it can
+// build a Server, so nothing runs half-configured.
+type CompletedConfig struct {
+	*completedConfig
+}
+
+// Complete fills in the defaults.
+func (c *Config) Complete() CompletedConfig {
+	c.Extra.View.Projection = projection.Options{Namespace: c.Extra.Namespace, LeaderHubPort: c.Extra.LeaderHubPort}
+	return CompletedConfig{&completedConfig{generic: c.Generic.Complete(), extra: c.Extra}}
+}
+
+// Server is a configured leaderhub-apiserver, ready to run.
+type Server struct {
+	generic   *genericapiserver.GenericAPIServer
+	view      *viewstore.Store
+	reflector *cache.Reflector
+}
+
+// New builds the server: the view store, the NodePool reflector feeding it,
+// and the leaderhub.openyurt.io API group.
+func (c CompletedConfig) New() (*Server, error) {
+	restConfig, err := clientcmd.BuildConfigFromFlags("", c.extra.Kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("loading kubeconfig %q: %w", c.extra.Kubeconfig, err)
+	}
+	restConfig.UserAgent = "leaderhub-apiserver"
+	client, err := versioned.NewForConfig(restConfig)
+	if err != nil {
+		return nil, err
+	}
+
+	view := viewstore.New(c.extra.View)
+	viewstore.RegisterMetrics()
+	pools := client.AppsV1beta2().NodePools()
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			return pools.List(ctx, opts)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			return pools.Watch(ctx, opts)
+		},
+	}
+	reflector := cache.NewReflectorWithOptions(lw, &appsv1beta2.NodePool{}, view, cache.ReflectorOptions{Name: "leaderhub-view"})
+
+	generic, err := c.generic.New("leaderhub-apiserver", genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return nil, err
+	}
+	if err := generic.AddReadyzChecks(healthz.NamedCheck("nodepool-view-synced", func(*http.Request) error {
+		if !view.HasSynced() {
+			return errors.New("the NodePool view has not synced yet")
+		}
+		return nil
+	})); err != nil {
+		return nil, err
+	}
+
+	group := genericapiserver.NewDefaultAPIGroupInfo(leaderhub.GroupName, Scheme, metav1.ParameterCodec, Codecs)
+	group.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
+		v1alpha1.ResourcePlural: storage.NewREST(view),
+	}
+	if err := generic.InstallAPIGroup(&group); err != nil {
+		return nil, fmt.Errorf("installing %s: %w", leaderhub.GroupName, err)
+	}
+	return &Server{generic: generic, view: view, reflector: reflector}, nil
+}
+
+// Run serves until ctx ends: the reflector and the view's bookmarks start
+// with the server, and /readyz turns ready once the NodePools are listed.
+func (s *Server) Run(ctx context.Context) error {
+	s.generic.AddPostStartHookOrDie("leaderhub-view", func(hook genericapiserver.PostStartHookContext) error {
+		go s.reflector.RunWithContext(hook)
+		go s.view.Run(hook)
+		return nil
+	})
+	return s.generic.PrepareRun().RunWithContext(ctx)
+}
+
+// Run completes, validates and runs leaderhub-apiserver with opts.
+func Run(ctx context.Context, o *Options) error {
+	o.Complete()
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	config, err := o.Config()
+	if err != nil {
+		return err
+	}
+	srv, err := config.Complete().New()
+	if err != nil {
+		return err
+	}
+	return srv.Run(ctx)
+}

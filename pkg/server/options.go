@@ -1,0 +1,146 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
+	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	cliflag "k8s.io/component-base/cli/flag"
+	basecompatibility "k8s.io/component-base/compatibility"
+	logsapi "k8s.io/component-base/logs/api/v1"
+	baseversion "k8s.io/component-base/version"
+	netutils "k8s.io/utils/net"
+
+	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	generatedopenapi "github.com/leaderhub/leaderhub/pkg/generated/openapi"
+	"github.com/leaderhub/leaderhub/pkg/registry/leaderhub/viewstore"
+)
+
+func init() {
+	// Logging options consult these features (contextual logging and so on).
+	utilruntime.Must(logsapi.AddFeatureGates(utilfeature.DefaultMutableFeatureGate))
+}
+
+// Options are everything leaderhub-apiserver can be told on its command line.
+type Options struct {
+	Recommended *genericoptions.RecommendedOptions
+	Logs        *logsapi.LoggingConfiguration
+
+	// Namespace is where every LeaderHub lives.
+	Namespace string
+	// LeaderHubPort is the port leader YurtHubs serve on, published in subsets.
+	LeaderHubPort int32
+
+	BookmarkInterval time.Duration
+	WatcherBuffer    int
+	HistorySize      int
+}
+
+// NewOptions returns the defaults: no etcd (the view is computed), no
+// admission (nothing is written), and no priority-and-fairness of its own
+// (kube-apiserver applies it before proxying).
+func NewOptions() *Options {
+	o := &Options{
+		Recommended:      genericoptions.NewRecommendedOptions("", nil),
+		Logs:             logsapi.NewLoggingConfiguration(),
+		Namespace:        "kube-system",
+		LeaderHubPort:    v1alpha1.DefaultLeaderHubPort,
+		BookmarkInterval: viewstore.DefaultBookmarkInterval,
+		WatcherBuffer:    viewstore.DefaultWatcherBuffer,
+		HistorySize:      viewstore.DefaultHistorySize,
+	}
+	o.Recommended.Etcd = nil
+	o.Recommended.Admission = nil
+	o.Recommended.Features.EnablePriorityAndFairness = false
+	o.Recommended.SecureServing.BindPort = 8443
+	return o
+}
+
+// Flags returns the flags in named groups, for a sectioned --help.
+func (o *Options) Flags() cliflag.NamedFlagSets {
+	var fss cliflag.NamedFlagSets
+	fs := fss.FlagSet("leaderhub")
+	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "Namespace of every LeaderHub (and materialized object); other namespaces list empty.")
+	fs.Int32Var(&o.LeaderHubPort, "leader-hub-port", o.LeaderHubPort, "Port leader YurtHubs serve on, published as the https port of each LeaderHub's subset.")
+	fs.DurationVar(&o.BookmarkInterval, "watch-bookmark-interval", o.BookmarkInterval, "How often watchers that allow bookmarks get one carrying the newest resource version.")
+	fs.IntVar(&o.WatcherBuffer, "watch-buffer", o.WatcherBuffer, "Events that may wait for one watcher before it is dropped as too slow.")
+	fs.IntVar(&o.HistorySize, "watch-history", o.HistorySize, "Events kept so watches can resume from a recent resourceVersion.")
+
+	o.Recommended.CoreAPI.AddFlags(fss.FlagSet("kube-apiserver connection"))
+	o.Recommended.SecureServing.AddFlags(fss.FlagSet("secure serving"))
+	o.Recommended.Authentication.AddFlags(fss.FlagSet("authentication"))
+	o.Recommended.Authorization.AddFlags(fss.FlagSet("authorization"))
+	o.Recommended.Audit.AddFlags(fss.FlagSet("auditing"))
+	o.Recommended.Features.AddFlags(fss.FlagSet("features"))
+	utilfeature.DefaultMutableFeatureGate.AddFlag(fss.FlagSet("features"))
+	logsapi.AddFlags(o.Logs, fss.FlagSet("logging"))
+	return fss
+}
+
+// Complete fills in what follows from other options: the one kubeconfig
+// (--kubeconfig) also serves delegated authentication and authorization.
+func (o *Options) Complete() {
+	kubeconfig := o.Recommended.CoreAPI.CoreAPIKubeconfigPath
+	if o.Recommended.Authentication.RemoteKubeConfigFile == "" {
+		o.Recommended.Authentication.RemoteKubeConfigFile = kubeconfig
+	}
+	if o.Recommended.Authorization.RemoteKubeConfigFile == "" {
+		o.Recommended.Authorization.RemoteKubeConfigFile = kubeconfig
+	}
+}
+
+// Validate reports every invalid option.
+func (o *Options) Validate() error {
+	errs := o.Recommended.Validate()
+	if msgs := validation.IsDNS1123Label(o.Namespace); len(msgs) > 0 {
+		errs = append(errs, fmt.Errorf("--namespace %q: %v", o.Namespace, msgs))
+	}
+	if o.LeaderHubPort < 1 || o.LeaderHubPort > 65535 {
+		errs = append(errs, fmt.Errorf("--leader-hub-port %d: must be 1-65535", o.LeaderHubPort))
+	}
+	if o.BookmarkInterval <= 0 || o.WatcherBuffer <= 0 || o.HistorySize <= 0 {
+		errs = append(errs, fmt.Errorf("--watch-bookmark-interval, --watch-buffer and --watch-history must be positive"))
+	}
+	if err := logsapi.ValidateAndApply(o.Logs, utilfeature.DefaultFeatureGate); err != nil {
+		errs = append(errs, err)
+	}
+	return utilerrors.NewAggregate(errs)
+}
+
+// Config builds the server configuration from complete, valid options.
+func (o *Options) Config() (*Config, error) {
+	if err := o.Recommended.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", nil, []net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
+		return nil, fmt.Errorf("creating self-signed serving certificate: %w", err)
+	}
+	generic := genericapiserver.NewRecommendedConfig(Codecs)
+	generic.EffectiveVersion = basecompatibility.NewEffectiveVersionFromString(baseversion.DefaultKubeBinaryVersion, "", "")
+	generic.FeatureGate = utilfeature.DefaultFeatureGate
+	namer := openapinamer.NewDefinitionNamer(Scheme)
+	generic.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(generatedopenapi.GetOpenAPIDefinitions, namer)
+	generic.OpenAPIConfig.Info.Title, generic.OpenAPIConfig.Info.Version = "leaderhub", "v1alpha1"
+	generic.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(generatedopenapi.GetOpenAPIDefinitions, namer)
+	generic.OpenAPIV3Config.Info.Title, generic.OpenAPIV3Config.Info.Version = "leaderhub", "v1alpha1"
+	if err := o.Recommended.ApplyTo(generic); err != nil {
+		return nil, err
+	}
+	return &Config{
+		Generic: generic,
+		Extra: ExtraConfig{
+			Kubeconfig: o.Recommended.CoreAPI.CoreAPIKubeconfigPath,
+			View: viewstore.Options{
+				HistorySize:      o.HistorySize,
+				WatcherBuffer:    o.WatcherBuffer,
+				BookmarkInterval: o.BookmarkInterval,
+			},
+			Namespace:     o.Namespace,
+			LeaderHubPort: o.LeaderHubPort,
+		},
+	}, nil
+}

@@ -1,0 +1,328 @@
+package framework
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/yaml"
+)
+
+// LeaderHub identity and names used when running leaderhub-apiserver locally.
+const (
+	LeaderHubNamespace      = "kube-system"
+	LeaderHubServiceName    = "leaderhub"
+	LeaderHubServiceAccount = "system:serviceaccount:kube-system:leaderhub"
+	APIServiceName          = "v1alpha1.leaderhub.openyurt.io"
+)
+
+var apiServiceResource = schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
+
+// LeaderHubOptions configure one leaderhub-apiserver process.
+type LeaderHubOptions struct {
+	// Name of the process (logs, pid file); defaults to leaderhub-apiserver.
+	Name string
+	// Binary defaults to a fresh build of ./cmd/leaderhub-apiserver.
+	Binary string
+	// Port defaults to a free one.
+	Port int
+	// Args are extra flags.
+	Args     []string
+	Detached bool
+}
+
+// LeaderHub is a running leaderhub-apiserver.
+type LeaderHub struct {
+	Process *Process
+	Port    int
+	URL     string
+	// CA signed the serving certificate; it is the APIService's caBundle.
+	CA *CertAuthority
+}
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// LeaderHubBinary builds ./cmd/leaderhub-apiserver into _output/bin once per
+// process, so tests always run the code they were built with.
+func LeaderHubBinary() (string, error) {
+	buildOnce.Do(func() {
+		root, err := RepoRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(root, "_output", "bin", "leaderhub-apiserver")
+		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/leaderhub-apiserver")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building leaderhub-apiserver: %w\n%s", err, out)
+		}
+	})
+	return buildPath, buildErr
+}
+
+// leaderHubCA returns the CA that signs leaderhub serving certificates,
+// creating it on first use.
+func (cp *ControlPlane) leaderHubCA() (*CertAuthority, error) {
+	pki := filepath.Join(cp.Dir, PKIDir)
+	certFile, keyFile := filepath.Join(pki, "leaderhub-ca.crt"), filepath.Join(pki, "leaderhub-ca.key")
+	if _, err := os.Stat(certFile); err == nil {
+		return LoadCertAuthority(certFile, keyFile)
+	}
+	return NewCertAuthority(pki, "leaderhub-ca", "leaderhub-serving-ca")
+}
+
+// StartLeaderHub applies the shipped RBAC, then runs leaderhub-apiserver on
+// 127.0.0.1 as the leaderhub service account (a client certificate issued by
+// the cluster CA), with a serving certificate for leaderhub.kube-system.svc,
+// and waits until its /readyz is ok.
+func (cp *ControlPlane) StartLeaderHub(ctx context.Context, opts LeaderHubOptions) (*LeaderHub, error) {
+	if opts.Name == "" {
+		opts.Name = "leaderhub-apiserver"
+	}
+	if opts.Binary == "" {
+		bin, err := LeaderHubBinary()
+		if err != nil {
+			return nil, err
+		}
+		opts.Binary = bin
+	}
+	if opts.Port == 0 {
+		port, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		opts.Port = port
+	}
+	if err := cp.ApplyManifest(ctx, "artifacts/deploy/rbac.yaml"); err != nil {
+		return nil, err
+	}
+	ca, err := cp.leaderHubCA()
+	if err != nil {
+		return nil, err
+	}
+	pki := filepath.Join(cp.Dir, PKIDir)
+	serving, err := ca.Issue(pki, opts.Name+"-serving", CertSpec{CommonName: "leaderhub", Server: true,
+		DNSNames: []string{"leaderhub.kube-system.svc", "leaderhub.kube-system.svc.cluster.local", "localhost"},
+		IPs:      []net.IP{net.ParseIP("127.0.0.1")}})
+	if err != nil {
+		return nil, err
+	}
+	kubeconfig := filepath.Join(cp.Dir, opts.Name+".kubeconfig")
+	if err := cp.WriteKubeconfig(kubeconfig, LeaderHubServiceAccount,
+		[]string{"system:serviceaccounts", "system:serviceaccounts:kube-system"}); err != nil {
+		return nil, err
+	}
+	args := append([]string{
+		"--bind-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(opts.Port),
+		"--tls-cert-file=" + serving.CertFile,
+		"--tls-private-key-file=" + serving.KeyFile,
+		"--kubeconfig=" + kubeconfig,
+		"--namespace=" + LeaderHubNamespace,
+		"--v=2",
+	}, opts.Args...)
+	p, err := startProcess(cp.Dir, opts.Name, opts.Binary, args, opts.Detached)
+	if err != nil {
+		return nil, err
+	}
+	cp.Others = append(cp.Others, p)
+	lh := &LeaderHub{Process: p, Port: opts.Port, URL: "https://127.0.0.1:" + strconv.Itoa(opts.Port), CA: ca}
+	if err := lh.WaitReady(ctx); err != nil {
+		_ = p.Stop(5 * time.Second)
+		return nil, err
+	}
+	return lh, nil
+}
+
+// WaitReady waits until leaderhub's /readyz answers 200.
+func (lh *LeaderHub) WaitReady(ctx context.Context) error {
+	client, err := lh.HTTPClient()
+	if err != nil {
+		return err
+	}
+	if err := waitHTTP(ctx, lh.URL+"/readyz", client, lh.Process); err != nil {
+		return fmt.Errorf("%s did not become ready: %w\n%s", lh.Process.Name, err, lh.Process.Tail(8192))
+	}
+	return nil
+}
+
+// HTTPClient trusts leaderhub's serving CA and presents no client certificate.
+func (lh *LeaderHub) HTTPClient() (*http.Client, error) {
+	caPEM, err := os.ReadFile(lh.CA.CertFile)
+	if err != nil {
+		return nil, err
+	}
+	return rest.HTTPClientFor(&rest.Config{Host: lh.URL, TLSClientConfig: rest.TLSClientConfig{CAData: caPEM}})
+}
+
+// RESTConfigFor is a configuration that talks to leaderhub directly (not
+// through kube-apiserver) as a user with a client certificate from the
+// cluster CA, which leaderhub trusts through delegated authentication.
+func (lh *LeaderHub) RESTConfigFor(cp *ControlPlane, user string, groups ...string) (*rest.Config, error) {
+	cfg, err := cp.RESTConfigFor(user, groups...)
+	if err != nil {
+		return nil, err
+	}
+	caPEM, err := os.ReadFile(lh.CA.CertFile)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Host = lh.URL
+	cfg.TLSClientConfig.CAData, cfg.TLSClientConfig.CAFile = caPEM, ""
+	return cfg, nil
+}
+
+// RegisterAPIService points kube-apiserver's aggregation layer at lh: an
+// ExternalName Service resolving to localhost (Endpoints may not hold
+// loopback addresses) and the shipped APIService with lh's CA as caBundle,
+// then waits until the APIService is Available.
+func (cp *ControlPlane) RegisterAPIService(ctx context.Context, lh *LeaderHub) error {
+	kube, err := cp.KubeClient()
+	if err != nil {
+		return err
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: LeaderHubServiceName, Namespace: LeaderHubNamespace},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "localhost",
+			Ports: []corev1.ServicePort{{Name: "https", Port: int32(lh.Port), Protocol: corev1.ProtocolTCP}}},
+	}
+	services := kube.CoreV1().Services(LeaderHubNamespace)
+	if live, err := services.Get(ctx, svc.Name, metav1.GetOptions{}); err == nil {
+		live.Spec = svc.Spec
+		_, err = services.Update(ctx, live, metav1.UpdateOptions{})
+		if err != nil {
+			return fmt.Errorf("updating Service %s: %w", svc.Name, err)
+		}
+	} else if _, err := services.Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating Service %s: %w", svc.Name, err)
+	}
+
+	root, err := RepoRoot()
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(filepath.Join(root, "artifacts", "deploy", "apiservice.yaml"))
+	if err != nil {
+		return err
+	}
+	apiService := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(data, &apiService.Object); err != nil {
+		return err
+	}
+	caPEM, err := os.ReadFile(lh.CA.CertFile)
+	if err != nil {
+		return err
+	}
+	if err := unstructured.SetNestedField(apiService.Object, base64.StdEncoding.EncodeToString(caPEM), "spec", "caBundle"); err != nil {
+		return err
+	}
+	if err := unstructured.SetNestedField(apiService.Object, int64(lh.Port), "spec", "service", "port"); err != nil {
+		return err
+	}
+	cfg, err := cp.RESTConfig()
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	apiServices := dyn.Resource(apiServiceResource)
+	if live, err := apiServices.Get(ctx, APIServiceName, metav1.GetOptions{}); err == nil {
+		apiService.SetResourceVersion(live.GetResourceVersion())
+		if _, err := apiServices.Update(ctx, apiService, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("updating APIService: %w", err)
+		}
+	} else if !apierrors.IsNotFound(err) {
+		return err
+	} else if _, err := apiServices.Create(ctx, apiService, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating APIService: %w", err)
+	}
+	return cp.WaitAPIServiceAvailable(ctx)
+}
+
+// WaitAPIServiceAvailable waits until the leaderhub APIService reports
+// Available=True.
+func (cp *ControlPlane) WaitAPIServiceAvailable(ctx context.Context) error {
+	cfg, err := cp.RESTConfig()
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	var last string
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 90*time.Second, true, func(ctx context.Context) (bool, error) {
+		status, msg, err := cp.apiServiceAvailable(ctx, dyn)
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		last = msg
+		return status == "True", nil
+	})
+	if err != nil {
+		return fmt.Errorf("APIService %s not available: %w (last: %s)", APIServiceName, err, last)
+	}
+	return nil
+}
+
+// APIServiceAvailable returns the Available condition's status and message.
+func (cp *ControlPlane) APIServiceAvailable(ctx context.Context) (string, string, error) {
+	cfg, err := cp.RESTConfig()
+	if err != nil {
+		return "", "", err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return "", "", err
+	}
+	return cp.apiServiceAvailable(ctx, dyn)
+}
+
+func (cp *ControlPlane) apiServiceAvailable(ctx context.Context, dyn dynamic.Interface) (string, string, error) {
+	obj, err := dyn.Resource(apiServiceResource).Get(ctx, APIServiceName, metav1.GetOptions{})
+	if err != nil {
+		return "", "", err
+	}
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]interface{})
+		if m["type"] == "Available" {
+			return fmt.Sprint(m["status"]), fmt.Sprintf("%v: %v", m["reason"], m["message"]), nil
+		}
+	}
+	return "", "no Available condition yet", nil
+}
+
+// ApplyManifest runs kubectl apply on a file of the repository, as admin.
+func (cp *ControlPlane) ApplyManifest(ctx context.Context, relPath string) error {
+	root, err := RepoRoot()
+	if err != nil {
+		return err
+	}
+	_, err = cp.Kubectl(ctx, "apply", "-f", filepath.Join(root, relPath))
+	return err
+}
