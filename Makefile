@@ -14,8 +14,9 @@ INTEGRATION_PKGS := ./test/integration/...
 INTEGRATION_TIMEOUT ?= 30m
 
 .PHONY: build
-build: ## Build leaderhub's binaries into _output/bin.
+build: ## Build leaderhub-apiserver into _output/bin.
 	$(GO) build ./...
+	$(GO) build -o $(BIN_DIR)/leaderhub-apiserver ./cmd/leaderhub-apiserver
 
 .PHONY: controlplane
 controlplane: ## Build etcd, kube-apiserver, kube-controller-manager and kubectl into _output/bin (skipped when up to date).

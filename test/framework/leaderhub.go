@@ -45,6 +45,12 @@ type LeaderHubOptions struct {
 	// Args are extra flags.
 	Args     []string
 	Detached bool
+	// User and Groups are the identity leaderhub runs as; the default is the
+	// leaderhub service account, which the shipped RBAC grants what it needs.
+	User   string
+	Groups []string
+	// NoWait returns as soon as the process started, without waiting for /readyz.
+	NoWait bool
 }
 
 // LeaderHub is a running leaderhub-apiserver.
@@ -128,9 +134,11 @@ func (cp *ControlPlane) StartLeaderHub(ctx context.Context, opts LeaderHubOption
 	if err != nil {
 		return nil, err
 	}
+	if opts.User == "" {
+		opts.User, opts.Groups = LeaderHubServiceAccount, []string{"system:serviceaccounts", "system:serviceaccounts:kube-system"}
+	}
 	kubeconfig := filepath.Join(cp.Dir, opts.Name+".kubeconfig")
-	if err := cp.WriteKubeconfig(kubeconfig, LeaderHubServiceAccount,
-		[]string{"system:serviceaccounts", "system:serviceaccounts:kube-system"}); err != nil {
+	if err := cp.WriteKubeconfig(kubeconfig, opts.User, opts.Groups); err != nil {
 		return nil, err
 	}
 	args := append([]string{
@@ -148,6 +156,9 @@ func (cp *ControlPlane) StartLeaderHub(ctx context.Context, opts LeaderHubOption
 	}
 	cp.Others = append(cp.Others, p)
 	lh := &LeaderHub{Process: p, Port: opts.Port, URL: "https://127.0.0.1:" + strconv.Itoa(opts.Port), CA: ca}
+	if opts.NoWait {
+		return lh, nil
+	}
 	if err := lh.WaitReady(ctx); err != nil {
 		_ = p.Stop(5 * time.Second)
 		return nil, err
