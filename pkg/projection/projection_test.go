@@ -3,6 +3,7 @@ package projection
 import (
 	"encoding/json"
 	"math/rand"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -223,4 +224,37 @@ func FuzzLeaderHub(f *testing.F) {
 			t.Fatalf("name %q", lh.Name)
 		}
 	})
+}
+
+// TestMaterializedForms: Endpoints carry exactly the projection, and the
+// ConfigMap data is what upstream's hubleaderconfig controller writes.
+func TestMaterializedForms(t *testing.T) {
+	np := pool("hangzhou",
+		appsv1beta2.Leader{NodeName: "node1", Address: "10.0.0.1"},
+		appsv1beta2.Leader{NodeName: "node-b", Address: "10.0.0.2"})
+	lh, _, err := LeaderHub(np, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, _ := json.Marshal(Endpoints(lh))
+	// Endpoints get their own uid and creationTimestamp from kube-apiserver.
+	viewOnly := lh.DeepCopy()
+	viewOnly.UID, viewOnly.CreationTimestamp = "", metav1.Time{}
+	view, _ := json.Marshal(viewOnly)
+	if string(ep) != string(view) {
+		t.Errorf("Endpoints JSON differs from the view:\n%s\n%s", ep, view)
+	}
+	cm := ConfigMap(lh)
+	want := map[string]string{
+		"leaders":                "node-b/10.0.0.2,node1/10.0.0.1", // string order, as upstream sorts
+		"pool-scoped-metadata":   "/v1/services,discovery.k8s.io/v1/endpointslices",
+		"interconnectivity":      "true",
+		"enable-leader-election": "true",
+	}
+	if !reflect.DeepEqual(cm.Data, want) {
+		t.Errorf("ConfigMap data = %v, want %v", cm.Data, want)
+	}
+	if cm.Labels[v1alpha1.LabelConfigMapName] != "leader-hub-hangzhou" || cm.Labels[v1alpha1.LabelManagedBy] != "leaderhub" {
+		t.Errorf("ConfigMap labels = %v", cm.Labels)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
+	clientrest "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -31,6 +32,7 @@ type ExtraConfig struct {
 	Namespace     string
 	LeaderHubPort int32
 	View          viewstore.Options
+	Controllers   ControllerConfig
 }
 
 // Config is the whole server configuration.
@@ -58,9 +60,12 @@ func (c *Config) Complete() CompletedConfig {
 
 // Server is a configured leaderhub-apiserver, ready to run.
 type Server struct {
-	generic   *genericapiserver.GenericAPIServer
-	view      *viewstore.Store
-	reflector *cache.Reflector
+	generic     *genericapiserver.GenericAPIServer
+	view        *viewstore.Store
+	reflector   *cache.Reflector
+	restConfig  *clientrest.Config
+	controllers ControllerConfig
+	projection  projection.Options
 }
 
 // New builds the server: the view store, the NodePool reflector feeding it,
@@ -109,7 +114,8 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", leaderhub.GroupName, err)
 	}
-	return &Server{generic: generic, view: view, reflector: reflector}, nil
+	return &Server{generic: generic, view: view, reflector: reflector, restConfig: restConfig,
+		controllers: c.extra.Controllers, projection: c.extra.View.Projection}, nil
 }
 
 // Run serves until ctx ends: the reflector and the view's bookmarks start
@@ -118,6 +124,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.generic.AddPostStartHookOrDie("leaderhub-view", func(hook genericapiserver.PostStartHookContext) error {
 		go s.reflector.RunWithContext(hook)
 		go s.view.Run(hook)
+		go s.runControllers(hook, s.restConfig, s.controllers, s.projection)
 		return nil
 	})
 	return s.generic.PrepareRun().RunWithContext(ctx)

@@ -3,8 +3,10 @@ package server
 import (
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -12,13 +14,17 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	cliflag "k8s.io/component-base/cli/flag"
 	basecompatibility "k8s.io/component-base/compatibility"
+	componentbaseconfig "k8s.io/component-base/config"
+	componentbaseoptions "k8s.io/component-base/config/options"
 	logsapi "k8s.io/component-base/logs/api/v1"
 	baseversion "k8s.io/component-base/version"
 	netutils "k8s.io/utils/net"
 
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/pkg/controller/materialize"
 	generatedopenapi "github.com/leaderhub/leaderhub/pkg/generated/openapi"
 	"github.com/leaderhub/leaderhub/pkg/registry/leaderhub/viewstore"
 )
@@ -41,6 +47,12 @@ type Options struct {
 	BookmarkInterval time.Duration
 	WatcherBuffer    int
 	HistorySize      int
+
+	Controllers       []string
+	Materialize       []string
+	ControllerWorkers int
+	ControllerResync  time.Duration
+	LeaderElection    componentbaseconfig.LeaderElectionConfiguration
 }
 
 // NewOptions returns the defaults: no etcd (the view is computed), no
@@ -55,6 +67,19 @@ func NewOptions() *Options {
 		BookmarkInterval: viewstore.DefaultBookmarkInterval,
 		WatcherBuffer:    viewstore.DefaultWatcherBuffer,
 		HistorySize:      viewstore.DefaultHistorySize,
+
+		Controllers:       []string{"*"},
+		Materialize:       []string{string(materialize.FormEndpoints)},
+		ControllerWorkers: 4,
+		ControllerResync:  10 * time.Minute,
+		LeaderElection: componentbaseconfig.LeaderElectionConfiguration{
+			LeaderElect:   true,
+			LeaseDuration: metav1.Duration{Duration: 15 * time.Second},
+			RenewDeadline: metav1.Duration{Duration: 10 * time.Second},
+			RetryPeriod:   metav1.Duration{Duration: 2 * time.Second},
+			ResourceLock:  resourcelock.LeasesResourceLock,
+			ResourceName:  "leaderhub-controller",
+		},
 	}
 	o.Recommended.Etcd = nil
 	o.Recommended.Admission = nil
@@ -72,6 +97,14 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	fs.DurationVar(&o.BookmarkInterval, "watch-bookmark-interval", o.BookmarkInterval, "How often watchers that allow bookmarks get one carrying the newest resource version.")
 	fs.IntVar(&o.WatcherBuffer, "watch-buffer", o.WatcherBuffer, "Events that may wait for one watcher before it is dropped as too slow.")
 	fs.IntVar(&o.HistorySize, "watch-history", o.HistorySize, "Events kept so watches can resume from a recent resourceVersion.")
+
+	cs := fss.FlagSet("controllers")
+	cs.StringSliceVar(&o.Controllers, "controllers", o.Controllers, fmt.Sprintf(
+		"Controllers to run: '*' for all, 'name' to enable, '-name' to disable. Known: %s.", strings.Join(knownControllers, ", ")))
+	cs.StringSliceVar(&o.Materialize, "materialize", o.Materialize, "Forms the materialize controller keeps for each NodePool: endpoints, configmap (the format upstream YurtHub reads).")
+	cs.IntVar(&o.ControllerWorkers, "controller-workers", o.ControllerWorkers, "Pools synced at once.")
+	cs.DurationVar(&o.ControllerResync, "controller-resync-period", o.ControllerResync, "How often every pool is checked again, whether or not anything changed.")
+	componentbaseoptions.BindLeaderElectionFlags(&o.LeaderElection, cs)
 
 	o.Recommended.CoreAPI.AddFlags(fss.FlagSet("kube-apiserver connection"))
 	o.Recommended.SecureServing.AddFlags(fss.FlagSet("secure serving"))
@@ -94,6 +127,9 @@ func (o *Options) Complete() {
 	if o.Recommended.Authorization.RemoteKubeConfigFile == "" {
 		o.Recommended.Authorization.RemoteKubeConfigFile = kubeconfig
 	}
+	if o.LeaderElection.ResourceNamespace == "" {
+		o.LeaderElection.ResourceNamespace = o.Namespace
+	}
 }
 
 // Validate reports every invalid option.
@@ -107,6 +143,17 @@ func (o *Options) Validate() error {
 	}
 	if o.BookmarkInterval <= 0 || o.WatcherBuffer <= 0 || o.HistorySize <= 0 {
 		errs = append(errs, fmt.Errorf("--watch-bookmark-interval, --watch-buffer and --watch-history must be positive"))
+	}
+	if _, err := controllersEnabled(o.Controllers, ControllerMaterialize); err != nil {
+		errs = append(errs, err)
+	}
+	for _, f := range o.Materialize {
+		if f != string(materialize.FormEndpoints) && f != string(materialize.FormConfigMap) {
+			errs = append(errs, fmt.Errorf("--materialize: unknown form %q (known: endpoints, configmap)", f))
+		}
+	}
+	if o.ControllerWorkers <= 0 || o.ControllerResync <= 0 {
+		errs = append(errs, fmt.Errorf("--controller-workers and --controller-resync-period must be positive"))
 	}
 	if err := logsapi.ValidateAndApply(o.Logs, utilfeature.DefaultFeatureGate); err != nil {
 		errs = append(errs, err)
@@ -130,6 +177,14 @@ func (o *Options) Config() (*Config, error) {
 	if err := o.Recommended.ApplyTo(generic); err != nil {
 		return nil, err
 	}
+	enabled, err := controllersEnabled(o.Controllers, ControllerMaterialize)
+	if err != nil {
+		return nil, err
+	}
+	var forms []materialize.Form
+	for _, f := range o.Materialize {
+		forms = append(forms, materialize.Form(f))
+	}
 	return &Config{
 		Generic: generic,
 		Extra: ExtraConfig{
@@ -141,6 +196,13 @@ func (o *Options) Config() (*Config, error) {
 			},
 			Namespace:     o.Namespace,
 			LeaderHubPort: o.LeaderHubPort,
+			Controllers: ControllerConfig{
+				Enabled:        enabled,
+				Forms:          forms,
+				Workers:        o.ControllerWorkers,
+				ResyncPeriod:   o.ControllerResync,
+				LeaderElection: o.LeaderElection,
+			},
 		},
 	}, nil
 }

@@ -109,7 +109,8 @@ func up(dir, samples string) error {
 	if err := applySamples(ctx, cfg, samples); err != nil {
 		return err
 	}
-	for _, args := range [][]string{{"get", "np"}, {"get", "lh", "-n", "kube-system"}} {
+	for _, args := range [][]string{{"get", "np"}, {"get", "lh", "-n", "kube-system"},
+		{"get", "endpoints", "-n", "kube-system", "-l", "app.kubernetes.io/managed-by=leaderhub"}} {
 		out, err := kubectl(ctx, kubeconfig, args...)
 		fmt.Printf("\n$ kubectl --kubeconfig %s %s\n%s\n", kubeconfig, strings.Join(args, " "), out)
 		if err != nil {

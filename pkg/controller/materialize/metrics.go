@@ -1,0 +1,67 @@
+package materialize
+
+import (
+	"sync"
+
+	"k8s.io/component-base/metrics"
+	"k8s.io/component-base/metrics/legacyregistry"
+)
+
+var (
+	syncsTotal = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace: "leaderhub", Subsystem: "controller", Name: "syncs_total",
+		Help: "Syncs of one pool's objects, by result: unchanged, created, updated, deleted, conflict, skipped or error.",
+	}, []string{"result"})
+	syncDuration = metrics.NewHistogram(&metrics.HistogramOpts{
+		Namespace: "leaderhub", Subsystem: "controller", Name: "sync_duration_seconds",
+		Help:    "Time to sync one pool's objects.",
+		Buckets: metrics.ExponentialBuckets(0.0005, 2, 14),
+	})
+	writesTotal = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace: "leaderhub", Subsystem: "controller", Name: "writes_total",
+		Help: "API writes by the controller, by form (endpoints, configmap) and verb.",
+	}, []string{"form", "verb"})
+	conflictsTotal = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace: "leaderhub", Subsystem: "controller", Name: "conflicts_total",
+		Help: "Syncs that found an object with the pool's name that leaderhub does not manage, and left it alone.",
+	}, []string{"form"})
+	managedPools = metrics.NewGauge(&metrics.GaugeOpts{
+		Namespace: "leaderhub", Subsystem: "controller", Name: "managed_pools",
+		Help: "NodePools whose objects the controller keeps.",
+	})
+	poolsWithoutLeaders = metrics.NewGauge(&metrics.GaugeOpts{
+		Namespace: "leaderhub", Subsystem: "controller", Name: "pools_without_leaders",
+		Help: "Managed NodePools with no valid leader.",
+	})
+	invalidLeaderAddresses = metrics.NewGauge(&metrics.GaugeOpts{
+		Namespace: "leaderhub", Subsystem: "controller", Name: "invalid_leader_addresses",
+		Help: "Leader entries currently left out because their address or node name cannot be published.",
+	})
+	lastSuccess = metrics.NewGauge(&metrics.GaugeOpts{
+		Namespace: "leaderhub", Subsystem: "controller", Name: "last_successful_sync_timestamp_seconds",
+		Help: "Unix time of the last sync that ended without error.",
+	})
+	isLeader = metrics.NewGauge(&metrics.GaugeOpts{
+		Namespace: "leaderhub", Subsystem: "controller", Name: "leader",
+		Help: "1 while this replica holds the controller's lease and runs it.",
+	})
+	registerOnce sync.Once
+)
+
+// RegisterMetrics registers the controller's metrics with the legacy registry
+// served on /metrics.
+func RegisterMetrics() {
+	registerOnce.Do(func() {
+		legacyregistry.MustRegister(syncsTotal, syncDuration, writesTotal, conflictsTotal, managedPools,
+			poolsWithoutLeaders, invalidLeaderAddresses, lastSuccess, isLeader)
+	})
+}
+
+// SetLeader records whether this replica runs the controller.
+func SetLeader(leading bool) {
+	if leading {
+		isLeader.Set(1)
+	} else {
+		isLeader.Set(0)
+	}
+}

@@ -1,0 +1,170 @@
+package materialize
+
+import (
+	"context"
+	"maps"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+
+	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/pkg/projection"
+)
+
+// Form is one kind of object the controller materializes.
+type Form string
+
+const (
+	FormEndpoints Form = "endpoints"
+	FormConfigMap Form = "configmap"
+)
+
+// kind is what the controller needs to keep one form in line: how to build
+// the desired object, read, compare and write the live one.
+type kind interface {
+	form() Form
+	// get returns the managed live object from the informer cache, or nil.
+	get(name string) (metav1.Object, error)
+	// fetch reads the live object from kube-apiserver, managed or not.
+	fetch(ctx context.Context, name string) (metav1.Object, error)
+	desired(lh *v1alpha1.LeaderHub) metav1.Object
+	// payloadEqual compares what the object carries beyond metadata.
+	payloadEqual(live, desired metav1.Object) bool
+	create(ctx context.Context, obj metav1.Object) error
+	// update writes desired's owned fields onto a copy of live.
+	update(ctx context.Context, live, desired metav1.Object) error
+	delete(ctx context.Context, live metav1.Object) error
+}
+
+// ownedMetaEqual reports whether live carries every label and annotation
+// leaderhub sets, with its values, and leaderhub's owner references. Other
+// labels and annotations are someone else's and are kept.
+func ownedMetaEqual(live, desired metav1.Object) bool {
+	for k, v := range desired.GetLabels() {
+		if lv, ok := live.GetLabels()[k]; !ok || lv != v {
+			return false
+		}
+	}
+	for k, v := range desired.GetAnnotations() {
+		if lv, ok := live.GetAnnotations()[k]; !ok || lv != v {
+			return false
+		}
+	}
+	return apiequality.Semantic.DeepEqual(live.GetOwnerReferences(), desired.GetOwnerReferences())
+}
+
+// mergeOwnedMeta sets leaderhub's labels, annotations and owner references on
+// out, keeping the rest.
+func mergeOwnedMeta(out, desired metav1.Object) {
+	labels := maps.Clone(out.GetLabels())
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	maps.Copy(labels, desired.GetLabels())
+	out.SetLabels(labels)
+	if len(desired.GetAnnotations()) > 0 {
+		annotations := maps.Clone(out.GetAnnotations())
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		maps.Copy(annotations, desired.GetAnnotations())
+		out.SetAnnotations(annotations)
+	}
+	out.SetOwnerReferences(desired.GetOwnerReferences())
+}
+
+func managed(obj metav1.Object) bool {
+	return obj.GetLabels()[v1alpha1.LabelManagedBy] == v1alpha1.ManagedByValue
+}
+
+func uidPrecondition(obj metav1.Object) metav1.DeleteOptions {
+	uid := obj.GetUID()
+	return metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}
+}
+
+type endpointsKind struct {
+	client    kubernetes.Interface
+	lister    corelisters.EndpointsNamespaceLister
+	namespace string
+}
+
+func (k *endpointsKind) form() Form { return FormEndpoints }
+
+func (k *endpointsKind) get(name string) (metav1.Object, error) {
+	return k.lister.Get(name)
+}
+
+func (k *endpointsKind) fetch(ctx context.Context, name string) (metav1.Object, error) {
+	//nolint:staticcheck // Endpoints are the contract (DESIGN.md), though deprecated upstream.
+	return k.client.CoreV1().Endpoints(k.namespace).Get(ctx, name, metav1.GetOptions{})
+}
+
+func (k *endpointsKind) desired(lh *v1alpha1.LeaderHub) metav1.Object {
+	return projection.Endpoints(lh)
+}
+
+func (k *endpointsKind) payloadEqual(live, desired metav1.Object) bool {
+	return apiequality.Semantic.DeepEqual(live.(*corev1.Endpoints).Subsets, desired.(*corev1.Endpoints).Subsets)
+}
+
+func (k *endpointsKind) create(ctx context.Context, obj metav1.Object) error {
+	_, err := k.client.CoreV1().Endpoints(k.namespace).Create(ctx, obj.(*corev1.Endpoints), metav1.CreateOptions{FieldManager: fieldManager})
+	return err
+}
+
+func (k *endpointsKind) update(ctx context.Context, live, desired metav1.Object) error {
+	out := live.(*corev1.Endpoints).DeepCopy()
+	mergeOwnedMeta(out, desired)
+	out.Subsets = desired.(*corev1.Endpoints).Subsets
+	_, err := k.client.CoreV1().Endpoints(k.namespace).Update(ctx, out, metav1.UpdateOptions{FieldManager: fieldManager})
+	return err
+}
+
+func (k *endpointsKind) delete(ctx context.Context, live metav1.Object) error {
+	return k.client.CoreV1().Endpoints(k.namespace).Delete(ctx, live.GetName(), uidPrecondition(live))
+}
+
+type configMapKind struct {
+	client    kubernetes.Interface
+	lister    corelisters.ConfigMapNamespaceLister
+	namespace string
+}
+
+func (k *configMapKind) form() Form { return FormConfigMap }
+
+func (k *configMapKind) get(name string) (metav1.Object, error) {
+	return k.lister.Get(name)
+}
+
+func (k *configMapKind) fetch(ctx context.Context, name string) (metav1.Object, error) {
+	return k.client.CoreV1().ConfigMaps(k.namespace).Get(ctx, name, metav1.GetOptions{})
+}
+
+func (k *configMapKind) desired(lh *v1alpha1.LeaderHub) metav1.Object {
+	return projection.ConfigMap(lh)
+}
+
+func (k *configMapKind) payloadEqual(live, desired metav1.Object) bool {
+	l, d := live.(*corev1.ConfigMap), desired.(*corev1.ConfigMap)
+	return maps.Equal(l.Data, d.Data) && len(l.BinaryData) == 0
+}
+
+func (k *configMapKind) create(ctx context.Context, obj metav1.Object) error {
+	_, err := k.client.CoreV1().ConfigMaps(k.namespace).Create(ctx, obj.(*corev1.ConfigMap), metav1.CreateOptions{FieldManager: fieldManager})
+	return err
+}
+
+func (k *configMapKind) update(ctx context.Context, live, desired metav1.Object) error {
+	out := live.(*corev1.ConfigMap).DeepCopy()
+	mergeOwnedMeta(out, desired)
+	out.Data, out.BinaryData = desired.(*corev1.ConfigMap).Data, nil
+	_, err := k.client.CoreV1().ConfigMaps(k.namespace).Update(ctx, out, metav1.UpdateOptions{FieldManager: fieldManager})
+	return err
+}
+
+func (k *configMapKind) delete(ctx context.Context, live metav1.Object) error {
+	return k.client.CoreV1().ConfigMaps(k.namespace).Delete(ctx, live.GetName(), uidPrecondition(live))
+}
