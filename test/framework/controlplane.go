@@ -362,3 +362,24 @@ func RepoRoot() (string, error) {
 		dir = parent
 	}
 }
+
+// StartControllerManager runs kube-controller-manager with only the given
+// controllers (for example garbagecollector), as admin, until Stop.
+func (cp *ControlPlane) StartControllerManager(ctx context.Context, controllers ...string) (*Process, error) {
+	p, err := startProcess(cp.Dir, "kube-controller-manager", filepath.Join(cp.BinDir, "kube-controller-manager"), []string{
+		"--kubeconfig=" + cp.Kubeconfig,
+		"--authentication-kubeconfig=" + cp.Kubeconfig,
+		"--authorization-kubeconfig=" + cp.Kubeconfig,
+		"--controllers=" + strings.Join(controllers, ","),
+		"--leader-elect=false",
+		"--bind-address=127.0.0.1",
+		"--secure-port=0",
+		"--use-service-account-credentials=false",
+		"--v=2",
+	}, false)
+	if err != nil {
+		return nil, err
+	}
+	cp.Others = append(cp.Others, p)
+	return p, nil
+}

@@ -169,3 +169,17 @@ func tailFile(path string, n int64) string {
 	_, _ = f.ReadAt(buf, off)
 	return string(buf)
 }
+
+// Kill sends SIGKILL, as a crash would, and waits for the process to exit.
+func (p *Process) Kill() error {
+	if p.Exited() {
+		return nil
+	}
+	_ = p.cmd.Process.Kill()
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("%s (pid %d) did not exit after SIGKILL", p.Name, p.PID)
+	}
+}

@@ -21,6 +21,10 @@ func TestMain(m *testing.M) {
 // can push a resume point out of it.
 const viewHistory = 16
 
+// controllerResync is the shared leaderhub's controller resync period, short
+// so a test can watch a full resync happen.
+const controllerResync = 3 * time.Second
+
 var (
 	viewOnce sync.Once
 	view     *framework.LeaderHub
@@ -36,6 +40,7 @@ func sharedView(t *testing.T) *framework.LeaderHub {
 		defer cancel()
 		view, viewErr = controlPlane.StartLeaderHub(ctx, framework.LeaderHubOptions{Args: []string{
 			"--watch-bookmark-interval=1s", "--watch-history=16",
+			"--materialize=endpoints,configmap", "--controller-resync-period=" + controllerResync.String(),
 		}})
 		if viewErr == nil {
 			viewErr = controlPlane.RegisterAPIService(ctx, view)

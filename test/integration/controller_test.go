@@ -1,0 +1,369 @@
+package integration
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/yaml"
+
+	"github.com/leaderhub/leaderhub/test/framework"
+)
+
+func kubeClient(t *testing.T) kubernetes.Interface {
+	t.Helper()
+	c, err := controlPlane.KubeClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// waitEndpoints waits until the Endpoints exist and cond holds for them.
+func waitEndpoints(t *testing.T, ns, name string, what string, cond func(*corev1.Endpoints) bool) *corev1.Endpoints {
+	t.Helper()
+	var ep *corev1.Endpoints
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		var err error
+		ep, err = kubeClient(t).CoreV1().Endpoints(ns).Get(ctx, name, metav1.GetOptions{})
+		return err == nil && cond(ep), nil
+	})
+	if err != nil {
+		t.Fatalf("Endpoints %s/%s never %s (last: %+v)", ns, name, what, ep)
+	}
+	return ep
+}
+
+func waitGone(t *testing.T, get func(context.Context) error, what string, timeout time.Duration) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		return apierrors.IsNotFound(get(ctx)), nil
+	})
+	if err != nil {
+		t.Fatalf("%s was not deleted within %v", what, timeout)
+	}
+}
+
+func epLeaders(ep *corev1.Endpoints) string {
+	var out []string
+	for _, s := range ep.Subsets {
+		for _, a := range s.Addresses {
+			n := ""
+			if a.NodeName != nil {
+				n = *a.NodeName
+			}
+			out = append(out, n+"/"+a.IP)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// TestControllerEndpointsContract: the Endpoints of a pool are exactly what
+// DESIGN.md fixes (read with real kubectl), and follow leader changes.
+func TestControllerEndpointsContract(t *testing.T) {
+	sharedView(t)
+	ctx := testContext(t, time.Minute)
+	np := createPool(t, "materialized", leaders("edge-b=10.8.0.2", "edge-a=10.8.0.1"))
+	waitEndpoints(t, viewNS, "leader-hub-materialized", "had both leaders", func(ep *corev1.Endpoints) bool {
+		return epLeaders(ep) == "edge-a/10.8.0.1,edge-b/10.8.0.2"
+	})
+	out, err := controlPlane.Kubectl(ctx, "get", "endpoints", "leader-hub-materialized", "-n", viewNS, "-o", "yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]interface{}
+	if err := yaml.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	meta := got["metadata"].(map[string]interface{})
+	for _, server := range []string{"uid", "resourceVersion", "creationTimestamp", "managedFields"} {
+		delete(meta, server)
+	}
+	want := map[string]interface{}{}
+	if err := yaml.Unmarshal([]byte(`apiVersion: v1
+kind: Endpoints
+metadata:
+  name: leader-hub-materialized
+  namespace: kube-system
+  labels:
+    app.kubernetes.io/managed-by: leaderhub
+    openyurt.io/pool-name: materialized
+  annotations:
+    openyurt.io/enable-leader-election: "true"
+    openyurt.io/interconnectivity: "true"
+    openyurt.io/pool-scoped-metadata: /v1/services,discovery.k8s.io/v1/endpointslices
+  ownerReferences:
+  - apiVersion: apps.openyurt.io/v1beta2
+    kind: NodePool
+    name: materialized
+    uid: `+string(np.UID)+`
+    controller: true
+subsets:
+- addresses:
+  - ip: 10.8.0.1
+    nodeName: edge-a
+  - ip: 10.8.0.2
+    nodeName: edge-b
+  ports:
+  - name: https
+    port: 10269
+    protocol: TCP
+`), &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("kubectl get endpoints -o yaml:\n%s", out)
+	}
+
+	setLeaders(t, "materialized", leaders("edge-c=10.8.0.3"))
+	waitEndpoints(t, viewNS, "leader-hub-materialized", "followed the leader change", func(ep *corev1.Endpoints) bool {
+		return epLeaders(ep) == "edge-c/10.8.0.3"
+	})
+	setLeaders(t, "materialized", nil)
+	ep := waitEndpoints(t, viewNS, "leader-hub-materialized", "lost its subsets", func(ep *corev1.Endpoints) bool {
+		return len(ep.Subsets) == 0
+	})
+	if ep.Labels["openyurt.io/pool-name"] != "materialized" {
+		t.Errorf("labels after losing leaders: %v", ep.Labels)
+	}
+}
+
+// TestControllerZeroWrites: 100 status updates outside the projection and
+// full resyncs cause no write: the Endpoints' resourceVersion stays and a
+// watch of them receives nothing.
+func TestControllerZeroWrites(t *testing.T) {
+	lh := sharedView(t)
+	ctx := testContext(t, 2*time.Minute)
+	createPool(t, "quietwrites", leaders("z1=10.9.0.1"))
+	ep := waitEndpoints(t, viewNS, "leader-hub-quietwrites", "appeared", func(ep *corev1.Endpoints) bool {
+		return epLeaders(ep) == "z1/10.9.0.1"
+	})
+	w, err := kubeClient(t).CoreV1().Endpoints(viewNS).Watch(ctx, metav1.ListOptions{
+		ResourceVersion: ep.ResourceVersion, FieldSelector: "metadata.name=leader-hub-quietwrites"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	for i := 0; i < 100; i++ {
+		churn(t, "quietwrites", i)
+	}
+	// Then two full resync periods: every pool is synced at least twice more.
+	pools, err := clientset(t).AppsV1beta2().NodePools().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unchangedBefore := metricValue(t, lh, `leaderhub_controller_syncs_total{result="unchanged"}`)
+	time.Sleep(2*controllerResync + time.Second)
+	unchangedAfter := metricValue(t, lh, `leaderhub_controller_syncs_total{result="unchanged"}`)
+	if synced := unchangedAfter - unchangedBefore; synced < float64(2*len(pools.Items)) {
+		t.Errorf("%v unchanged syncs in two resync periods of %d pools; the resync did not run", synced, len(pools.Items))
+	}
+	select {
+	case ev := <-w.ResultChan():
+		t.Fatalf("Endpoints watch got %s during status churn and resync", ev.Type)
+	default:
+	}
+	now, err := kubeClient(t).CoreV1().Endpoints(viewNS).Get(ctx, "leader-hub-quietwrites", metav1.GetOptions{})
+	if err != nil || now.ResourceVersion != ep.ResourceVersion {
+		t.Fatalf("Endpoints resourceVersion %s -> %v (err %v); want unchanged", ep.ResourceVersion, now, err)
+	}
+	t.Logf("100 status updates, then %v resync syncs of %d pools: 0 writes, Endpoints resourceVersion still %s",
+		unchangedAfter-unchangedBefore, len(pools.Items), ep.ResourceVersion)
+}
+
+// TestControllerRepairsAndDeletes: a hand edit is undone, a hand delete is
+// recreated, and deleting the pool deletes its objects.
+func TestControllerRepairsAndDeletes(t *testing.T) {
+	sharedView(t)
+	ctx := testContext(t, time.Minute)
+	eps := kubeClient(t).CoreV1().Endpoints(viewNS)
+	createPool(t, "repair", leaders("p1=10.10.0.1"))
+	ep := waitEndpoints(t, viewNS, "leader-hub-repair", "appeared", func(ep *corev1.Endpoints) bool { return epLeaders(ep) == "p1/10.10.0.1" })
+
+	edited := ep.DeepCopy()
+	edited.Subsets[0].Addresses[0].IP = "10.10.9.9"
+	delete(edited.Annotations, "openyurt.io/interconnectivity")
+	edited.Labels["team"] = "someone-elses-label"
+	if _, err := eps.Update(ctx, edited, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	repaired := waitEndpoints(t, viewNS, "leader-hub-repair", "were repaired", func(ep *corev1.Endpoints) bool {
+		return epLeaders(ep) == "p1/10.10.0.1" && ep.Annotations["openyurt.io/interconnectivity"] == "true"
+	})
+	if repaired.Labels["team"] != "someone-elses-label" {
+		t.Errorf("repair dropped a label leaderhub does not own: %v", repaired.Labels)
+	}
+
+	if err := eps.Delete(ctx, "leader-hub-repair", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	recreated := waitEndpoints(t, viewNS, "leader-hub-repair", "were recreated", func(e *corev1.Endpoints) bool {
+		return e.UID != ep.UID && epLeaders(e) == "p1/10.10.0.1"
+	})
+	_ = recreated
+
+	if err := clientset(t).AppsV1beta2().NodePools().Delete(ctx, "repair", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, func(ctx context.Context) error {
+		_, err := eps.Get(ctx, "leader-hub-repair", metav1.GetOptions{})
+		return err
+	}, "Endpoints of the deleted pool", 30*time.Second)
+	waitGone(t, func(ctx context.Context) error {
+		_, err := kubeClient(t).CoreV1().ConfigMaps(viewNS).Get(ctx, "leader-hub-repair", metav1.GetOptions{})
+		return err
+	}, "ConfigMap of the deleted pool", 30*time.Second)
+}
+
+// TestControllerLeavesForeignObjects: an Endpoints named leader-hub-<pool>
+// that leaderhub does not manage is left exactly as it is, with an Event on
+// the NodePool and a conflict counted.
+func TestControllerLeavesForeignObjects(t *testing.T) {
+	lh := sharedView(t)
+	ctx := testContext(t, time.Minute)
+	eps := kubeClient(t).CoreV1().Endpoints(viewNS)
+	foreign, err := eps.Create(ctx, &corev1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{Name: "leader-hub-foreign", Labels: map[string]string{"owner": "someone-else"}},
+		Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: "10.11.0.99"}},
+			Ports: []corev1.EndpointPort{{Name: "custom", Port: 1234, Protocol: corev1.ProtocolTCP}}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = eps.Delete(context.Background(), "leader-hub-foreign", metav1.DeleteOptions{}) })
+	conflictsBefore := metricValue(t, lh, `leaderhub_controller_conflicts_total{form="endpoints"}`)
+
+	np := createPool(t, "foreign", leaders("f1=10.11.0.1"))
+	var event *corev1.Event
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		list, err := kubeClient(t).CoreV1().Events("default").List(ctx, metav1.ListOptions{
+			FieldSelector: "involvedObject.name=foreign,reason=ObjectConflict"})
+		if err != nil || len(list.Items) == 0 {
+			return false, nil
+		}
+		event = &list.Items[0]
+		return true, nil
+	})
+	if err != nil {
+		t.Fatal("no ObjectConflict Event on the NodePool")
+	}
+	if event.InvolvedObject.UID != np.UID || event.Type != corev1.EventTypeWarning || !strings.Contains(event.Message, "not managed by leaderhub") {
+		t.Errorf("event = %+v", event)
+	}
+	time.Sleep(controllerResync + time.Second) // a resync must not touch it either
+	now, err := eps.Get(ctx, "leader-hub-foreign", metav1.GetOptions{})
+	if err != nil || now.ResourceVersion != foreign.ResourceVersion {
+		t.Fatalf("the foreign Endpoints changed: %v -> %v (%v)", foreign.ResourceVersion, now, err)
+	}
+	if got := metricValue(t, lh, `leaderhub_controller_conflicts_total{form="endpoints"}`); got <= conflictsBefore {
+		t.Errorf("conflicts_total did not grow: %v -> %v", conflictsBefore, got)
+	}
+	t.Logf("event: %s %s: %s", event.Type, event.Reason, event.Message)
+}
+
+// TestControllerConfigMapUpstreamFormat: the ConfigMap is byte for byte what
+// upstream's hubleaderconfig controller writes and YurtHub parses: leaders
+// sorted as "node/ip" strings (edge-2 before edge), metadata sorted.
+func TestControllerConfigMapUpstreamFormat(t *testing.T) {
+	sharedView(t)
+	ctx := testContext(t, time.Minute)
+	np := createPool(t, "configmap", leaders("edge=10.12.0.1", "edge-2=10.12.0.2"))
+	var cm *corev1.ConfigMap
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		var err error
+		cm, err = kubeClient(t).CoreV1().ConfigMaps(viewNS).Get(ctx, "leader-hub-configmap", metav1.GetOptions{})
+		return err == nil && cm.Data["leaders"] != "", nil
+	})
+	if err != nil {
+		t.Fatalf("no ConfigMap: %v", err)
+	}
+	want := map[string]string{
+		"leaders":                "edge-2/10.12.0.2,edge/10.12.0.1",
+		"pool-scoped-metadata":   "/v1/services,discovery.k8s.io/v1/endpointslices",
+		"interconnectivity":      "true",
+		"enable-leader-election": "true",
+	}
+	if !reflect.DeepEqual(cm.Data, want) {
+		t.Errorf("ConfigMap data = %#v\nwant %#v", cm.Data, want)
+	}
+	if cm.Labels["openyurt.io/configmap-name"] != "leader-hub-configmap" || len(cm.OwnerReferences) != 1 || cm.OwnerReferences[0].UID != np.UID {
+		t.Errorf("ConfigMap metadata = %+v", cm.ObjectMeta)
+	}
+	// The Endpoints of the same pool sort by node name (edge before edge-2).
+	waitEndpoints(t, viewNS, "leader-hub-configmap", "sorted by node name", func(ep *corev1.Endpoints) bool {
+		return epLeaders(ep) == "edge/10.12.0.1,edge-2/10.12.0.2"
+	})
+}
+
+// TestControllerMetrics: /metrics reflects syncs, pools without leaders and
+// the workqueue.
+func TestControllerMetrics(t *testing.T) {
+	lh := sharedView(t)
+	createPool(t, "noleaders", nil)
+	waitEndpoints(t, viewNS, "leader-hub-noleaders", "appeared", func(*corev1.Endpoints) bool { return true })
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
+		return metricValue(t, lh, "leaderhub_controller_pools_without_leaders") >= 1, nil
+	})
+	if err != nil {
+		t.Errorf("pools_without_leaders never counted the pool without leaders")
+	}
+	for _, m := range []string{`leaderhub_controller_syncs_total{result="created"}`, `leaderhub_controller_writes_total{form="endpoints",verb="create"}`,
+		"leaderhub_controller_managed_pools", "leaderhub_controller_leader", "leaderhub_controller_last_successful_sync_timestamp_seconds"} {
+		if metricValue(t, lh, m) <= 0 {
+			t.Errorf("%s is not positive", m)
+		}
+	}
+	if !strings.Contains(scrape(t, lh), `workqueue_depth{name="leaderhub_materialize"}`) {
+		t.Error("no workqueue depth metric for the controller's queue")
+	}
+}
+
+func scrape(t *testing.T, lh *framework.LeaderHub) string {
+	t.Helper()
+	cfg, err := lh.RESTConfigFor(controlPlane, "metrics-reader", "system:masters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Get(lh.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: %s", resp.Status)
+	}
+	return string(body)
+}
+
+// metricValue returns the value of one series ("name" or "name{labels}")
+// from leaderhub's /metrics, 0 when absent.
+func metricValue(t *testing.T, lh *framework.LeaderHub, series string) float64 {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` ([0-9.e+-]+)$`)
+	m := re.FindStringSubmatch(scrape(t, lh))
+	if m == nil {
+		return 0
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
