@@ -367,3 +367,40 @@ func metricValue(t *testing.T, lh *framework.LeaderHub, series string) float64 {
 	}
 	return v
 }
+
+// TestControllerAdoptsHandedOverConfigMap: the migration path from
+// yurt-manager. An upstream-written ConfigMap is foreign until an operator
+// labels it managed-by=leaderhub; then leaderhub takes it over in place
+// (same object, no gap for YurtHubs watching it).
+func TestControllerAdoptsHandedOverConfigMap(t *testing.T) {
+	sharedView(t)
+	ctx := testContext(t, time.Minute)
+	cms := kubeClient(t).CoreV1().ConfigMaps(viewNS)
+	upstream, err := cms.Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "leader-hub-adopted", Labels: map[string]string{"openyurt.io/configmap-name": "leader-hub-adopted"}},
+		Data:       map[string]string{"leaders": "old/10.15.9.9", "pool-scoped-metadata": "/v1/services", "interconnectivity": "true", "enable-leader-election": "true"},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cms.Delete(context.Background(), "leader-hub-adopted", metav1.DeleteOptions{}) })
+	createPool(t, "adopted", leaders("a1=10.15.0.1"))
+	waitEndpoints(t, viewNS, "leader-hub-adopted", "appeared", func(*corev1.Endpoints) bool { return true })
+	time.Sleep(controllerResync)
+	if cm, _ := cms.Get(ctx, "leader-hub-adopted", metav1.GetOptions{}); cm.ResourceVersion != upstream.ResourceVersion {
+		t.Fatal("an unlabelled upstream ConfigMap was changed")
+	}
+
+	if _, err := controlPlane.Kubectl(ctx, "label", "configmap", "-n", viewNS, "leader-hub-adopted", "app.kubernetes.io/managed-by=leaderhub"); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		cm, err := cms.Get(ctx, "leader-hub-adopted", metav1.GetOptions{})
+		return err == nil && cm.UID == upstream.UID && cm.Data["leaders"] == "a1/10.15.0.1" &&
+			cm.Data["pool-scoped-metadata"] == "/v1/services,discovery.k8s.io/v1/endpointslices" && len(cm.OwnerReferences) == 1, nil
+	})
+	if err != nil {
+		cm, _ := cms.Get(ctx, "leader-hub-adopted", metav1.GetOptions{})
+		t.Fatalf("the labelled ConfigMap was not taken over in place: %+v", cm)
+	}
+}
