@@ -404,3 +404,53 @@ func TestControllerAdoptsHandedOverConfigMap(t *testing.T) {
 		t.Fatalf("the labelled ConfigMap was not taken over in place: %+v", cm)
 	}
 }
+
+// waitEvent waits for an Event with reason on the NodePool called pool.
+func waitEvent(t *testing.T, pool, reason string) *corev1.Event {
+	t.Helper()
+	var event *corev1.Event
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		list, err := kubeClient(t).CoreV1().Events("default").List(ctx, metav1.ListOptions{
+			FieldSelector: "involvedObject.name=" + pool + ",reason=" + reason})
+		if err != nil || len(list.Items) == 0 {
+			return false, nil
+		}
+		event = &list.Items[0]
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("no %s Event on NodePool %s", reason, pool)
+	}
+	return event
+}
+
+// TestControllerBadInput: an invalid leader address is left out with an
+// Event; a pool name too long for a label value is skipped with an Event;
+// the other pools are still served.
+func TestControllerBadInput(t *testing.T) {
+	lh := sharedView(t)
+	createPool(t, "badleader", leaders("ok=10.16.0.1", "bad=not-an-ip", "lo=127.0.0.1"))
+	waitEndpoints(t, viewNS, "leader-hub-badleader", "had only the valid leader", func(ep *corev1.Endpoints) bool {
+		return epLeaders(ep) == "ok/10.16.0.1"
+	})
+	ev := waitEvent(t, "badleader", "InvalidLeaderAddress")
+	if !strings.Contains(ev.Message, "not-an-ip") || !strings.Contains(ev.Message, "loopback") {
+		t.Errorf("event message = %q", ev.Message)
+	}
+
+	long := strings.Repeat("p", 64)
+	createPool(t, long, leaders("n=10.16.0.2"))
+	ev = waitEvent(t, long, "InvalidPoolName")
+	if !strings.Contains(ev.Message, "label value") {
+		t.Errorf("event message = %q", ev.Message)
+	}
+	if metricValue(t, lh, `leaderhub_controller_syncs_total{result="skipped"}`) < 1 {
+		t.Error("the skipped pool was not counted")
+	}
+	// Everything else still works.
+	createPool(t, "afterbad", leaders("n=10.16.0.3"))
+	waitEndpoints(t, viewNS, "leader-hub-afterbad", "appeared", func(ep *corev1.Endpoints) bool { return epLeaders(ep) == "n/10.16.0.3" })
+	if err := lh.WaitReady(testContext(t, 10*time.Second)); err != nil {
+		t.Error(err)
+	}
+}
