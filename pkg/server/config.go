@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"net/http"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/authorization/union"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
 	clientrest "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
@@ -19,6 +23,7 @@ import (
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/pkg/authorizer/nodepool"
 	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
 	"github.com/leaderhub/leaderhub/pkg/projection"
 	"github.com/leaderhub/leaderhub/pkg/registry/leaderhub/storage"
@@ -33,6 +38,8 @@ type ExtraConfig struct {
 	LeaderHubPort int32
 	View          viewstore.Options
 	Controllers   ControllerConfig
+	// AuthorizeNodes puts the per-pool node authorizer before the delegated one.
+	AuthorizeNodes bool
 }
 
 // Config is the whole server configuration.
@@ -63,6 +70,7 @@ type Server struct {
 	generic     *genericapiserver.GenericAPIServer
 	view        *viewstore.Store
 	reflector   *cache.Reflector
+	nodes       cache.SharedIndexInformer // nil without node authorization
 	restConfig  *clientrest.Config
 	controllers ControllerConfig
 	projection  projection.Options
@@ -94,9 +102,38 @@ func (c CompletedConfig) New() (*Server, error) {
 	}
 	reflector := cache.NewReflectorWithOptions(lw, &appsv1beta2.NodePool{}, view, cache.ReflectorOptions{Name: "leaderhub-view"})
 
+	var nodes cache.SharedIndexInformer
+	if c.extra.AuthorizeNodes {
+		metaClient, err := metadata.NewForConfig(restConfig)
+		if err != nil {
+			return nil, err
+		}
+		nodes = metadatainformer.NewFilteredMetadataInformer(metaClient, corev1.SchemeGroupVersion.WithResource("nodes"),
+			metav1.NamespaceAll, 0, cache.Indexers{}, nil).Informer()
+		nodeAuthz := nodepool.New(nodepool.InformerLookup{Indexer: nodes.GetIndexer()}, c.extra.Namespace)
+		chained, err := union.New(
+			union.NamedAuthorizer{AuthorizerName: "leaderhub-nodepool", Authorizer: nodeAuthz},
+			union.NamedAuthorizer{AuthorizerName: "delegated", Authorizer: c.generic.Authorization.Authorizer},
+		)
+		if err != nil {
+			return nil, err
+		}
+		c.generic.Authorization.Authorizer = chained
+	}
+
 	generic, err := c.generic.New("leaderhub-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return nil, err
+	}
+	if nodes != nil {
+		if err := generic.AddReadyzChecks(healthz.NamedCheck("node-cache-synced", func(*http.Request) error {
+			if !nodes.HasSynced() {
+				return errors.New("the Node cache for node authorization has not synced yet")
+			}
+			return nil
+		})); err != nil {
+			return nil, err
+		}
 	}
 	if err := generic.AddReadyzChecks(healthz.NamedCheck("nodepool-view-synced", func(*http.Request) error {
 		if !view.HasSynced() {
@@ -114,7 +151,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", leaderhub.GroupName, err)
 	}
-	return &Server{generic: generic, view: view, reflector: reflector, restConfig: restConfig,
+	return &Server{generic: generic, view: view, reflector: reflector, nodes: nodes, restConfig: restConfig,
 		controllers: c.extra.Controllers, projection: c.extra.View.Projection}, nil
 }
 
@@ -124,6 +161,9 @@ func (s *Server) Run(ctx context.Context) error {
 	s.generic.AddPostStartHookOrDie("leaderhub-view", func(hook genericapiserver.PostStartHookContext) error {
 		go s.reflector.RunWithContext(hook)
 		go s.view.Run(hook)
+		if s.nodes != nil {
+			go s.nodes.RunWithContext(hook)
+		}
 		go s.runControllers(hook, s.restConfig, s.controllers, s.projection)
 		return nil
 	})

@@ -48,6 +48,9 @@ type Options struct {
 	WatcherBuffer    int
 	HistorySize      int
 
+	// AuthorizeNodes narrows edge nodes to their own pool's LeaderHub.
+	AuthorizeNodes bool
+
 	Controllers       []string
 	Materialize       []string
 	ControllerWorkers int
@@ -68,6 +71,7 @@ func NewOptions() *Options {
 		WatcherBuffer:    viewstore.DefaultWatcherBuffer,
 		HistorySize:      viewstore.DefaultHistorySize,
 
+		AuthorizeNodes:    true,
 		Controllers:       []string{"*"},
 		Materialize:       []string{string(materialize.FormEndpoints)},
 		ControllerWorkers: 4,
@@ -110,6 +114,8 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	o.Recommended.SecureServing.AddFlags(fss.FlagSet("secure serving"))
 	o.Recommended.Authentication.AddFlags(fss.FlagSet("authentication"))
 	o.Recommended.Authorization.AddFlags(fss.FlagSet("authorization"))
+	fss.FlagSet("authorization").BoolVar(&o.AuthorizeNodes, "authorize-nodes", o.AuthorizeNodes,
+		"Let edge nodes (system:node:<name>) get, list and watch only leader-hub-<pool> of their own NodePool, and deny them anything else, before the delegated authorization.")
 	o.Recommended.Audit.AddFlags(fss.FlagSet("auditing"))
 	o.Recommended.Features.AddFlags(fss.FlagSet("features"))
 	utilfeature.DefaultMutableFeatureGate.AddFlag(fss.FlagSet("features"))
@@ -194,8 +200,9 @@ func (o *Options) Config() (*Config, error) {
 				WatcherBuffer:    o.WatcherBuffer,
 				BookmarkInterval: o.BookmarkInterval,
 			},
-			Namespace:     o.Namespace,
-			LeaderHubPort: o.LeaderHubPort,
+			Namespace:      o.Namespace,
+			LeaderHubPort:  o.LeaderHubPort,
+			AuthorizeNodes: o.AuthorizeNodes,
 			Controllers: ControllerConfig{
 				Enabled:        enabled,
 				Forms:          forms,
