@@ -60,6 +60,8 @@ type LeaderHub struct {
 	URL     string
 	// CA signed the serving certificate; it is the APIService's caBundle.
 	CA *CertAuthority
+	// Serving is the serving certificate and key leaderhub reads (and reloads).
+	Serving CertKeyPair
 }
 
 var (
@@ -155,7 +157,7 @@ func (cp *ControlPlane) StartLeaderHub(ctx context.Context, opts LeaderHubOption
 		return nil, err
 	}
 	cp.Others = append(cp.Others, p)
-	lh := &LeaderHub{Process: p, Port: opts.Port, URL: "https://127.0.0.1:" + strconv.Itoa(opts.Port), CA: ca}
+	lh := &LeaderHub{Process: p, Port: opts.Port, URL: "https://127.0.0.1:" + strconv.Itoa(opts.Port), CA: ca, Serving: serving}
 	if opts.NoWait {
 		return lh, nil
 	}
