@@ -52,6 +52,7 @@ type ControlPlane struct {
 
 	Etcd      *Process
 	APIServer *Process
+	opts      Options
 	// Others are processes started against this control plane, such as
 	// leaderhub-apiserver; they are stopped first.
 	Others []*Process
@@ -98,7 +99,7 @@ func Start(ctx context.Context, opts Options) (cp *ControlPlane, err error) {
 		return nil, err
 	}
 
-	cp = &ControlPlane{Dir: opts.Dir, BinDir: opts.BinDir,
+	cp = &ControlPlane{Dir: opts.Dir, BinDir: opts.BinDir, opts: opts,
 		EtcdURL:    "http://127.0.0.1:" + strconv.Itoa(opts.EtcdPort),
 		ServerURL:  "https://127.0.0.1:" + strconv.Itoa(opts.APIServerPort),
 		Kubeconfig: filepath.Join(opts.Dir, KubeconfigName)}
@@ -184,18 +185,15 @@ func (cp *ControlPlane) startAPIServer(opts Options) (err error) {
 	return nil
 }
 
-// RestartAPIServer stops kube-apiserver by PID and starts it again on the same
-// port with the same flags, for fault-tolerance tests.
-func (cp *ControlPlane) RestartAPIServer(opts Options) error {
-	if err := cp.APIServer.Stop(30 * time.Second); err != nil {
-		return err
-	}
-	port, err := strconv.Atoi(cp.ServerURL[strings.LastIndexByte(cp.ServerURL, ':')+1:])
-	if err != nil {
-		return err
-	}
-	opts.APIServerPort = port
-	return cp.startAPIServer(opts)
+// StopAPIServer stops kube-apiserver by PID (SIGTERM, then SIGKILL).
+func (cp *ControlPlane) StopAPIServer() error {
+	return cp.APIServer.Stop(30 * time.Second)
+}
+
+// StartAPIServer starts kube-apiserver again on the same port with the same
+// flags, after StopAPIServer, and waits until it is ready.
+func (cp *ControlPlane) StartAPIServer() error {
+	return cp.startAPIServer(cp.opts)
 }
 
 // writePKI creates the CAs, serving and client certificates, the
