@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
@@ -44,14 +45,36 @@ type Leader struct {
 	IP       string
 }
 
-// LeaderHub projects a NodePool. It returns an error, and no object, when the
-// pool's objects cannot be named (the pool name does not fit the object name
-// or the pool-name label). Leaders that cannot be published are left out and
-// returned as invalid; they never make the projection fail. The result has no
+// Reasons a NodePool cannot be published at all.
+const (
+	ReasonInvalidPoolName            = "InvalidPoolName"
+	ReasonPoolScopedMetadataTooLarge = "PoolScopedMetadataTooLarge"
+)
+
+// UnpublishableError says why a NodePool cannot be published, with a
+// CamelCase reason for Events.
+type UnpublishableError struct {
+	Reason  string
+	Message string
+}
+
+func (e *UnpublishableError) Error() string { return e.Message }
+
+// LeaderHub projects a NodePool. It returns an *UnpublishableError, and no
+// object, when the pool's objects cannot be named (the pool name does not
+// fit the object name or the pool-name label) or its settings do not fit in
+// annotations. Leaders that cannot be published are left out and returned as
+// invalid; they never make the projection fail. The result has no
 // resourceVersion: the caller sets it.
 func LeaderHub(np *appsv1beta2.NodePool, opts Options) (*v1alpha1.LeaderHub, []InvalidLeader, error) {
 	if err := ValidatePoolName(np.Name); err != nil {
 		return nil, nil, err
+	}
+	annotations := Annotations(np)
+	if err := apivalidation.ValidateAnnotationsSize(annotations); err != nil {
+		return nil, nil, &UnpublishableError{Reason: ReasonPoolScopedMetadataTooLarge, Message: fmt.Sprintf(
+			"NodePool %q: spec.poolScopeMetadata (%d entries) does not fit in the %s annotation: %v",
+			np.Name, len(np.Spec.PoolScopeMetadata), v1alpha1.AnnotationPoolScopedMetadata, err)}
 	}
 	leaders, invalid := Leaders(np.Status.LeaderEndpoints)
 	lh := &v1alpha1.LeaderHub{
@@ -61,7 +84,7 @@ func LeaderHub(np *appsv1beta2.NodePool, opts Options) (*v1alpha1.LeaderHub, []I
 			UID:               np.UID,
 			CreationTimestamp: np.CreationTimestamp,
 			Labels:            Labels(np.Name),
-			Annotations:       Annotations(np),
+			Annotations:       annotations,
 			OwnerReferences:   []metav1.OwnerReference{OwnerReference(np)},
 		},
 	}
@@ -82,14 +105,17 @@ func LeaderHub(np *appsv1beta2.NodePool, opts Options) (*v1alpha1.LeaderHub, []I
 // name must be a DNS subdomain (as Endpoints and ConfigMap names are) and the
 // pool name a valid label value (at most 63 characters).
 func ValidatePoolName(pool string) error {
+	invalid := func(format string, args ...interface{}) error {
+		return &UnpublishableError{Reason: ReasonInvalidPoolName, Message: fmt.Sprintf(format, args...)}
+	}
 	if pool == "" {
-		return fmt.Errorf("NodePool has no name")
+		return invalid("NodePool has no name")
 	}
 	if errs := validation.IsDNS1123Subdomain(v1alpha1.ObjectName(pool)); len(errs) > 0 {
-		return fmt.Errorf("NodePool %q: object name %q is invalid: %s", pool, truncate(v1alpha1.ObjectName(pool)), strings.Join(errs, "; "))
+		return invalid("NodePool %q: object name %q is invalid: %s", truncate(pool), truncate(v1alpha1.ObjectName(pool)), strings.Join(errs, "; "))
 	}
 	if errs := validation.IsValidLabelValue(pool); len(errs) > 0 {
-		return fmt.Errorf("NodePool %q: pool name is not a valid %s label value: %s", truncate(pool), v1alpha1.LabelPoolName, strings.Join(errs, "; "))
+		return invalid("NodePool %q: pool name is not a valid %s label value: %s", truncate(pool), v1alpha1.LabelPoolName, strings.Join(errs, "; "))
 	}
 	return nil
 }

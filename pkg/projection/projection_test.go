@@ -2,6 +2,8 @@ package projection
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math/rand"
 	"reflect"
 	"strings"
@@ -96,13 +98,22 @@ func TestLeaderHubCases(t *testing.T) {
 		{name: "pool name too long for the label", np: pool(strings.Repeat("p", 64)), wantErr: "label value"},
 		{name: "pool name too long for the object name", np: pool(strings.Repeat("p", 250)), wantErr: "object name"},
 		{name: "empty pool name", np: pool(""), wantErr: "no name"},
+		{name: "pool-scoped metadata too large for annotations", np: func() *appsv1beta2.NodePool {
+			np := pool("p")
+			for i := 0; i < 3000; i++ {
+				np.Spec.PoolScopeMetadata = append(np.Spec.PoolScopeMetadata,
+					metav1.GroupVersionResource{Group: strings.Repeat("g", 80), Version: "v1", Resource: fmt.Sprintf("r%05d", i)})
+			}
+			return np
+		}(), wantErr: "does not fit"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			lh, invalid, err := LeaderHub(tc.np, opts)
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || lh != nil {
-					t.Fatalf("err = %v, lh = %v; want error containing %q and no object", err, lh, tc.wantErr)
+				var ue *UnpublishableError
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || lh != nil || !errors.As(err, &ue) || ue.Reason == "" {
+					t.Fatalf("err = %v, lh = %v; want an UnpublishableError containing %q and no object", err, lh, tc.wantErr)
 				}
 				return
 			}

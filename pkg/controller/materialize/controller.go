@@ -2,6 +2,7 @@ package materialize
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -32,7 +33,8 @@ const fieldManager = "leaderhub"
 const (
 	ReasonObjectConflict       = "ObjectConflict"
 	ReasonInvalidLeaderAddress = "InvalidLeaderAddress"
-	ReasonInvalidPoolName      = "InvalidPoolName"
+	ReasonInvalidPoolName      = projection.ReasonInvalidPoolName
+	ReasonMetadataTooLarge     = projection.ReasonPoolScopedMetadataTooLarge
 	ReasonSyncFailed           = "SyncFailed"
 )
 
@@ -226,9 +228,16 @@ func (c *Controller) sync(ctx context.Context, pool string) error {
 	}
 	lh, invalid, err := projection.LeaderHub(np, c.opts.Projection)
 	if err != nil {
+		// Whatever was published for the pool before stays as it was.
 		c.forget(pool)
 		syncsTotal.WithLabelValues("skipped").Inc()
-		c.recorder.Eventf(np, corev1.EventTypeWarning, ReasonInvalidPoolName, "leaderhub cannot publish this pool: %v", err)
+		reason := ReasonSyncFailed
+		var ue *projection.UnpublishableError
+		if errors.As(err, &ue) {
+			reason = ue.Reason
+		}
+		c.recorder.Eventf(np, corev1.EventTypeWarning, reason,
+			"leaderhub cannot publish this pool (objects already published for it are kept as they were): %v", err)
 		klog.InfoS("Skipping a NodePool that cannot be projected", "nodePool", klog.KObj(np), "err", err)
 		return nil
 	}

@@ -84,7 +84,7 @@ func expectNone(t *testing.T, w watch.Interface) {
 	select {
 	case ev, ok := <-w.ResultChan():
 		if ok {
-			t.Fatalf("unexpected event %s %v", ev.Type, ev.Object)
+			t.Fatalf("unexpected event %s at %s", ev.Type, ev.Object.(*leaderhub.LeaderHub).ResourceVersion)
 		}
 		t.Fatal("watch closed unexpectedly")
 	case <-time.After(100 * time.Millisecond):
@@ -313,5 +313,23 @@ func TestUnprojectablePoolIsReportedNotServed(t *testing.T) {
 	list, _ := s.List(context.Background(), ns, nil)
 	if len(list.Items) != 1 || list.Items[0].Name != "leader-hub-ok" {
 		t.Errorf("list = %v, want only leader-hub-ok", list.Items)
+	}
+}
+
+func TestUnprojectableUpdateKeepsLastGoodProjection(t *testing.T) {
+	s := newSyncedStore(t, Options{OnInvalid: func(*appsv1beta2.NodePool, []projection.InvalidLeader, error) {}}, nodePool("a", 10, "10.0.0.1"))
+	w := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "10"})
+	tooBig := nodePool("a", 11, "10.0.0.2")
+	for i := 0; i < 3500; i++ { // about 300 KB: more than the 256 KiB all annotations may hold
+		tooBig.Spec.PoolScopeMetadata = append(tooBig.Spec.PoolScopeMetadata,
+			metav1.GroupVersionResource{Group: fmt.Sprintf("%080d", i), Version: "v1", Resource: "r"})
+	}
+	if err := s.Update(tooBig); err != nil {
+		t.Fatal(err)
+	}
+	expectNone(t, w)
+	obj, err := s.Get(context.Background(), ns, "leader-hub-a")
+	if err != nil || obj.ResourceVersion != "10" || obj.Subsets[0].Addresses[0].IP != "10.0.0.1" {
+		t.Fatalf("after an unpublishable update: rv %q, err %v; want the last good projection at 10", obj.ResourceVersion, err)
 	}
 }
