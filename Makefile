@@ -23,11 +23,17 @@ controlplane: ## Build etcd, kube-apiserver, kube-controller-manager and kubectl
 	hack/build-controlplane.sh
 
 .PHONY: test
-test: controlplane test-unit test-integration ## Unit and integration tests (builds the control plane first).
+test: controlplane test-unit test-fuzz test-integration ## Unit, short fuzz and integration tests (builds the control plane first).
 
 .PHONY: test-unit
 test-unit: ## Unit tests with the race detector.
 	$(GO) test -race -count=1 $(UNIT_PKGS)
+
+FUZZTIME ?= 10s
+.PHONY: test-fuzz
+test-fuzz: ## A short, bounded run of each fuzz target (the checked-in seed corpus always runs in test-unit).
+	$(GO) test -run '^$$' -fuzz '^FuzzLeaderHub$$' -fuzztime $(FUZZTIME) ./pkg/projection
+	$(GO) test -run '^$$' -fuzz '^FuzzRequestOptions$$' -fuzztime $(FUZZTIME) ./pkg/registry/leaderhub/viewstore
 
 .PHONY: test-integration
 test-integration: controlplane ## Integration tests against a real etcd and kube-apiserver.
