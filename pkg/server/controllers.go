@@ -31,7 +31,9 @@ import (
 	"github.com/leaderhub/leaderhub/pkg/generated/informers/externalversions"
 	"github.com/leaderhub/leaderhub/pkg/projection"
 
-	// Registers the workqueue metrics (depth, adds, latency) on /metrics.
+	// Register client-go's request metrics (rest_client_requests_total and
+	// so on) and the workqueue metrics (depth, adds, latency) on /metrics.
+	_ "k8s.io/component-base/metrics/prometheus/restclient"
 	_ "k8s.io/component-base/metrics/prometheus/workqueue"
 )
 

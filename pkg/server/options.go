@@ -89,6 +89,9 @@ func NewOptions() *Options {
 	o.Recommended.Admission = nil
 	o.Recommended.Features.EnablePriorityAndFairness = false
 	o.Recommended.SecureServing.BindPort = 8443
+	// kube-aggregator proxies many watches over one HTTP/2 connection; Go's
+	// default of 250 streams per connection is too few (kube-apiserver: 1000).
+	o.Recommended.SecureServing.HTTP2MaxStreamsPerConnection = 1000
 	return o
 }
 
