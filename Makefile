@@ -39,6 +39,11 @@ test-fuzz: ## A short, bounded run of each fuzz target (the checked-in seed corp
 test-integration: controlplane ## Integration tests against a real etcd and kube-apiserver.
 	$(GO) test -count=1 -timeout $(INTEGRATION_TIMEOUT) -v $(INTEGRATION_PKGS)
 
+BENCH_FLAGS ?=
+.PHONY: bench
+bench: controlplane ## Measure leaderhub against the alternatives on a real control plane; writes docs/benchmarks.md.
+	$(GO) run ./test/bench $(BENCH_FLAGS)
+
 .PHONY: verify
 verify: verify-gofmt verify-vet verify-codegen verify-tidy ## Static checks CI runs.
 

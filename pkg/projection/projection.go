@@ -252,3 +252,23 @@ func truncate(s string) string {
 	}
 	return s[:max] + "..."
 }
+
+// TrimNodePool is a cache transform (cache.TransformFunc) that keeps only
+// what a projection and an Event about the pool need: name, uid,
+// resourceVersion, creationTimestamp, the projected spec fields and the
+// leaders. Node lists, conditions and managedFields, which can be large and
+// churn, are dropped from informer caches.
+func TrimNodePool(obj interface{}) (interface{}, error) {
+	np, ok := obj.(*appsv1beta2.NodePool)
+	if !ok {
+		return obj, nil // DeletedFinalStateUnknown and the like pass through
+	}
+	return &appsv1beta2.NodePool{
+		TypeMeta: np.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{Name: np.Name, UID: np.UID, ResourceVersion: np.ResourceVersion,
+			CreationTimestamp: np.CreationTimestamp, DeletionTimestamp: np.DeletionTimestamp},
+		Spec: appsv1beta2.NodePoolSpec{InterConnectivity: np.Spec.InterConnectivity,
+			EnableLeaderElection: np.Spec.EnableLeaderElection, PoolScopeMetadata: np.Spec.PoolScopeMetadata},
+		Status: appsv1beta2.NodePoolStatus{LeaderEndpoints: np.Status.LeaderEndpoints},
+	}, nil
+}

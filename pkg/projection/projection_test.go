@@ -269,3 +269,21 @@ func TestMaterializedForms(t *testing.T) {
 		t.Errorf("ConfigMap labels = %v", cm.Labels)
 	}
 }
+
+func TestTrimNodePoolKeepsTheProjection(t *testing.T) {
+	np := pool("p", appsv1beta2.Leader{NodeName: "a", Address: "10.0.0.1"})
+	np.Status.Nodes = []string{"a", "b", "c"}
+	np.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "x"}}
+	trimmed, err := TrimNodePool(np)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, _, _ := LeaderHub(np, opts)
+	fromTrimmed, _, _ := LeaderHub(trimmed.(*appsv1beta2.NodePool), opts)
+	if !Equal(full, fromTrimmed) {
+		t.Errorf("trimming changed the projection:\n%v\n%v", full, fromTrimmed)
+	}
+	if tn := trimmed.(*appsv1beta2.NodePool); tn.Status.Nodes != nil || tn.ManagedFields != nil {
+		t.Errorf("not trimmed: %+v", tn)
+	}
+}

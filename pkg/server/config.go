@@ -34,6 +34,8 @@ import (
 type ExtraConfig struct {
 	// Kubeconfig reaches kube-apiserver; empty means in-cluster.
 	Kubeconfig    string
+	KubeAPIQPS    float32
+	KubeAPIBurst  int
 	Namespace     string
 	LeaderHubPort int32
 	View          viewstore.Options
@@ -84,6 +86,7 @@ func (c CompletedConfig) New() (*Server, error) {
 		return nil, fmt.Errorf("loading kubeconfig %q: %w", c.extra.Kubeconfig, err)
 	}
 	restConfig.UserAgent = "leaderhub-apiserver"
+	restConfig.QPS, restConfig.Burst = c.extra.KubeAPIQPS, c.extra.KubeAPIBurst
 	client, err := versioned.NewForConfig(restConfig)
 	if err != nil {
 		return nil, err

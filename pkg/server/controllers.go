@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -97,11 +98,12 @@ func (s *Server) runControllers(ctx context.Context, restConfig *rest.Config, cf
 		NodePools: poolInformers.Apps().V1beta2().NodePools(),
 		Endpoints: coreInformers.Core().V1().Endpoints(),
 	}
-	inf.NodePools.Informer()
-	inf.Endpoints.Informer()
+	// The caches keep only what the controller compares.
+	utilruntime.Must(inf.NodePools.Informer().SetTransform(projection.TrimNodePool))
+	utilruntime.Must(inf.Endpoints.Informer().SetTransform(stripManagedFields))
 	if slices.Contains(cfg.Forms, materialize.FormConfigMap) {
 		inf.ConfigMaps = coreInformers.Core().V1().ConfigMaps()
-		inf.ConfigMaps.Informer()
+		utilruntime.Must(inf.ConfigMaps.Informer().SetTransform(stripManagedFields))
 	}
 	poolInformers.Start(ctx.Done())
 	coreInformers.Start(ctx.Done())
@@ -166,4 +168,13 @@ func (s *Server) runControllers(ctx context.Context, restConfig *rest.Config, cf
 			},
 		})
 	}
+}
+
+// stripManagedFields is a cache transform dropping managedFields, which the
+// controller never reads.
+func stripManagedFields(obj interface{}) (interface{}, error) {
+	if m, err := meta.Accessor(obj); err == nil {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
 }

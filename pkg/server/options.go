@@ -51,6 +51,10 @@ type Options struct {
 	// AuthorizeNodes narrows edge nodes to their own pool's LeaderHub.
 	AuthorizeNodes bool
 
+	// KubeAPIQPS and KubeAPIBurst limit leaderhub's own requests to kube-apiserver.
+	KubeAPIQPS   float32
+	KubeAPIBurst int
+
 	Controllers       []string
 	Materialize       []string
 	ControllerWorkers int
@@ -72,6 +76,8 @@ func NewOptions() *Options {
 		HistorySize:      viewstore.DefaultHistorySize,
 
 		AuthorizeNodes:    true,
+		KubeAPIQPS:        50,
+		KubeAPIBurst:      100,
 		Controllers:       []string{"*"},
 		Materialize:       []string{string(materialize.FormEndpoints)},
 		ControllerWorkers: 4,
@@ -113,7 +119,10 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	cs.DurationVar(&o.ControllerResync, "controller-resync-period", o.ControllerResync, "How often every pool is checked again, whether or not anything changed.")
 	componentbaseoptions.BindLeaderElectionFlags(&o.LeaderElection, cs)
 
-	o.Recommended.CoreAPI.AddFlags(fss.FlagSet("kube-apiserver connection"))
+	kc := fss.FlagSet("kube-apiserver connection")
+	o.Recommended.CoreAPI.AddFlags(kc)
+	kc.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second leaderhub's NodePool reader and controller may send to kube-apiserver.")
+	kc.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst of requests above --kube-api-qps.")
 	o.Recommended.SecureServing.AddFlags(fss.FlagSet("secure serving"))
 	o.Recommended.Authentication.AddFlags(fss.FlagSet("authentication"))
 	o.Recommended.Authorization.AddFlags(fss.FlagSet("authorization"))
@@ -161,6 +170,9 @@ func (o *Options) Validate() error {
 			errs = append(errs, fmt.Errorf("--materialize: unknown form %q (known: endpoints, configmap)", f))
 		}
 	}
+	if o.KubeAPIQPS <= 0 || o.KubeAPIBurst <= 0 {
+		errs = append(errs, fmt.Errorf("--kube-api-qps and --kube-api-burst must be positive"))
+	}
 	if o.ControllerWorkers <= 0 || o.ControllerResync <= 0 {
 		errs = append(errs, fmt.Errorf("--controller-workers and --controller-resync-period must be positive"))
 	}
@@ -197,7 +209,9 @@ func (o *Options) Config() (*Config, error) {
 	return &Config{
 		Generic: generic,
 		Extra: ExtraConfig{
-			Kubeconfig: o.Recommended.CoreAPI.CoreAPIKubeconfigPath,
+			Kubeconfig:   o.Recommended.CoreAPI.CoreAPIKubeconfigPath,
+			KubeAPIQPS:   o.KubeAPIQPS,
+			KubeAPIBurst: o.KubeAPIBurst,
 			View: viewstore.Options{
 				HistorySize:      o.HistorySize,
 				WatcherBuffer:    o.WatcherBuffer,

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
+
+	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
+)
+
+const ns = "kube-system"
+
+func poolName(prefix string, i int) string { return fmt.Sprintf("%s-%d", prefix, i) }
+
+func twoLeaders(seed int) []appsv1beta2.Leader {
+	return []appsv1beta2.Leader{
+		{NodeName: fmt.Sprintf("edge-%d-a", seed), Address: fmt.Sprintf("10.%d.%d.1", seed>>8&255, seed&255)},
+		{NodeName: fmt.Sprintf("edge-%d-b", seed), Address: fmt.Sprintf("10.%d.%d.2", seed>>8&255, seed&255)},
+	}
+}
+
+// parallel runs fn(i) for i in [0, n) on workers goroutines; first error wins.
+func parallel(n, workers int, fn func(i int) error) error {
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	next := make(chan int)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(i); err != nil {
+					once.Do(func() { first = err })
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return first
+}
+
+// createPools creates pools prefix-0..n-1, each with two leaders and the
+// usual settings, and writes their status.
+func (e *env) createPools(ctx context.Context, prefix string, n int) error {
+	pools := e.pools.AppsV1beta2().NodePools()
+	return parallel(n, 16, func(i int) error {
+		np, err := pools.Create(ctx, &appsv1beta2.NodePool{
+			ObjectMeta: metav1.ObjectMeta{Name: poolName(prefix, i)},
+			Spec: appsv1beta2.NodePoolSpec{Type: appsv1beta2.Edge, InterConnectivity: true, EnableLeaderElection: true,
+				LeaderElectionStrategy: "random", LeaderReplicas: 2,
+				PoolScopeMetadata: []metav1.GroupVersionResource{{Version: "v1", Resource: "services"},
+					{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"}}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			return fmt.Errorf("creating %s: %w", poolName(prefix, i), err)
+		}
+		nodes := make([]string, 10)
+		for j := range nodes {
+			nodes[j] = fmt.Sprintf("edge-%d-%d", i, j)
+		}
+		np.Status = appsv1beta2.NodePoolStatus{ReadyNodeNum: 10, Nodes: nodes, LeaderEndpoints: twoLeaders(i), LeaderNum: 2,
+			LeaderLastElectedTime: metav1.Now()}
+		_, err = pools.UpdateStatus(ctx, np, metav1.UpdateOptions{})
+		return err
+	})
+}
+
+func (e *env) updateStatus(ctx context.Context, name string, change func(*appsv1beta2.NodePoolStatus)) (*appsv1beta2.NodePool, error) {
+	pools := e.pools.AppsV1beta2().NodePools()
+	var out *appsv1beta2.NodePool
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		np, err := pools.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		change(&np.Status)
+		out, err = pools.UpdateStatus(ctx, np, metav1.UpdateOptions{})
+		return err
+	})
+	return out, err
+}
+
+// churn changes status fields a LeaderHub does not carry: node counts and list.
+func (e *env) churn(ctx context.Context, name string, i int) error {
+	_, err := e.updateStatus(ctx, name, func(s *appsv1beta2.NodePoolStatus) {
+		s.ReadyNodeNum, s.UnreadyNodeNum = int32(10-i%3), int32(i%3)
+		s.Nodes = append(s.Nodes[:0:0], s.Nodes...)
+		if len(s.Nodes) > 0 {
+			s.Nodes[i%len(s.Nodes)] = fmt.Sprintf("edge-replaced-%d", i)
+		}
+	})
+	return err
+}
+
+func (e *env) setLeaders(ctx context.Context, name string, leaders []appsv1beta2.Leader) error {
+	_, err := e.updateStatus(ctx, name, func(s *appsv1beta2.NodePoolStatus) {
+		s.LeaderEndpoints, s.LeaderNum = leaders, int32(len(leaders))
+	})
+	return err
+}
+
+// waitFor polls cond every 200ms until it holds or timeout passes.
+func waitFor(ctx context.Context, timeout time.Duration, what string, cond func(context.Context) (bool, error)) error {
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, cond); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// waitPublished waits until the view and the Endpoints hold n objects of pools prefix-*.
+func (e *env) waitPublished(ctx context.Context, prefix string, n int, timeout time.Duration) error {
+	client := versionedFor(e.direct).LeaderhubV1alpha1().LeaderHubs(ns)
+	return waitFor(ctx, timeout, "publishing "+prefix, func(ctx context.Context) (bool, error) {
+		list, err := client.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		if countPrefix(len(list.Items), func(i int) string { return list.Items[i].Name }, v1alpha1.ObjectName(prefix+"-")) < n {
+			return false, nil
+		}
+		eps, err := e.kube.CoreV1().Endpoints(ns).List(ctx, metav1.ListOptions{LabelSelector: v1alpha1.LabelManagedBy + "=" + v1alpha1.ManagedByValue})
+		if err != nil {
+			return false, nil
+		}
+		return countPrefix(len(eps.Items), func(i int) string { return eps.Items[i].Name }, v1alpha1.ObjectName(prefix+"-")) >= n, nil
+	})
+}
+
+func countPrefix(n int, name func(int) string, prefix string) int {
+	c := 0
+	for i := 0; i < n; i++ {
+		if strings.HasPrefix(name(i), prefix) {
+			c++
+		}
+	}
+	return c
+}
+
+// Watch URLs for one pool, in each form.
+func nodePoolWatchURL(host, pool, rv string) string {
+	return host + "/apis/apps.openyurt.io/v1beta2/nodepools?" + watchQuery("metadata.name="+pool, rv)
+}
+
+func leaderHubWatchURL(host, pool, rv string) string {
+	return host + "/apis/leaderhub.openyurt.io/v1alpha1/namespaces/" + ns + "/leaderhubs?" + watchQuery("metadata.name="+v1alpha1.ObjectName(pool), rv)
+}
+
+func endpointsWatchURL(host, pool, rv string) string {
+	return host + "/api/v1/namespaces/" + ns + "/endpoints?" + watchQuery("metadata.name="+v1alpha1.ObjectName(pool), rv)
+}
+
+func watchQuery(fieldSelector, rv string) string {
+	q := url.Values{"watch": {"true"}, "fieldSelector": {fieldSelector}}
+	if rv != "" {
+		q.Set("resourceVersion", rv)
+	}
+	return q.Encode()
+}
+
+func versionedFor(cfg *rest.Config) versioned.Interface { return versioned.NewForConfigOrDie(cfg) }
+
+// scrape returns leaderhub's /metrics.
+func (e *env) scrape(ctx context.Context) (string, error) {
+	client, err := rest.HTTPClientFor(e.direct)
+	if err != nil {
+		return "", err
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.direct.Host+"/metrics", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return string(body), err
+}
+
+// metricSum adds every sample of a metric whose line matches filter.
+func metricSum(text, name, filter string) float64 {
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `(\{[^}]*\})? ([0-9.e+-]+)$`)
+	sum := 0.0
+	for _, m := range re.FindAllStringSubmatch(text, -1) {
+		if filter != "" && !strings.Contains(m[1], filter) {
+			continue
+		}
+		v, _ := strconv.ParseFloat(m[2], 64)
+		sum += v
+	}
+	return sum
+}

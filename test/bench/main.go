@@ -1,0 +1,164 @@
+// Command bench measures leaderhub against what a user would do instead, on
+// a real etcd, kube-apiserver and leaderhub-apiserver started by
+// test/framework, and writes docs/benchmarks.md. Every scenario is sized by
+// flags; the defaults fit a 2-core machine. Run it with `make bench`.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+
+	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
+	"github.com/leaderhub/leaderhub/test/framework"
+)
+
+type config struct {
+	out       string
+	scenarios string
+
+	edgePools, edgeWatchers, edgeStatusUpdates, edgeLeaderChanges int
+	fanoutPools, fanoutWatchers, fanoutChanges                    int
+	memoryWatchers                                                int
+	aggregatorSteps                                               string
+	throughputRequests, throughputConcurrency                     int
+	controllerPools                                               int
+	controllerResync                                              time.Duration
+	goBench                                                       bool
+}
+
+// env is the running system the scenarios measure.
+type env struct {
+	cfg      config
+	cp       *framework.ControlPlane
+	lh       *framework.LeaderHub
+	admin    *rest.Config // kube-apiserver, as admin
+	direct   *rest.Config // leaderhub-apiserver itself, as admin
+	kube     kubernetes.Interface
+	pools    versioned.Interface
+	report   *report
+	apiPID   int
+	startDir string
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.out, "out", "docs/benchmarks.md", "where to write the report")
+	flag.StringVar(&c.scenarios, "scenarios", "controller,edge-bytes,fanout,memory,aggregator,throughput", "scenarios to run, comma-separated")
+	flag.IntVar(&c.edgePools, "edge-pools", 50, "edge bytes: NodePools")
+	flag.IntVar(&c.edgeWatchers, "edge-watchers", 20, "edge bytes: watchers per pool and per form")
+	flag.IntVar(&c.edgeStatusUpdates, "edge-status-updates", 20, "edge bytes: status updates per pool that leave the projection alone")
+	flag.IntVar(&c.edgeLeaderChanges, "edge-leader-changes", 2, "edge bytes: leader changes per pool")
+	flag.IntVar(&c.fanoutPools, "fanout-pools", 100, "fan-out: pools")
+	flag.IntVar(&c.fanoutWatchers, "fanout-watchers", 20, "fan-out: watchers per pool")
+	flag.IntVar(&c.fanoutChanges, "fanout-changes", 20, "fan-out: leader changes timed per form")
+	flag.IntVar(&c.memoryWatchers, "memory-watchers", 2000, "memory: idle watchers")
+	flag.StringVar(&c.aggregatorSteps, "aggregator-steps", "1000,2500,5000", "aggregator: concurrent watches to try, one connection each, in order")
+	flag.IntVar(&c.throughputRequests, "throughput-requests", 5000, "GET/LIST throughput: requests per form")
+	flag.IntVar(&c.throughputConcurrency, "throughput-concurrency", 16, "GET/LIST throughput: concurrent requests")
+	flag.IntVar(&c.controllerPools, "controller-pools", 10000, "controller scale and memory per pool: NodePools")
+	flag.DurationVar(&c.controllerResync, "controller-resync", 30*time.Second, "controller scale: resync period observed for writes")
+	flag.BoolVar(&c.goBench, "go-bench", true, "also run the Go testing.B benchmarks of the hot paths and include them")
+	flag.Parse()
+	klog.SetOutput(os.Stderr)
+	raiseFileLimit()
+
+	if err := run(c); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func raiseFileLimit() {
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil && lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	}
+}
+
+func run(c config) error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "leaderhub-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	start := time.Now()
+	cp, err := framework.Start(ctx, framework.Options{Dir: dir})
+	if err != nil {
+		return err
+	}
+	defer cp.Stop()
+	if err := cp.InstallCRDs(ctx); err != nil {
+		return err
+	}
+	lh, err := cp.StartLeaderHub(ctx, framework.LeaderHubOptions{Args: []string{
+		"--controller-resync-period=" + c.controllerResync.String(), "--v=1"}})
+	if err != nil {
+		return err
+	}
+	if err := cp.RegisterAPIService(ctx, lh); err != nil {
+		return err
+	}
+	e := &env{cfg: c, cp: cp, lh: lh, apiPID: cp.APIServer.PID, report: newReport(c)}
+	if e.admin, err = cp.RESTConfig(); err != nil {
+		return err
+	}
+	e.admin.QPS, e.admin.Burst = 2000, 4000
+	if e.direct, err = lh.RESTConfigFor(cp, "bench", "system:masters"); err != nil {
+		return err
+	}
+	e.direct.QPS, e.direct.Burst = 2000, 4000
+	e.kube = kubernetes.NewForConfigOrDie(e.admin)
+	e.pools = versioned.NewForConfigOrDie(e.admin)
+
+	scenarios := map[string]func(context.Context) error{
+		"controller": e.controllerScale,
+		"edge-bytes": e.edgeBytes,
+		"fanout":     e.fanout,
+		"memory":     e.memoryPerWatcher,
+		"aggregator": e.aggregator,
+		"throughput": e.throughput,
+	}
+	for _, name := range strings.Split(c.scenarios, ",") {
+		fn, ok := scenarios[strings.TrimSpace(name)]
+		if !ok {
+			return fmt.Errorf("unknown scenario %q", name)
+		}
+		fmt.Fprintf(os.Stderr, "== %s (%s)\n", name, time.Since(start).Round(time.Second))
+		if err := fn(ctx); err != nil {
+			e.report.failed(name, err)
+			fmt.Fprintf(os.Stderr, "scenario %s failed: %v\n", name, err)
+		}
+	}
+	if c.goBench {
+		fmt.Fprintf(os.Stderr, "== go test -bench (%s)\n", time.Since(start).Round(time.Second))
+		e.report.goBenchmarks()
+	}
+	e.report.duration = time.Since(start)
+	if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(c.out, []byte(e.report.markdown()), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s in %s\n", c.out, e.report.duration.Round(time.Second))
+	return nil
+}
+
+// flagsSet lists the flags given on the command line, for the report.
+func flagsSet() []string {
+	var out []string
+	flag.Visit(func(f *flag.Flag) { out = append(out, "-"+f.Name+"="+f.Value.String()) })
+	return out
+}

@@ -1,0 +1,520 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+
+	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+)
+
+// currentRVs returns list resourceVersions to watch from, so watches carry
+// only what happens next: NodePools, LeaderHubs (through kube-apiserver) and
+// Endpoints.
+func (e *env) currentRVs(ctx context.Context) (np, lh, ep string, err error) {
+	nps, err := e.pools.AppsV1beta2().NodePools().List(ctx, metav1.ListOptions{Limit: 1})
+	if err != nil {
+		return
+	}
+	lhs, err := versionedFor(e.admin).LeaderhubV1alpha1().LeaderHubs(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return
+	}
+	eps, err := e.kube.CoreV1().Endpoints(ns).List(ctx, metav1.ListOptions{Limit: 1})
+	if err != nil {
+		return
+	}
+	return nps.ResourceVersion, lhs.ResourceVersion, eps.ResourceVersion, nil
+}
+
+type form struct {
+	name string
+	url  func(pool string) string
+	cfg  *rest.Config
+}
+
+func sumBytes(ws []*streamWatch) (bytes, events int64) {
+	for _, w := range ws {
+		bytes += w.bytes.Load()
+		events += w.events.Load()
+	}
+	return
+}
+
+// edgeBytes: the bytes each edge watcher receives for status churn and for
+// leader changes, watching (a) its NodePool, (b) its LeaderHub through
+// kube-apiserver, (c) its materialized Endpoints.
+func (e *env) edgeBytes(ctx context.Context) error {
+	c := e.cfg
+	const prefix = "eb"
+	if err := e.createPools(ctx, prefix, c.edgePools); err != nil {
+		return err
+	}
+	if err := e.waitPublished(ctx, prefix, c.edgePools, 5*time.Minute); err != nil {
+		return err
+	}
+	npRV, lhRV, epRV, err := e.currentRVs(ctx)
+	if err != nil {
+		return err
+	}
+	host := e.admin.Host
+	forms := []form{
+		{"(a) own NodePool", func(p string) string { return nodePoolWatchURL(host, p, npRV) }, e.admin},
+		{"(b) leader-hub view", func(p string) string { return leaderHubWatchURL(host, p, lhRV) }, e.admin},
+		{"(c) materialized Endpoints", func(p string) string { return endpointsWatchURL(host, p, epRV) }, e.admin},
+	}
+	watchers := make([][]*streamWatch, len(forms))
+	for f, fm := range forms {
+		tr, err := newTransports(fm.cfg, 200)
+		if err != nil {
+			return err
+		}
+		defer tr.close()
+		for p := 0; p < c.edgePools; p++ {
+			for w := 0; w < c.edgeWatchers; w++ {
+				watchers[f] = append(watchers[f], openWatch(ctx, tr.client(), fm.url(poolName(prefix, p)), nil))
+			}
+		}
+		if failed, err := waitEstablished(watchers[f], 2*time.Minute); failed > 0 {
+			return fmt.Errorf("%s: %d watches failed: %v", fm.name, failed, err)
+		}
+	}
+	defer func() {
+		for _, ws := range watchers {
+			stopAll(ws)
+		}
+	}()
+	n := int64(c.edgePools * c.edgeWatchers)
+
+	// Phase 1: status churn only.
+	if err := parallel(c.edgePools*c.edgeStatusUpdates, 8, func(i int) error {
+		return e.churn(ctx, poolName(prefix, i%c.edgePools), i/c.edgePools)
+	}); err != nil {
+		return err
+	}
+	if err := waitFor(ctx, 5*time.Minute, "NodePool watchers receiving the churn", func(context.Context) (bool, error) {
+		_, ev := sumBytes(watchers[0])
+		return ev >= n*int64(c.edgeStatusUpdates), nil
+	}); err != nil {
+		return err
+	}
+	time.Sleep(3 * time.Second) // anything the other forms would get has arrived
+	churnBytes := make([]int64, len(forms))
+	churnEvents := make([]int64, len(forms))
+	for f := range forms {
+		churnBytes[f], churnEvents[f] = sumBytes(watchers[f])
+	}
+
+	// Phase 2: leader changes.
+	for l := 0; l < c.edgeLeaderChanges; l++ {
+		if err := parallel(c.edgePools, 8, func(p int) error {
+			return e.setLeaders(ctx, poolName(prefix, p), twoLeaders(1000+p*c.edgeLeaderChanges+l))
+		}); err != nil {
+			return err
+		}
+	}
+	want := []int64{n * int64(c.edgeStatusUpdates+c.edgeLeaderChanges), n * int64(c.edgeLeaderChanges), n * int64(c.edgeLeaderChanges)}
+	waitErr := waitFor(ctx, 3*time.Minute, "every watcher receiving every leader change", func(context.Context) (bool, error) {
+		for f := range forms {
+			if _, ev := sumBytes(watchers[f]); ev < want[f] {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	time.Sleep(2 * time.Second)
+	var rows [][]string
+	perWatcher := func(b int64) float64 { return float64(b) / float64(n) }
+	for f, fm := range forms {
+		b, ev := sumBytes(watchers[f])
+		leaderBytes, leaderEvents := b-churnBytes[f], ev-churnEvents[f]
+		rows = append(rows, []string{fm.name,
+			fmt.Sprintf("%.0f B (%.1f events)", perWatcher(churnBytes[f]), float64(churnEvents[f])/float64(n)),
+			fmt.Sprintf("%.0f B (%.1f events)", perWatcher(leaderBytes), float64(leaderEvents)/float64(n)),
+			fmt.Sprintf("%.0f B", perWatcher(b)),
+			ratio(float64(churnBytes[0]), float64(churnBytes[f])), ""})
+	}
+	for f := range forms {
+		total0, _ := sumBytes(watchers[0])
+		totalF, _ := sumBytes(watchers[f])
+		rows[f][5] = ratio(float64(total0), float64(totalF))
+	}
+	delivered := fmt.Sprintf("Every leader change delivered to every view and Endpoints watcher: %v.", waitErr == nil)
+	if waitErr != nil {
+		delivered += " (" + waitErr.Error() + ")"
+	}
+	e.report.section("1. Edge bytes per watcher",
+		fmt.Sprintf("%d pools × %d watchers per form (%d watch streams per form, name-selected, through kube-apiserver); "+
+			"%d status updates per pool that leave the projection alone (ready/unready counts, node list), then %d leader changes per pool.",
+			c.edgePools, c.edgeWatchers, n, c.edgeStatusUpdates, c.edgeLeaderChanges),
+		[]string{"watch", "status churn", "leader changes", "total", "churn a/x", "total a/x"}, rows,
+		delivered,
+		"Goal: ≥ 100× fewer bytes than (a) for status churn, with every leader change delivered.")
+	return nil
+}
+
+// fanout: time from a NodePool leader change until each watcher of that pool
+// has it, for the view served directly, the view through kube-apiserver,
+// and kube-apiserver serving the materialized Endpoints.
+func (e *env) fanout(ctx context.Context) error {
+	c := e.cfg
+	const prefix = "fo"
+	if err := e.createPools(ctx, prefix, c.fanoutPools); err != nil {
+		return err
+	}
+	if err := e.waitPublished(ctx, prefix, c.fanoutPools, 5*time.Minute); err != nil {
+		return err
+	}
+	forms := []form{
+		{"view, direct", func(p string) string { return leaderHubWatchURL(e.direct.Host, p, "") }, e.direct},
+		{"view, through kube-apiserver", func(p string) string { return leaderHubWatchURL(e.admin.Host, p, "") }, e.admin},
+		{"Endpoints, kube-apiserver", func(p string) string { return endpointsWatchURL(e.admin.Host, p, "") }, e.admin},
+	}
+	var rows [][]string
+	var p50s []time.Duration
+	for f, fm := range forms {
+		samples, perChange, err := e.fanoutForm(ctx, prefix, fm, f)
+		if err != nil {
+			return fmt.Errorf("%s: %w", fm.name, err)
+		}
+		p50s = append(p50s, percentile(samples, 0.5))
+		rows = append(rows, []string{fm.name, fmt.Sprint(len(samples)), ms(percentile(samples, 0.5)), ms(percentile(samples, 0.99)),
+			ms(percentile(perChange, 0.5)), ms(percentile(perChange, 0.99)), ""})
+	}
+	for i := range rows {
+		rows[i][6] = ratio(float64(p50s[i]), float64(p50s[2]))
+	}
+	e.report.section("2. Fan-out latency",
+		fmt.Sprintf("%d pools × %d watchers (%d watch streams per form, name-selected, shared HTTP/2 connections of 200 streams); "+
+			"%d leader changes timed per form from the NodePool status write until each watcher of the pool has the event. "+
+			"The Endpoints path includes the controller writing them.", c.fanoutPools, c.fanoutWatchers, c.fanoutPools*c.fanoutWatchers, c.fanoutChanges),
+		[]string{"form", "deliveries", "p50 per watcher", "p99 per watcher", "p50 all of a pool", "p99 all of a pool", "p50 / Endpoints p50"}, rows,
+		"Goal: view direct ≤ 1.0× kube-apiserver serving the Endpoints.")
+	return nil
+}
+
+func (e *env) fanoutForm(ctx context.Context, prefix string, fm form, seed int) (samples, perChange []time.Duration, err error) {
+	c := e.cfg
+	tr, err := newTransports(fm.cfg, 200)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer tr.close()
+	var mu sync.Mutex
+	marker := "" // the leader address of the change being timed
+	var start time.Time
+	received := map[int]time.Duration{}
+	var watchers []*streamWatch
+	for p := 0; p < c.fanoutPools; p++ {
+		for w := 0; w < c.fanoutWatchers; w++ {
+			id := p*c.fanoutWatchers + w
+			watchers = append(watchers, openWatch(ctx, tr.client(), fm.url(poolName(prefix, p)), func(typ string, obj []byte, at time.Time) {
+				mu.Lock()
+				defer mu.Unlock()
+				if marker != "" && bytes.Contains(obj, []byte(`"`+marker+`"`)) {
+					if _, seen := received[id]; !seen {
+						received[id] = at.Sub(start)
+					}
+				}
+			}))
+		}
+	}
+	defer stopAll(watchers)
+	if failed, err := waitEstablished(watchers, 2*time.Minute); failed > 0 {
+		return nil, nil, fmt.Errorf("%d watches failed: %v", failed, err)
+	}
+	time.Sleep(2 * time.Second) // initial events of legacy watches are in
+	for i := 0; i < c.fanoutChanges; i++ {
+		p := (i * 7) % c.fanoutPools
+		ip := fmt.Sprintf("10.%d.%d.%d", 200+seed, i/250, i%250+1)
+		mu.Lock()
+		marker, start, received = ip, time.Now(), map[int]time.Duration{}
+		mu.Unlock()
+		if err := e.setLeaders(ctx, poolName(prefix, p), []appsv1beta2.Leader{{NodeName: "fanout-leader", Address: ip}}); err != nil {
+			return nil, nil, err
+		}
+		err := waitFor(ctx, time.Minute, "every watcher of the pool receiving the change", func(context.Context) (bool, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(received) >= c.fanoutWatchers, nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		mu.Lock()
+		var worst time.Duration
+		for _, d := range received {
+			samples = append(samples, d)
+			worst = max(worst, d)
+		}
+		perChange = append(perChange, worst)
+		marker = ""
+		mu.Unlock()
+	}
+	return samples, perChange, nil
+}
+
+// memoryPerWatcher: RSS growth of leaderhub per idle watcher of the view,
+// against kube-apiserver's per idle Endpoints watcher, both served directly.
+func (e *env) memoryPerWatcher(ctx context.Context) error {
+	c := e.cfg
+	const prefix = "fo" // the fan-out pools; created if the fan-out scenario did not run
+	if _, err := e.pools.AppsV1beta2().NodePools().Get(ctx, poolName(prefix, 0), metav1.GetOptions{}); err != nil {
+		if err := e.createPools(ctx, prefix, c.fanoutPools); err != nil {
+			return err
+		}
+		if err := e.waitPublished(ctx, prefix, c.fanoutPools, 5*time.Minute); err != nil {
+			return err
+		}
+	}
+	measure := func(pid int, cfg *rest.Config, url func(string) string) (float64, error) {
+		tr, err := newTransports(cfg, 200)
+		if err != nil {
+			return 0, err
+		}
+		defer tr.close()
+		before := settledRSS(pid)
+		var ws []*streamWatch
+		for i := 0; i < c.memoryWatchers; i++ {
+			ws = append(ws, openWatch(ctx, tr.client(), url(poolName(prefix, i%c.fanoutPools)), nil))
+		}
+		defer stopAll(ws)
+		if failed, err := waitEstablished(ws, 2*time.Minute); failed > 0 {
+			return 0, fmt.Errorf("%d watches failed: %v", failed, err)
+		}
+		after := settledRSS(pid)
+		return float64(after-before) / float64(c.memoryWatchers), nil
+	}
+	lhPer, err := measure(e.lh.Process.PID, e.direct, func(p string) string { return leaderHubWatchURL(e.direct.Host, p, "") })
+	if err != nil {
+		return err
+	}
+	apiPer, err := measure(e.cp.APIServer.PID, e.admin, func(p string) string { return endpointsWatchURL(e.admin.Host, p, "") })
+	if err != nil {
+		return err
+	}
+	e.report.section("3. Memory per idle watcher",
+		fmt.Sprintf("%d idle, name-selected watches opened directly on each server (HTTP/2, 200 streams per connection); RSS growth after it settles, divided by the watches.", c.memoryWatchers),
+		[]string{"server", "RSS growth per watcher", "ratio to kube-apiserver"},
+		[][]string{
+			{"leaderhub-apiserver (view)", kib(lhPer), ratio(lhPer, apiPer)},
+			{"kube-apiserver (Endpoints)", kib(apiPer), "1.00×"},
+		},
+		"Goal: ≤ 10 KiB per watcher.")
+	return nil
+}
+
+// aggregator: concurrent watches of the view through kube-apiserver's
+// aggregation layer, one client connection each, all on one pool; every
+// watch must be established and receive one change.
+func (e *env) aggregator(ctx context.Context) error {
+	const prefix = "ag"
+	if err := e.createPools(ctx, prefix, 1); err != nil {
+		return err
+	}
+	if err := e.waitPublished(ctx, prefix, 1, time.Minute); err != nil {
+		return err
+	}
+	var rows [][]string
+	largest := 0
+	for i, step := range strings.Split(e.cfg.aggregatorSteps, ",") {
+		var n int
+		if _, err := fmt.Sscan(step, &n); err != nil || n <= 0 {
+			return fmt.Errorf("bad -aggregator-steps entry %q", step)
+		}
+		row, ok, err := e.aggregatorStep(ctx, prefix, n, i)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row)
+		if !ok {
+			break
+		}
+		largest = n
+	}
+	e.report.section("4. Watches through the aggregation layer",
+		fmt.Sprintf("Steps %s: that many concurrent watches of one LeaderHub through kube-apiserver, each on its own TLS connection; then one leader change.", e.cfg.aggregatorSteps),
+		[]string{"watches", "established", "received the change", "dropped", "leaderhub RSS per proxied watch", "time to establish"}, rows,
+		fmt.Sprintf("Largest count that held: %d.", largest))
+	return nil
+}
+
+func (e *env) aggregatorStep(ctx context.Context, prefix string, n, step int) ([]string, bool, error) {
+	tr, err := newTransports(e.admin, 1)
+	if err != nil {
+		return nil, false, err
+	}
+	marker := fmt.Sprintf("10.250.%d.1", step)
+	var got atomic.Int64
+	before := settledRSS(e.lh.Process.PID)
+	start := time.Now()
+	ws := make([]*streamWatch, 0, n)
+	clients := make([]*http.Client, 0, n)
+	for i := 0; i < n; i++ {
+		cl := tr.client()
+		clients = append(clients, cl)
+		ws = append(ws, openWatch(ctx, cl, leaderHubWatchURL(e.admin.Host, poolName(prefix, 0), ""), func(typ string, obj []byte, _ time.Time) {
+			if bytes.Contains(obj, []byte(`"`+marker+`"`)) {
+				got.Add(1)
+			}
+		}))
+		if i%100 == 99 {
+			time.Sleep(50 * time.Millisecond) // pace the TLS handshakes
+		}
+	}
+	defer func() {
+		stopAll(ws)
+		for _, cl := range clients {
+			cl.CloseIdleConnections()
+		}
+	}()
+	failed, _ := waitEstablished(ws, 5*time.Minute)
+	established := n - failed
+	took := time.Since(start)
+	time.Sleep(2 * time.Second)
+	after := settledRSS(e.lh.Process.PID)
+	if err := e.setLeaders(ctx, poolName(prefix, 0), []appsv1beta2.Leader{{NodeName: "agg-leader", Address: marker}}); err != nil {
+		return nil, false, err
+	}
+	_ = waitFor(ctx, 2*time.Minute, "every watch receiving the change", func(context.Context) (bool, error) {
+		return got.Load() >= int64(established), nil
+	})
+	dropped := 0
+	for _, w := range ws {
+		select {
+		case <-w.done:
+			dropped++
+		default:
+		}
+	}
+	per := 0.0
+	if established > 0 {
+		per = float64(after-before) / float64(established)
+	}
+	ok := established == n && got.Load() == int64(n) && dropped == 0
+	return []string{fmt.Sprint(n), fmt.Sprint(established), fmt.Sprint(got.Load()), fmt.Sprint(dropped), kib(per), took.Round(time.Second).String()}, ok, nil
+}
+
+// throughput: GET and name-selected LIST of one pool's object, the view
+// served directly against kube-apiserver serving the Endpoints.
+func (e *env) throughput(ctx context.Context) error {
+	c := e.cfg
+	const prefix = "tp"
+	if err := e.createPools(ctx, prefix, 1); err != nil {
+		return err
+	}
+	if err := e.waitPublished(ctx, prefix, 1, time.Minute); err != nil {
+		return err
+	}
+	name := v1alpha1.ObjectName(poolName(prefix, 0))
+	view := versionedFor(e.direct).LeaderhubV1alpha1().LeaderHubs(ns)
+	eps := e.kube.CoreV1().Endpoints(ns)
+	sel := metav1.ListOptions{FieldSelector: "metadata.name=" + name}
+	measure := func(req func() error) (float64, error) {
+		start := time.Now()
+		err := parallel(c.throughputRequests, c.throughputConcurrency, func(int) error { return req() })
+		return float64(c.throughputRequests) / time.Since(start).Seconds(), err
+	}
+	type pair struct {
+		what       string
+		view, kube func() error
+	}
+	var rows [][]string
+	for _, p := range []pair{
+		{"GET", func() error { _, err := view.Get(ctx, name, metav1.GetOptions{}); return err },
+			func() error { _, err := eps.Get(ctx, name, metav1.GetOptions{}); return err }},
+		{"LIST by name", func() error { _, err := view.List(ctx, sel); return err },
+			func() error { _, err := eps.List(ctx, sel); return err }},
+	} {
+		v, err := measure(p.view)
+		if err != nil {
+			return err
+		}
+		k, err := measure(p.kube)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, []string{p.what, fmt.Sprintf("%.0f req/s", v), fmt.Sprintf("%.0f req/s", k), ratio(v, k)})
+	}
+	e.report.section("5. GET/LIST throughput of one pool's object",
+		fmt.Sprintf("%d requests per form, %d concurrent, same client (client-go, JSON, QPS limit off), served directly.", c.throughputRequests, c.throughputConcurrency),
+		[]string{"request", "view (leaderhub)", "Endpoints (kube-apiserver)", "view / Endpoints"}, rows,
+		"Goal: ≥ 1.0×.")
+	return nil
+}
+
+// controllerScale: many pools created at once; time until every Endpoints
+// exists, API requests per pool, writes during a resync with no change, and
+// leaderhub's memory per pool.
+func (e *env) controllerScale(ctx context.Context) error {
+	c := e.cfg
+	const prefix = "cs"
+	metricsBefore, err := e.scrape(ctx)
+	if err != nil {
+		return err
+	}
+	rssBefore := settledRSS(e.lh.Process.PID)
+	heapBefore := metricSum(metricsBefore, "go_memstats_heap_inuse_bytes", "")
+	start := time.Now()
+	if err := e.createPools(ctx, prefix, c.controllerPools); err != nil {
+		return err
+	}
+	created := time.Since(start)
+	if err := e.waitPublished(ctx, prefix, c.controllerPools, 15*time.Minute); err != nil {
+		return err
+	}
+	allPublished := time.Since(start)
+	time.Sleep(3 * time.Second)
+	metricsSettled, err := e.scrape(ctx)
+	if err != nil {
+		return err
+	}
+	requests := metricSum(metricsSettled, "rest_client_requests_total", "") - metricSum(metricsBefore, "rest_client_requests_total", "")
+	writes := metricSum(metricsSettled, "leaderhub_controller_writes_total", "") - metricSum(metricsBefore, "leaderhub_controller_writes_total", "")
+	syncsBefore := metricSum(metricsSettled, "leaderhub_controller_syncs_total", "")
+	writesBefore := metricSum(metricsSettled, "leaderhub_controller_writes_total", "")
+	requestsBefore := metricSum(metricsSettled, "rest_client_requests_total", "")
+	rssAfter := settledRSS(e.lh.Process.PID)
+	heapAfter := metricSum(metricsSettled, "go_memstats_heap_inuse_bytes", "")
+
+	time.Sleep(c.controllerResync + 10*time.Second) // a full resync with nothing changed
+	metricsResync, err := e.scrape(ctx)
+	if err != nil {
+		return err
+	}
+	resyncSyncs := metricSum(metricsResync, "leaderhub_controller_syncs_total", "") - syncsBefore
+	resyncWrites := metricSum(metricsResync, "leaderhub_controller_writes_total", "") - writesBefore
+	resyncRequests := metricSum(metricsResync, "rest_client_requests_total", "") - requestsBefore
+	n := float64(c.controllerPools)
+	e.report.section("6. Controller scale",
+		fmt.Sprintf("%d NodePools created (create + status, 16 at a time) with two leaders each; controller with 4 workers; resync period %v.", c.controllerPools, c.controllerResync),
+		[]string{"measure", "value"},
+		[][]string{
+			{"NodePools written (create + status)", created.Round(time.Second).String()},
+			{"until every LeaderHub and Endpoints existed", allPublished.Round(time.Second).String()},
+			{"Endpoints written per pool", fmt.Sprintf("%.2f", writes/n)},
+			{"API requests per pool (leaderhub's client, all kinds)", fmt.Sprintf("%.2f", requests/n)},
+			{"pools synced in one resync with no change", fmt.Sprintf("%.0f", resyncSyncs)},
+			{"API writes during that resync", fmt.Sprintf("%.0f", resyncWrites)},
+			{"API requests during that resync", fmt.Sprintf("%.0f", resyncRequests)},
+		},
+		"Goal: 0 writes in a resync with no change.")
+	e.report.section("7. Server memory per pool",
+		fmt.Sprintf("leaderhub-apiserver before and after the %d pools of scenario 6 (view, controller informers for NodePools and Endpoints, node cache).", c.controllerPools),
+		[]string{"measure", "before", "after", "per pool"},
+		[][]string{
+			{"RSS", kib(float64(rssBefore)), kib(float64(rssAfter)), fmt.Sprintf("%.2f KiB", float64(rssAfter-rssBefore)/n/1024)},
+			{"Go heap in use", kib(heapBefore), kib(heapAfter), fmt.Sprintf("%.2f KiB", (heapAfter-heapBefore)/n/1024)},
+		},
+		"Goal: ≤ 2 KiB per pool.")
+	return nil
+}

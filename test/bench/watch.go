@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/client-go/rest"
+)
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// streamWatch is one raw watch stream: it counts the body bytes it receives
+// (what the watch costs on the wire, before TLS and HTTP/2 framing) and hands
+// each event to onEvent with the time it was read.
+type streamWatch struct {
+	bytes       atomic.Int64
+	events      atomic.Int64
+	established chan struct{}
+	done        chan struct{}
+	err         error
+	cancel      context.CancelFunc
+}
+
+type watchEvent struct {
+	Type   string          `json:"type"`
+	Object json.RawMessage `json:"object"`
+}
+
+func openWatch(parent context.Context, client *http.Client, url string, onEvent func(typ string, obj []byte, at time.Time)) *streamWatch {
+	ctx, cancel := context.WithCancel(parent)
+	w := &streamWatch{established: make(chan struct{}), done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(w.done)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		req.Header.Set("Accept", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			w.err = err
+			close(w.established)
+			return
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			w.err = fmt.Errorf("%s: %s", resp.Status, body)
+			close(w.established)
+			return
+		}
+		close(w.established)
+		dec := json.NewDecoder(bufio.NewReader(countingReader{r: resp.Body, n: &w.bytes}))
+		for {
+			var ev watchEvent
+			if err := dec.Decode(&ev); err != nil {
+				if ctx.Err() == nil {
+					w.err = err
+				}
+				return
+			}
+			w.events.Add(1)
+			if onEvent != nil {
+				onEvent(ev.Type, ev.Object, time.Now())
+			}
+		}
+	}()
+	return w
+}
+
+func (w *streamWatch) stop() {
+	w.cancel()
+	<-w.done
+}
+
+// transports hands out HTTP clients: shared (HTTP/2 multiplexes streams over
+// a few connections) or one connection each.
+type transports struct {
+	tlsConfig *tls.Config
+	mu        sync.Mutex
+	shared    []*http.Client
+	perConn   int
+	used      int
+}
+
+func newTransports(cfg *rest.Config, streamsPerConnection int) (*transports, error) {
+	tlsConfig, err := rest.TLSConfigFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &transports{tlsConfig: tlsConfig, perConn: streamsPerConnection}, nil
+}
+
+func (t *transports) newClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: t.tlsConfig.Clone(), ForceAttemptHTTP2: true,
+		MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute}}
+}
+
+// client returns a client for one more stream.
+func (t *transports) client() *http.Client {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.perConn <= 1 {
+		return t.newClient()
+	}
+	if t.used%t.perConn == 0 {
+		t.shared = append(t.shared, t.newClient())
+	}
+	t.used++
+	return t.shared[len(t.shared)-1]
+}
+
+func (t *transports) close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, c := range t.shared {
+		c.CloseIdleConnections()
+	}
+	t.shared, t.used = nil, 0
+}
+
+// waitEstablished waits for every watch to be open, and counts failures.
+func waitEstablished(ws []*streamWatch, timeout time.Duration) (failed int, firstErr error) {
+	deadline := time.After(timeout)
+	for _, w := range ws {
+		select {
+		case <-w.established:
+			if w.err != nil {
+				failed++
+				if firstErr == nil {
+					firstErr = w.err
+				}
+			}
+		case <-deadline:
+			failed++
+			if firstErr == nil {
+				firstErr = fmt.Errorf("not established within %v", timeout)
+			}
+		}
+	}
+	return failed, firstErr
+}
+
+func stopAll(ws []*streamWatch) {
+	var wg sync.WaitGroup
+	for _, w := range ws {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.stop() }()
+	}
+	wg.Wait()
+}
