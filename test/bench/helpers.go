@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -206,4 +207,33 @@ func metricSum(text, name, filter string) float64 {
 		sum += v
 	}
 	return sum
+}
+
+// heapProfile forces a GC in leaderhub (its /debug/pprof/heap?gc=1) and
+// saves the heap profile; it returns the live heap in use after that GC.
+func (e *env) heapProfile(ctx context.Context, path string) (float64, error) {
+	client, err := rest.HTTPClientFor(e.direct)
+	if err != nil {
+		return 0, err
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.direct.Host+"/debug/pprof/heap?gc=1", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	data, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return 0, err
+	}
+	if path != "" {
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			return 0, err
+		}
+	}
+	metrics, err := e.scrape(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return metricSum(metrics, "go_memstats_heap_inuse_bytes", ""), nil
 }

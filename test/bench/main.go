@@ -62,7 +62,7 @@ func main() {
 	flag.IntVar(&c.fanoutWatchers, "fanout-watchers", 20, "fan-out: watchers per pool")
 	flag.IntVar(&c.fanoutChanges, "fanout-changes", 20, "fan-out: leader changes timed per form")
 	flag.IntVar(&c.memoryWatchers, "memory-watchers", 2000, "memory: idle watchers")
-	flag.StringVar(&c.aggregatorSteps, "aggregator-steps", "1000,2500,5000", "aggregator: concurrent watches to try, one connection each, in order")
+	flag.StringVar(&c.aggregatorSteps, "aggregator-steps", "1000,2500,5000,10000", "aggregator: concurrent watches to try, one connection each, in order")
 	flag.IntVar(&c.throughputRequests, "throughput-requests", 5000, "GET/LIST throughput: requests per form")
 	flag.IntVar(&c.throughputConcurrency, "throughput-concurrency", 16, "GET/LIST throughput: concurrent requests")
 	flag.IntVar(&c.controllerPools, "controller-pools", 10000, "controller scale and memory per pool: NodePools")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -462,8 +463,11 @@ func (e *env) controllerScale(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	heapBefore, err := e.heapProfile(ctx, "")
+	if err != nil {
+		return err
+	}
 	rssBefore := settledRSS(e.lh.Process.PID)
-	heapBefore := metricSum(metricsBefore, "go_memstats_heap_inuse_bytes", "")
 	start := time.Now()
 	if err := e.createPools(ctx, prefix, c.controllerPools); err != nil {
 		return err
@@ -483,8 +487,11 @@ func (e *env) controllerScale(ctx context.Context) error {
 	syncsBefore := metricSum(metricsSettled, "leaderhub_controller_syncs_total", "")
 	writesBefore := metricSum(metricsSettled, "leaderhub_controller_writes_total", "")
 	requestsBefore := metricSum(metricsSettled, "rest_client_requests_total", "")
+	heapAfter, err := e.heapProfile(ctx, "_output/bench-heap-"+prefix+".pb.gz")
+	if err != nil {
+		return err
+	}
 	rssAfter := settledRSS(e.lh.Process.PID)
-	heapAfter := metricSum(metricsSettled, "go_memstats_heap_inuse_bytes", "")
 
 	time.Sleep(c.controllerResync + 10*time.Second) // a full resync with nothing changed
 	metricsResync, err := e.scrape(ctx)
@@ -513,8 +520,29 @@ func (e *env) controllerScale(ctx context.Context) error {
 		[]string{"measure", "before", "after", "per pool"},
 		[][]string{
 			{"RSS", kib(float64(rssBefore)), kib(float64(rssAfter)), fmt.Sprintf("%.2f KiB", float64(rssAfter-rssBefore)/n/1024)},
-			{"Go heap in use", kib(heapBefore), kib(heapAfter), fmt.Sprintf("%.2f KiB", (heapAfter-heapBefore)/n/1024)},
+			{"Go heap in use after a forced GC", kib(heapBefore), kib(heapAfter), fmt.Sprintf("%.2f KiB", (heapAfter-heapBefore)/n/1024)},
 		},
-		"Goal: ≤ 2 KiB per pool.")
+		fmt.Sprintf("RSS divided by all pools, not just the growth: %.2f KiB per pool.", float64(rssAfter)/n/1024),
+		"Goal: ≤ 2 KiB per pool.",
+		"Where it goes (heap profile after a forced GC, `go tool pprof -top -sample_index=inuse_space`, largest first):\n\n```\n"+
+			pprofTop("_output/bench-heap-"+prefix+".pb.gz", 14)+"```")
 	return nil
+}
+
+// pprofTop returns the first lines of `go tool pprof -top` for a profile.
+func pprofTop(path string, lines int) string {
+	out, err := exec.Command("go", "tool", "pprof", "-top", "-sample_index=inuse_space", path).Output()
+	if err != nil {
+		return "(no profile: " + err.Error() + ")\n"
+	}
+	all := strings.Split(string(out), "\n")
+	start := 0
+	for i, l := range all {
+		if strings.Contains(l, "flat%") {
+			start = i
+			break
+		}
+	}
+	end := min(len(all), start+lines+1)
+	return strings.Join(all[start:end], "\n") + "\n"
 }
