@@ -38,7 +38,7 @@ type Options struct {
 
 const (
 	DefaultHistorySize      = 4096
-	DefaultWatcherBuffer    = 128
+	DefaultWatcherBuffer    = 32
 	DefaultBookmarkInterval = 30 * time.Second
 	DefaultFreshnessTimeout = 3 * time.Second
 )
