@@ -212,11 +212,17 @@ func metricSum(text, name, filter string) float64 {
 // heapProfile forces a GC in leaderhub (its /debug/pprof/heap?gc=1) and
 // saves the heap profile; it returns the live heap in use after that GC.
 func (e *env) heapProfile(ctx context.Context, path string) (float64, error) {
-	client, err := rest.HTTPClientFor(e.direct)
+	return serverHeap(ctx, e.direct, path)
+}
+
+// serverHeap forces a GC in the API server cfg reaches, optionally saves its
+// heap profile, and returns its Go heap in use.
+func serverHeap(ctx context.Context, cfg *rest.Config, path string) (float64, error) {
+	client, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return 0, err
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.direct.Host+"/debug/pprof/heap?gc=1", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Host+"/debug/pprof/heap?gc=1", nil)
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
@@ -231,9 +237,15 @@ func (e *env) heapProfile(ctx context.Context, path string) (float64, error) {
 			return 0, err
 		}
 	}
-	metrics, err := e.scrape(ctx)
+	req, _ = http.NewRequestWithContext(ctx, http.MethodGet, cfg.Host+"/metrics", nil)
+	resp, err = client.Do(req)
 	if err != nil {
 		return 0, err
 	}
-	return metricSum(metrics, "go_memstats_heap_inuse_bytes", ""), nil
+	defer resp.Body.Close()
+	metrics, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	return metricSum(string(metrics), "go_memstats_heap_inuse_bytes", ""), nil
 }

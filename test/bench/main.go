@@ -94,7 +94,7 @@ func run(c config) error {
 	}
 	defer os.RemoveAll(dir)
 	start := time.Now()
-	cp, err := framework.Start(ctx, framework.Options{Dir: dir})
+	cp, err := framework.Start(ctx, framework.Options{Dir: dir, Profiling: true})
 	if err != nil {
 		return err
 	}

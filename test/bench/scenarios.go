@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -278,7 +279,7 @@ func (e *env) memoryPerWatcher(ctx context.Context) error {
 		}
 	}
 	// heap, when set, reads the server's Go heap in use after a forced GC.
-	measure := func(pid int, cfg *rest.Config, url func(string) string, heap func() (float64, error)) (float64, float64, error) {
+	measure := func(pid int, cfg *rest.Config, url func(string) string, heap func(profile string) (float64, error)) (float64, float64, error) {
 		tr, err := newTransports(cfg, 200)
 		if err != nil {
 			return 0, 0, err
@@ -286,7 +287,7 @@ func (e *env) memoryPerWatcher(ctx context.Context) error {
 		defer tr.close()
 		var heapBefore, heapAfter float64
 		if heap != nil {
-			if heapBefore, err = heap(); err != nil {
+			if heapBefore, err = heap(""); err != nil {
 				return 0, 0, err
 			}
 		}
@@ -301,7 +302,7 @@ func (e *env) memoryPerWatcher(ctx context.Context) error {
 		}
 		after := settledRSS(pid)
 		if heap != nil {
-			if heapAfter, err = heap(); err != nil {
+			if heapAfter, err = heap("_output/bench-heap-watchers-" + strconv.Itoa(pid) + ".pb.gz"); err != nil {
 				return 0, 0, err
 			}
 		}
@@ -309,24 +310,27 @@ func (e *env) memoryPerWatcher(ctx context.Context) error {
 		return float64(after-before) / n, (heapAfter - heapBefore) / n, nil
 	}
 	lhRSS, lhHeap, err := measure(e.lh.Process.PID, e.direct, func(p string) string { return leaderHubWatchURL(e.direct.Host, p, "") },
-		func() (float64, error) { return e.heapProfile(ctx, "") })
+		func(profile string) (float64, error) { return serverHeap(ctx, e.direct, profile) })
 	if err != nil {
 		return err
 	}
-	apiRSS, _, err := measure(e.cp.APIServer.PID, e.admin, func(p string) string { return endpointsWatchURL(e.admin.Host, p, "") }, nil)
+	apiRSS, apiHeap, err := measure(e.cp.APIServer.PID, e.admin, func(p string) string { return endpointsWatchURL(e.admin.Host, p, "") },
+		func(profile string) (float64, error) { return serverHeap(ctx, e.admin, profile) })
 	if err != nil {
 		return err
 	}
 	e.report.section("3. Memory per idle watcher",
 		fmt.Sprintf("%d idle, name-selected watches opened directly on each server (HTTP/2, 200 streams per connection), divided by the watches: "+
-			"leaderhub's Go heap in use after a forced GC (its figure), and each server's RSS growth once it settles. "+
-			"RSS growth is a lower bound on a large, warm process that reuses freed memory (kube-apiserver here, after the 10,000 pools).", c.memoryWatchers),
-		[]string{"server", "heap per watcher", "RSS growth per watcher"},
+			"each server's Go heap in use after a forced GC (the figure to compare), and its RSS growth once it settles "+
+			"(noisy on a warm process that reuses freed memory).", c.memoryWatchers),
+		[]string{"server", "heap per watcher", "heap ratio to kube-apiserver", "RSS growth per watcher"},
 		[][]string{
-			{"leaderhub-apiserver (view)", kib(lhHeap), kib(lhRSS)},
-			{"kube-apiserver (Endpoints)", "(profiling off)", kib(apiRSS)},
+			{"leaderhub-apiserver (view)", kib(lhHeap), ratio(lhHeap, apiHeap), kib(lhRSS)},
+			{"kube-apiserver (Endpoints)", kib(apiHeap), "1.00×", kib(apiRSS)},
 		},
-		"Goal: ≤ 10 KiB per watcher.")
+		"Goal: ≤ 10 KiB per watcher.",
+		"Where leaderhub's goes, with the watchers open (heap profile after a forced GC, largest first):\n\n```\n"+
+			pprofTop("_output/bench-heap-watchers-"+strconv.Itoa(e.lh.Process.PID)+".pb.gz", 12)+"```")
 	return nil
 }
 

@@ -34,6 +34,8 @@ type Options struct {
 	Detached bool
 	// APIServerPort and EtcdPort, when zero, are picked free.
 	APIServerPort, EtcdPort int
+	// Profiling turns on kube-apiserver's /debug/pprof (benchmarks).
+	Profiling bool
 }
 
 // ControlPlane is a running etcd and kube-apiserver on loopback.
@@ -163,7 +165,7 @@ func (cp *ControlPlane) startAPIServer(opts Options) (err error) {
 		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
 		"--proxy-client-cert-file=" + f("front-proxy-client.crt"),
 		"--proxy-client-key-file=" + f("front-proxy-client.key"),
-		"--profiling=false",
+		"--profiling=" + strconv.FormatBool(opts.Profiling),
 		"--v=1",
 	}, opts.Detached)
 	if err != nil {
