@@ -64,12 +64,7 @@ func Endpoints(lh *v1alpha1.LeaderHub) *corev1.Endpoints {
 // sorted as strings, as upstream's hubleaderconfig controller writes them),
 // pool-scoped-metadata, interconnectivity and enable-leader-election.
 func ConfigMap(lh *v1alpha1.LeaderHub) *corev1.ConfigMap {
-	var leaders []string
-	for _, s := range lh.Subsets {
-		for _, a := range s.Addresses {
-			leaders = append(leaders, ptr.Deref(a.NodeName, "")+"/"+a.IP)
-		}
-	}
+	leaders := leaderPairs(lh.Subsets)
 	slices.Sort(leaders)
 	return &corev1.ConfigMap{
 		ObjectMeta: materializedMeta(lh, map[string]string{v1alpha1.LabelConfigMapName: lh.Name}),

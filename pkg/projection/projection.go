@@ -236,13 +236,18 @@ func Equal(a, b *v1alpha1.LeaderHub) bool {
 // LeadersString renders a projection's leaders as "node/ip,node/ip", the
 // form of kubectl's LEADERS column and of upstream YurtHub's "leaders" key.
 func LeadersString(subsets []v1alpha1.LeaderHubSubset) string {
+	return strings.Join(leaderPairs(subsets), ",")
+}
+
+// leaderPairs lists a projection's leaders as "node/ip", in subset order.
+func leaderPairs(subsets []v1alpha1.LeaderHubSubset) []string {
 	var parts []string
 	for _, s := range subsets {
 		for _, a := range s.Addresses {
 			parts = append(parts, ptr.Deref(a.NodeName, "")+"/"+a.IP)
 		}
 	}
-	return strings.Join(parts, ",")
+	return parts
 }
 
 func truncate(s string) string {

@@ -246,19 +246,7 @@ func TestControllerLeavesForeignObjects(t *testing.T) {
 	conflictsBefore := metricValue(t, lh, `leaderhub_controller_conflicts_total{form="endpoints"}`)
 
 	np := createPool(t, "foreign", leaders("f1=10.11.0.1"))
-	var event *corev1.Event
-	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		list, err := kubeClient(t).CoreV1().Events("default").List(ctx, metav1.ListOptions{
-			FieldSelector: "involvedObject.name=foreign,reason=ObjectConflict"})
-		if err != nil || len(list.Items) == 0 {
-			return false, nil
-		}
-		event = &list.Items[0]
-		return true, nil
-	})
-	if err != nil {
-		t.Fatal("no ObjectConflict Event on the NodePool")
-	}
+	event := waitEvent(t, "foreign", "ObjectConflict")
 	if event.InvolvedObject.UID != np.UID || event.Type != corev1.EventTypeWarning || !strings.Contains(event.Message, "not managed by leaderhub") {
 		t.Errorf("event = %+v", event)
 	}
