@@ -12,6 +12,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 
@@ -60,45 +61,112 @@ type UnpublishableError struct {
 
 func (e *UnpublishableError) Error() string { return e.Message }
 
-// LeaderHub projects a NodePool. It returns an *UnpublishableError, and no
-// object, when the pool's objects cannot be named (the pool name does not
-// fit the object name or the pool-name label) or its settings do not fit in
-// annotations. Leaders that cannot be published are left out and returned as
-// invalid; they never make the projection fail. The result has no
-// resourceVersion: the caller sets it.
-func LeaderHub(np *appsv1beta2.NodePool, opts Options) (*v1alpha1.LeaderHub, []InvalidLeader, error) {
+// Pool is the compact projection of one NodePool: exactly the inputs a
+// LeaderHub, an Endpoints and a ConfigMap are built from, and nothing else.
+// Stores keep a Pool per NodePool instead of any of those objects, which
+// are several times larger. A Pool is never modified once built.
+type Pool struct {
+	Name              string
+	UID               types.UID
+	CreationTimestamp metav1.Time
+	// InterConnectivity and EnableLeaderElection are the pool's spec fields.
+	InterConnectivity    bool
+	EnableLeaderElection bool
+	// PoolScopedMetadata is the AnnotationPoolScopedMetadata value.
+	PoolScopedMetadata string
+	// Leaders are the valid leaders, as Leaders returns them.
+	Leaders []Leader
+}
+
+// Project computes a NodePool's Pool. It returns an *UnpublishableError when
+// the pool's objects cannot be named (the pool name does not fit the object
+// name or the pool-name label) or its settings do not fit in annotations.
+// Leaders that cannot be published are left out and returned as invalid;
+// they never make the projection fail.
+func Project(np *appsv1beta2.NodePool) (Pool, []InvalidLeader, error) {
 	if err := ValidatePoolName(np.Name); err != nil {
-		return nil, nil, err
+		return Pool{}, nil, err
 	}
-	annotations := Annotations(np)
-	if err := apivalidation.ValidateAnnotationsSize(annotations); err != nil {
-		return nil, nil, &UnpublishableError{Reason: ReasonPoolScopedMetadataTooLarge, Message: fmt.Sprintf(
+	p := Pool{
+		Name:                 np.Name,
+		UID:                  np.UID,
+		CreationTimestamp:    np.CreationTimestamp,
+		InterConnectivity:    np.Spec.InterConnectivity,
+		EnableLeaderElection: np.Spec.EnableLeaderElection,
+		PoolScopedMetadata:   PoolScopedMetadata(np.Spec.PoolScopeMetadata),
+	}
+	if err := apivalidation.ValidateAnnotationsSize(p.Annotations()); err != nil {
+		return Pool{}, nil, &UnpublishableError{Reason: ReasonPoolScopedMetadataTooLarge, Message: fmt.Sprintf(
 			"NodePool %q: spec.poolScopeMetadata (%d entries) does not fit in the %s annotation: %v",
 			np.Name, len(np.Spec.PoolScopeMetadata), v1alpha1.AnnotationPoolScopedMetadata, err)}
 	}
-	leaders, invalid := Leaders(np.Status.LeaderEndpoints)
+	var invalid []InvalidLeader
+	p.Leaders, invalid = Leaders(np.Status.LeaderEndpoints)
+	return p, invalid, nil
+}
+
+// Equal reports whether two Pools publish the same thing.
+func (p *Pool) Equal(q *Pool) bool {
+	return p.Name == q.Name && p.UID == q.UID && p.CreationTimestamp.Equal(&q.CreationTimestamp) &&
+		p.InterConnectivity == q.InterConnectivity && p.EnableLeaderElection == q.EnableLeaderElection &&
+		p.PoolScopedMetadata == q.PoolScopedMetadata && slices.Equal(p.Leaders, q.Leaders)
+}
+
+// Annotations are the contract annotations carrying the pool's settings.
+func (p *Pool) Annotations() map[string]string {
+	return map[string]string{
+		v1alpha1.AnnotationInterConnectivity:    strconv.FormatBool(p.InterConnectivity),
+		v1alpha1.AnnotationEnableLeaderElection: strconv.FormatBool(p.EnableLeaderElection),
+		v1alpha1.AnnotationPoolScopedMetadata:   p.PoolScopedMetadata,
+	}
+}
+
+// OwnerReference points at the pool's NodePool as the controller of its
+// objects.
+func (p *Pool) OwnerReference() metav1.OwnerReference {
+	return metav1.OwnerReference{
+		APIVersion: appsv1beta2.SchemeGroupVersion.String(),
+		Kind:       "NodePool",
+		Name:       p.Name,
+		UID:        p.UID,
+		Controller: ptr.To(true),
+	}
+}
+
+// LeaderHub builds the pool's LeaderHub. It has no resourceVersion: the
+// caller sets it.
+func (p *Pool) LeaderHub(opts Options) *v1alpha1.LeaderHub {
 	lh := &v1alpha1.LeaderHub{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:              v1alpha1.ObjectName(np.Name),
+			Name:              v1alpha1.ObjectName(p.Name),
 			Namespace:         opts.Namespace,
-			UID:               np.UID,
-			CreationTimestamp: np.CreationTimestamp,
-			Labels:            Labels(np.Name),
-			Annotations:       annotations,
-			OwnerReferences:   []metav1.OwnerReference{OwnerReference(np)},
+			UID:               p.UID,
+			CreationTimestamp: p.CreationTimestamp,
+			Labels:            Labels(p.Name),
+			Annotations:       p.Annotations(),
+			OwnerReferences:   []metav1.OwnerReference{p.OwnerReference()},
 		},
 	}
-	if len(leaders) > 0 {
+	if len(p.Leaders) > 0 {
 		subset := v1alpha1.LeaderHubSubset{
-			Addresses: make([]v1alpha1.LeaderHubAddress, 0, len(leaders)),
+			Addresses: make([]v1alpha1.LeaderHubAddress, 0, len(p.Leaders)),
 			Ports:     []v1alpha1.LeaderHubPort{{Name: v1alpha1.PortName, Port: opts.LeaderHubPort, Protocol: corev1.ProtocolTCP}},
 		}
-		for _, l := range leaders {
+		for _, l := range p.Leaders {
 			subset.Addresses = append(subset.Addresses, v1alpha1.LeaderHubAddress{IP: l.IP, NodeName: ptr.To(l.NodeName)})
 		}
 		lh.Subsets = []v1alpha1.LeaderHubSubset{subset}
 	}
-	return lh, invalid, nil
+	return lh
+}
+
+// LeaderHub projects a NodePool: Project, then Pool.LeaderHub.
+func LeaderHub(np *appsv1beta2.NodePool, opts Options) (*v1alpha1.LeaderHub, []InvalidLeader, error) {
+	p, invalid, err := Project(np)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p.LeaderHub(opts), invalid, nil
 }
 
 // ValidatePoolName reports whether a pool's objects can be named: the object
@@ -191,15 +259,6 @@ func Labels(pool string) map[string]string {
 	}
 }
 
-// Annotations are the contract annotations carrying the pool's settings.
-func Annotations(np *appsv1beta2.NodePool) map[string]string {
-	return map[string]string{
-		v1alpha1.AnnotationInterConnectivity:    strconv.FormatBool(np.Spec.InterConnectivity),
-		v1alpha1.AnnotationEnableLeaderElection: strconv.FormatBool(np.Spec.EnableLeaderElection),
-		v1alpha1.AnnotationPoolScopedMetadata:   PoolScopedMetadata(np.Spec.PoolScopeMetadata),
-	}
-}
-
 // PoolScopedMetadata is the sorted, de-duplicated, comma-joined
 // group/version/resource list; the core group is empty ("/v1/services").
 func PoolScopedMetadata(gvrs []metav1.GroupVersionResource) string {
@@ -209,17 +268,6 @@ func PoolScopedMetadata(gvrs []metav1.GroupVersionResource) string {
 	}
 	slices.Sort(items)
 	return strings.Join(slices.Compact(items), ",")
-}
-
-// OwnerReference points at the NodePool as the controller of its objects.
-func OwnerReference(np *appsv1beta2.NodePool) metav1.OwnerReference {
-	return metav1.OwnerReference{
-		APIVersion: appsv1beta2.SchemeGroupVersion.String(),
-		Kind:       "NodePool",
-		Name:       np.Name,
-		UID:        np.UID,
-		Controller: ptr.To(true),
-	}
 }
 
 // Equal reports whether two projections publish the same thing: everything
@@ -258,22 +306,56 @@ func truncate(s string) string {
 	return s[:max] + "..."
 }
 
-// TrimNodePool is a cache transform (cache.TransformFunc) that keeps only
-// what a projection and an Event about the pool need: name, uid,
-// resourceVersion, creationTimestamp, the projected spec fields and the
-// leaders. Node lists, conditions and managedFields, which can be large and
-// churn, are dropped from informer caches.
-func TrimNodePool(obj interface{}) (interface{}, error) {
-	np, ok := obj.(*appsv1beta2.NodePool)
-	if !ok {
-		return obj, nil // DeletedFinalStateUnknown and the like pass through
+// State is what leaderhub makes of one NodePool: the projection it
+// publishes, and what it leaves out of the NodePool as it is now.
+type State struct {
+	// Pool is the published projection. When Published is false only its
+	// Name and UID are set.
+	Pool Pool
+	// Published is true once the pool has had a publishable projection.
+	Published bool
+	// Invalid are the leader entries of the current NodePool left out.
+	Invalid []InvalidLeader
+	// Unpublishable says why the current NodePool cannot be published; Pool
+	// is then the last projection that could be, if any.
+	Unpublishable *UnpublishableError
+}
+
+// StateOf projects a NodePool on its own.
+func StateOf(np *appsv1beta2.NodePool) State {
+	p, invalid, err := Project(np)
+	if err == nil {
+		return State{Pool: p, Published: true, Invalid: invalid}
 	}
-	return &appsv1beta2.NodePool{
-		TypeMeta: np.TypeMeta,
-		ObjectMeta: metav1.ObjectMeta{Name: np.Name, UID: np.UID, ResourceVersion: np.ResourceVersion,
-			CreationTimestamp: np.CreationTimestamp, DeletionTimestamp: np.DeletionTimestamp},
-		Spec: appsv1beta2.NodePoolSpec{InterConnectivity: np.Spec.InterConnectivity,
-			EnableLeaderElection: np.Spec.EnableLeaderElection, PoolScopeMetadata: np.Spec.PoolScopeMetadata},
-		Status: appsv1beta2.NodePoolStatus{LeaderEndpoints: np.Status.LeaderEndpoints},
-	}, nil
+	ue, ok := err.(*UnpublishableError)
+	if !ok {
+		ue = &UnpublishableError{Reason: "ProjectionFailed", Message: err.Error()}
+	}
+	return State{Pool: Pool{Name: np.Name, UID: np.UID}, Unpublishable: ue}
+}
+
+// After returns s as it stands after prev (nil for a new pool): a NodePool
+// that cannot be published keeps the last projection that was.
+func (s State) After(prev *State) State {
+	if s.Unpublishable != nil && prev != nil && prev.Published {
+		s.Pool, s.Published = prev.Pool, true
+	}
+	return s
+}
+
+// SameProjection reports whether s and t publish the same thing.
+func (s *State) SameProjection(t *State) bool {
+	return s.Published == t.Published && (!s.Published || s.Pool.Equal(&t.Pool))
+}
+
+// SameProblems reports whether s and t leave out the same things for the
+// same reasons.
+func (s *State) SameProblems(t *State) bool {
+	if (s.Unpublishable == nil) != (t.Unpublishable == nil) {
+		return false
+	}
+	if s.Unpublishable != nil && *s.Unpublishable != *t.Unpublishable {
+		return false
+	}
+	return slices.Equal(s.Invalid, t.Invalid)
 }

@@ -270,20 +270,55 @@ func TestMaterializedForms(t *testing.T) {
 	}
 }
 
-func TestTrimNodePoolKeepsTheProjection(t *testing.T) {
-	np := pool("p", appsv1beta2.Leader{NodeName: "a", Address: "10.0.0.1"})
-	np.Status.Nodes = []string{"a", "b", "c"}
-	np.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "x"}}
-	trimmed, err := TrimNodePool(np)
-	if err != nil {
-		t.Fatal(err)
+// TestPoolEqualSeesOnlyWhatIsPublished: status churn outside the projection
+// leaves a Pool equal; every published input makes it differ.
+func TestPoolEqualSeesOnlyWhatIsPublished(t *testing.T) {
+	base := func() *appsv1beta2.NodePool {
+		return pool("p", appsv1beta2.Leader{NodeName: "a", Address: "10.0.0.1"}, appsv1beta2.Leader{NodeName: "b", Address: "10.0.0.2"})
 	}
-	full, _, _ := LeaderHub(np, opts)
-	fromTrimmed, _, _ := LeaderHub(trimmed.(*appsv1beta2.NodePool), opts)
-	if !Equal(full, fromTrimmed) {
-		t.Errorf("trimming changed the projection:\n%v\n%v", full, fromTrimmed)
-	}
-	if tn := trimmed.(*appsv1beta2.NodePool); tn.Status.Nodes != nil || tn.ManagedFields != nil {
-		t.Errorf("not trimmed: %+v", tn)
+	for _, tc := range []struct {
+		name  string
+		edit  func(np *appsv1beta2.NodePool)
+		equal bool
+	}{
+		{"status counts and nodes", func(np *appsv1beta2.NodePool) {
+			np.Status.ReadyNodeNum, np.Status.UnreadyNodeNum, np.Status.Nodes = 9, 4, []string{"x", "y", "z"}
+		}, true},
+		{"resourceVersion and managedFields", func(np *appsv1beta2.NodePool) {
+			np.ResourceVersion, np.ManagedFields = "43", []metav1.ManagedFieldsEntry{{Manager: "x"}}
+		}, true},
+		{"leaders reordered", func(np *appsv1beta2.NodePool) {
+			l := np.Status.LeaderEndpoints
+			l[0], l[1] = l[1], l[0]
+		}, true},
+		{"a leader's address", func(np *appsv1beta2.NodePool) { np.Status.LeaderEndpoints[0].Address = "10.0.0.9" }, false},
+		{"a leader removed", func(np *appsv1beta2.NodePool) { np.Status.LeaderEndpoints = np.Status.LeaderEndpoints[:1] }, false},
+		{"interConnectivity", func(np *appsv1beta2.NodePool) { np.Spec.InterConnectivity = false }, false},
+		{"enableLeaderElection", func(np *appsv1beta2.NodePool) { np.Spec.EnableLeaderElection = false }, false},
+		{"poolScopeMetadata", func(np *appsv1beta2.NodePool) { np.Spec.PoolScopeMetadata = nil }, false},
+		{"uid", func(np *appsv1beta2.NodePool) { np.UID = "other" }, false},
+		{"creationTimestamp", func(np *appsv1beta2.NodePool) {
+			np.CreationTimestamp = metav1.NewTime(np.CreationTimestamp.Add(time.Second))
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, _, err := Project(base())
+			if err != nil {
+				t.Fatal(err)
+			}
+			np := base()
+			tc.edit(np)
+			after, _, err := Project(np)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := before.Equal(&after); got != tc.equal {
+				t.Errorf("Equal = %v, want %v", got, tc.equal)
+			}
+			// Pool equality and object equality agree.
+			if got := Equal(before.LeaderHub(opts), after.LeaderHub(opts)); got != tc.equal {
+				t.Errorf("the LeaderHubs are equal: %v, want %v", got, tc.equal)
+			}
+		})
 	}
 }

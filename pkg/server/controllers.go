@@ -9,12 +9,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/uuid"
-	kubeinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -26,11 +23,9 @@ import (
 	"k8s.io/klog/v2"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
-	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/controller/materialize"
-	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
-	"github.com/leaderhub/leaderhub/pkg/generated/informers/externalversions"
 	"github.com/leaderhub/leaderhub/pkg/projection"
+	"github.com/leaderhub/leaderhub/pkg/registry/leaderhub/viewstore"
 
 	// Register client-go's request metrics (rest_client_requests_total and
 	// so on) and the workqueue metrics (depth, adds, latency) on /metrics.
@@ -74,9 +69,13 @@ func controllersEnabled(flags []string, name string) (bool, error) {
 	return enabled, nil
 }
 
-// runControllers runs the enabled controllers until ctx ends. Informers run
-// on every replica, so a replica that takes the lease over starts warm;
-// the controller itself runs only while this replica holds the lease.
+// The view store is the controller's source of projections.
+var _ materialize.PoolSource = &viewstore.Store{}
+
+// runControllers runs the enabled controllers until ctx ends. The object
+// caches run on every replica, so a replica that takes the lease over starts
+// warm; the controller itself runs only while this replica holds the lease.
+// It reads the projections from the view, which every replica keeps anyway.
 func (s *Server) runControllers(ctx context.Context, restConfig *rest.Config, cfg ControllerConfig, popts projection.Options) {
 	if !cfg.Enabled {
 		klog.InfoS("Controllers disabled")
@@ -86,29 +85,17 @@ func (s *Server) runControllers(ctx context.Context, restConfig *rest.Config, cf
 	restConfig.UserAgent = "leaderhub-controller"
 	restConfig.WarningHandler = rest.NoWarnings{} // core/v1 Endpoints are deprecated upstream, but they are the contract
 	kube := kubernetes.NewForConfigOrDie(restConfig)
-	client := versioned.NewForConfigOrDie(restConfig)
 
-	poolInformers := externalversions.NewSharedInformerFactory(client, cfg.ResyncPeriod)
-	managedOnly := kubeinformers.WithTweakListOptions(func(o *metav1.ListOptions) {
-		o.LabelSelector = v1alpha1.LabelManagedBy + "=" + v1alpha1.ManagedByValue
-	})
-	coreInformers := kubeinformers.NewSharedInformerFactoryWithOptions(kube, cfg.ResyncPeriod,
-		kubeinformers.WithNamespace(popts.Namespace), managedOnly)
-	inf := materialize.Informers{
-		NodePools: poolInformers.Apps().V1beta2().NodePools(),
-		Endpoints: coreInformers.Core().V1().Endpoints(),
+	objects := make([]*materialize.ObjectCache, 0, len(cfg.Forms))
+	for _, form := range cfg.Forms {
+		oc, err := materialize.NewObjectCache(kube, form, popts)
+		if err != nil {
+			klog.ErrorS(err, "Cannot start the materialize controller")
+			return
+		}
+		objects = append(objects, oc)
+		go oc.Run(ctx)
 	}
-	// The caches keep only what the controller compares.
-	utilruntime.Must(inf.NodePools.Informer().SetTransform(projection.TrimNodePool))
-	utilruntime.Must(inf.Endpoints.Informer().SetTransform(stripManagedFields))
-	if slices.Contains(cfg.Forms, materialize.FormConfigMap) {
-		inf.ConfigMaps = coreInformers.Core().V1().ConfigMaps()
-		utilruntime.Must(inf.ConfigMaps.Informer().SetTransform(stripManagedFields))
-	}
-	poolInformers.Start(ctx.Done())
-	coreInformers.Start(ctx.Done())
-	defer poolInformers.Shutdown()
-	defer coreInformers.Shutdown()
 
 	eventScheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(eventScheme))
@@ -121,7 +108,8 @@ func (s *Server) runControllers(ctx context.Context, restConfig *rest.Config, cf
 
 	materialize.RegisterMetrics()
 	run := func(ctx context.Context) {
-		c, err := materialize.New(kube, inf, recorder, materialize.Options{Projection: popts, Forms: cfg.Forms, Workers: cfg.Workers})
+		c, err := materialize.New(s.view, objects, recorder, materialize.Options{
+			Projection: popts, Workers: cfg.Workers, ResyncPeriod: cfg.ResyncPeriod})
 		if err != nil {
 			klog.ErrorS(err, "Cannot start the materialize controller")
 			return
@@ -168,13 +156,4 @@ func (s *Server) runControllers(ctx context.Context, restConfig *rest.Config, cf
 			},
 		})
 	}
-}
-
-// stripManagedFields is a cache transform dropping managedFields, which the
-// controller never reads.
-func stripManagedFields(obj interface{}) (interface{}, error) {
-	if m, err := meta.Accessor(obj); err == nil {
-		m.SetManagedFields(nil)
-	}
-	return obj, nil
 }

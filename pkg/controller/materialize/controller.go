@@ -13,16 +13,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
-	coreinformers "k8s.io/client-go/informers/core/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
+	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
-	appsinformers "github.com/leaderhub/leaderhub/pkg/generated/informers/externalversions/apps/v1beta2"
-	appslisters "github.com/leaderhub/leaderhub/pkg/generated/listers/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/projection"
 )
 
@@ -41,141 +38,90 @@ const (
 // Options configure the controller.
 type Options struct {
 	Projection projection.Options
-	// Forms to materialize; Endpoints by default.
-	Forms   []Form
-	Workers int
+	Workers    int
+	// ResyncPeriod is how often every pool is synced even when nothing
+	// changed, to repair anything a missed event left behind; 0 never.
+	ResyncPeriod time.Duration
 }
 
-// Informers are the shared informers the controller reads; ConfigMaps may be
-// nil when that form is off. Endpoints and ConfigMaps should be limited to
-// leaderhub's namespace and its managed-by label.
-type Informers struct {
-	NodePools  appsinformers.NodePoolInformer
-	Endpoints  coreinformers.EndpointsInformer
-	ConfigMaps coreinformers.ConfigMapInformer
-}
-
-// poolState is what the metrics need to know of one pool.
-type poolState struct {
-	hasLeaders bool
-	invalid    int
+// PoolSource is where the controller reads what to publish for each pool:
+// the view store, which already holds every projection.
+type PoolSource interface {
+	HasSynced() bool
+	// State is what is published for a NodePool and what is left out of it;
+	// false when there is no such NodePool.
+	State(pool string) (projection.State, bool)
+	PoolNames() []string
+	// AddListener has fn told the name of every pool whose State changes.
+	AddListener(fn func(pool string)) (remove func())
+	// EachState calls fn with every pool's State; fn must be quick.
+	EachState(fn func(st *projection.State))
 }
 
 // Controller keeps every pool's materialized objects in line.
 type Controller struct {
 	opts     Options
-	pools    appslisters.NodePoolLister
-	kinds    []kind
-	synced   []cache.InformerSynced
+	pools    PoolSource
+	objects  []*ObjectCache
 	queue    workqueue.TypedRateLimitingInterface[string]
 	recorder record.EventRecorder
-
-	registrations []func() // remove the event handlers
-
-	mu    sync.Mutex
-	state map[string]poolState
 }
 
-// New builds a controller and registers its event handlers; Run starts it.
-// Adding the handlers replays every cached object, so each pool (and each
-// managed object whose pool is gone) gets synced once on start.
-func New(kube kubernetes.Interface, inf Informers, recorder record.EventRecorder, opts Options) (*Controller, error) {
+// New builds a controller over a pool source and one cache per form it
+// materializes; Run starts it.
+func New(pools PoolSource, objects []*ObjectCache, recorder record.EventRecorder, opts Options) (*Controller, error) {
 	if opts.Workers <= 0 {
 		opts.Workers = 1
 	}
-	if len(opts.Forms) == 0 {
-		opts.Forms = []Form{FormEndpoints}
+	if len(objects) == 0 {
+		return nil, errors.New("no form to materialize")
 	}
-	c := &Controller{
+	return &Controller{
 		opts:     opts,
-		pools:    inf.NodePools.Lister(),
+		pools:    pools,
+		objects:  objects,
 		recorder: recorder,
-		state:    map[string]poolState{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "leaderhub_materialize"}),
-	}
-	ns := opts.Projection.Namespace
-	byPoolLabel := cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueueOwner,
-		UpdateFunc: func(_, obj interface{}) { c.enqueueOwner(obj) },
-		DeleteFunc: c.enqueueOwner,
-	}
-	for _, form := range opts.Forms {
-		switch form {
-		case FormEndpoints:
-			c.kinds = append(c.kinds, &endpointsKind{client: kube, lister: inf.Endpoints.Lister().Endpoints(ns), namespace: ns})
-			if err := c.watch(inf.Endpoints.Informer(), byPoolLabel); err != nil {
-				return nil, err
-			}
-		case FormConfigMap:
-			if inf.ConfigMaps == nil {
-				return nil, fmt.Errorf("the configmap form needs a ConfigMap informer")
-			}
-			c.kinds = append(c.kinds, &configMapKind{client: kube, lister: inf.ConfigMaps.Lister().ConfigMaps(ns), namespace: ns})
-			if err := c.watch(inf.ConfigMaps.Informer(), byPoolLabel); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, fmt.Errorf("unknown form %q: want %s or %s", form, FormEndpoints, FormConfigMap)
-		}
-	}
-	if err := c.watch(inf.NodePools.Informer(), cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueuePool,
-		UpdateFunc: func(_, obj interface{}) { c.enqueuePool(obj) },
-		DeleteFunc: c.enqueuePool,
-	}); err != nil {
-		return nil, err
-	}
-	return c, nil
+	}, nil
 }
 
-func (c *Controller) watch(informer cache.SharedIndexInformer, h cache.ResourceEventHandler) error {
-	reg, err := informer.AddEventHandler(h)
-	if err != nil {
-		return err
-	}
-	c.synced = append(c.synced, reg.HasSynced)
-	c.registrations = append(c.registrations, func() { _ = informer.RemoveEventHandler(reg) })
-	return nil
-}
-
-func (c *Controller) enqueuePool(obj interface{}) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err != nil {
-		utilruntime.HandleError(err)
-		return
-	}
-	c.queue.Add(key) // NodePools are cluster-scoped: the key is the name
-}
-
-// enqueueOwner enqueues the pool a managed object was projected from.
-func (c *Controller) enqueueOwner(obj interface{}) {
-	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = d.Obj
-	}
-	m, ok := obj.(metav1.Object)
-	if !ok {
-		return
-	}
-	if pool := m.GetLabels()[v1alpha1.LabelPoolName]; pool != "" {
+// enqueueAll queues every pool the source knows and every pool a managed
+// object was made for, so gone pools' objects are deleted too.
+func (c *Controller) enqueueAll() {
+	for _, pool := range c.pools.PoolNames() {
 		c.queue.Add(pool)
 	}
+	for _, oc := range c.objects {
+		for _, pool := range oc.pools() {
+			c.queue.Add(pool)
+		}
+	}
 }
 
-// Run syncs pools with the configured number of workers until ctx ends, then
-// removes its event handlers and drains.
+// Run syncs every pool once the caches have synced, then each pool whose
+// projection or objects change, and all of them every resync period, with
+// the configured number of workers until ctx ends.
 func (c *Controller) Run(ctx context.Context) {
 	defer utilruntime.HandleCrash()
-	defer func() {
-		for _, remove := range c.registrations {
-			remove()
-		}
-	}()
 	defer c.queue.ShutDown()
-	klog.InfoS("Starting the materialize controller", "forms", c.opts.Forms, "workers", c.opts.Workers)
-	if !cache.WaitForNamedCacheSync("leaderhub-materialize", ctx.Done(), c.synced...) {
+	removeListener := c.pools.AddListener(c.queue.Add)
+	defer removeListener()
+	running.Store(c)
+	defer running.CompareAndSwap(c, nil)
+	synced := []cache.InformerSynced{c.pools.HasSynced}
+	forms := make([]Form, 0, len(c.objects))
+	for _, oc := range c.objects {
+		oc.setListener(c.queue.Add)
+		defer oc.setListener(nil)
+		synced = append(synced, oc.HasSynced)
+		forms = append(forms, oc.Form())
+	}
+	klog.InfoS("Starting the materialize controller", "forms", forms, "workers", c.opts.Workers, "resyncPeriod", c.opts.ResyncPeriod)
+	if !cache.WaitForNamedCacheSync("leaderhub-materialize", ctx.Done(), synced...) {
 		return
 	}
+	c.enqueueAll()
 	var wg sync.WaitGroup
 	for i := 0; i < c.opts.Workers; i++ {
 		wg.Add(1)
@@ -183,6 +129,9 @@ func (c *Controller) Run(ctx context.Context) {
 			defer wg.Done()
 			wait.UntilWithContext(ctx, c.worker, time.Second)
 		}()
+	}
+	if c.opts.ResyncPeriod > 0 {
+		go wait.UntilWithContext(ctx, func(context.Context) { c.enqueueAll() }, c.opts.ResyncPeriod)
 	}
 	<-ctx.Done()
 	c.queue.ShutDown()
@@ -212,51 +161,51 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	return true
 }
 
+// nodePoolRef stands for a NodePool in Events: all an Event needs of it.
+func nodePoolRef(p *projection.Pool) *metav1.PartialObjectMetadata {
+	return &metav1.PartialObjectMetadata{
+		TypeMeta:   metav1.TypeMeta{APIVersion: appsv1beta2.SchemeGroupVersion.String(), Kind: "NodePool"},
+		ObjectMeta: metav1.ObjectMeta{Name: p.Name, UID: p.UID},
+	}
+}
+
 // sync makes one pool's objects match its projection, or deletes them when
 // the pool is gone.
 func (c *Controller) sync(ctx context.Context, pool string) error {
 	start := time.Now()
 	defer func() { syncDuration.Observe(time.Since(start).Seconds()) }()
 
-	np, err := c.pools.Get(pool)
-	if apierrors.IsNotFound(err) {
-		c.forget(pool)
+	st, ok := c.pools.State(pool)
+	if !ok {
 		return c.deleteAll(ctx, pool)
 	}
-	if err != nil {
-		return err
-	}
-	lh, invalid, err := projection.LeaderHub(np, c.opts.Projection)
-	if err != nil {
+	ref := nodePoolRef(&st.Pool)
+	if ue := st.Unpublishable; ue != nil {
 		// Whatever was published for the pool before stays as it was.
-		c.forget(pool)
-		syncsTotal.WithLabelValues("skipped").Inc()
-		reason := ReasonSyncFailed
-		var ue *projection.UnpublishableError
-		if errors.As(err, &ue) {
-			reason = ue.Reason
+		c.recorder.Eventf(ref, corev1.EventTypeWarning, ue.Reason,
+			"leaderhub cannot publish this pool (objects already published for it are kept as they were): %v", ue)
+		klog.InfoS("A NodePool cannot be projected; keeping what was published for it", "nodePool", klog.KObj(ref), "err", ue)
+		if !st.Published {
+			syncsTotal.WithLabelValues("skipped").Inc()
+			return nil
 		}
-		c.recorder.Eventf(np, corev1.EventTypeWarning, reason,
-			"leaderhub cannot publish this pool (objects already published for it are kept as they were): %v", err)
-		klog.InfoS("Skipping a NodePool that cannot be projected", "nodePool", klog.KObj(np), "err", err)
-		return nil
 	}
-	c.remember(pool, poolState{hasLeaders: len(lh.Subsets) > 0, invalid: len(invalid)})
-	if len(invalid) > 0 {
-		reasons := make([]string, 0, len(invalid))
-		for _, l := range invalid {
+	lh := st.Pool.LeaderHub(c.opts.Projection)
+	if len(st.Invalid) > 0 {
+		reasons := make([]string, 0, len(st.Invalid))
+		for _, l := range st.Invalid {
 			reasons = append(reasons, l.String())
 		}
-		c.recorder.Eventf(np, corev1.EventTypeWarning, ReasonInvalidLeaderAddress,
-			"%d leader entries left out of %s: %s", len(invalid), lh.Name, strings.Join(reasons, "; "))
+		c.recorder.Eventf(ref, corev1.EventTypeWarning, ReasonInvalidLeaderAddress,
+			"%d leader entries left out of %s: %s", len(st.Invalid), lh.Name, strings.Join(reasons, "; "))
 	}
 
 	result := "unchanged"
-	for _, k := range c.kinds {
-		r, err := c.syncKind(ctx, np.Name, k, lh)
+	for _, oc := range c.objects {
+		r, err := c.syncForm(ctx, ref, oc, lh)
 		if err != nil {
-			c.recorder.Eventf(np, corev1.EventTypeWarning, ReasonSyncFailed, "syncing %s %s/%s: %v", k.form(), lh.Namespace, lh.Name, err)
-			return fmt.Errorf("%s %s/%s: %w", k.form(), lh.Namespace, lh.Name, err)
+			c.recorder.Eventf(ref, corev1.EventTypeWarning, ReasonSyncFailed, "syncing %s %s/%s: %v", oc.Form(), lh.Namespace, lh.Name, err)
+			return fmt.Errorf("%s %s/%s: %w", oc.Form(), lh.Namespace, lh.Name, err)
 		}
 		if r != "unchanged" {
 			result = r
@@ -264,16 +213,21 @@ func (c *Controller) sync(ctx context.Context, pool string) error {
 	}
 	syncsTotal.WithLabelValues(result).Inc()
 	if result != "unchanged" {
-		klog.V(2).InfoS("Synced pool", "nodePool", klog.KObj(np), "result", result, "leaders", projection.LeadersString(lh.Subsets))
+		klog.V(2).InfoS("Synced pool", "nodePool", klog.KObj(ref), "result", result, "leaders", projection.LeadersString(lh.Subsets))
 	}
 	return nil
 }
 
-func (c *Controller) syncKind(ctx context.Context, pool string, k kind, lh *v1alpha1.LeaderHub) (string, error) {
+// syncForm makes one form's object match lh. The cache says whether the
+// object exists and whether its owned fields differ; only then is the live
+// object read, and written on a copy of what was read.
+func (c *Controller) syncForm(ctx context.Context, ref *metav1.PartialObjectMetadata, oc *ObjectCache, lh *v1alpha1.LeaderHub) (string, error) {
+	k := oc.kind
 	desired := k.desired(lh)
-	live, err := k.get(lh.Name)
-	if apierrors.IsNotFound(err) {
-		err = k.create(ctx, desired)
+	want := oc.digestOf(desired)
+	have, cached := oc.get(lh.Name)
+	if !cached {
+		err := k.create(ctx, desired)
 		if err == nil {
 			writesTotal.WithLabelValues(string(k.form()), "create").Inc()
 			return "created", nil
@@ -281,27 +235,27 @@ func (c *Controller) syncKind(ctx context.Context, pool string, k kind, lh *v1al
 		if !apierrors.IsAlreadyExists(err) {
 			return "", err
 		}
-		existing, fetchErr := k.fetch(ctx, lh.Name)
-		if fetchErr != nil {
-			return "", fetchErr
+		existing, err := k.fetch(ctx, lh.Name)
+		if err != nil {
+			return "", err
 		}
 		if managed(existing) {
-			return "", fmt.Errorf("exists but is not in the informer cache yet")
+			return "", errors.New("exists but is not in the cache yet")
 		}
-		conflictsTotal.WithLabelValues(string(k.form())).Inc()
-		if np, err := c.pools.Get(pool); err == nil {
-			c.recorder.Eventf(np, corev1.EventTypeWarning, ReasonObjectConflict,
-				"%s %s/%s exists and is not managed by leaderhub (no %s=%s label); leaving it untouched",
-				k.form(), lh.Namespace, lh.Name, v1alpha1.LabelManagedBy, v1alpha1.ManagedByValue)
-		}
-		klog.InfoS("Leaving a foreign object untouched", "form", k.form(), "object", klog.KRef(lh.Namespace, lh.Name))
-		return "conflict", nil
+		return c.conflict(ref, k.form(), lh), nil
 	}
-	if err != nil {
-		return "", err
-	}
-	if ownedMetaEqual(live, desired) && k.payloadEqual(live, desired) {
+	if have == want {
 		return "unchanged", nil
+	}
+	live, err := k.fetch(ctx, lh.Name)
+	if err != nil {
+		return "", err // deleted meanwhile: the delete event brings the pool back
+	}
+	if !managed(live) {
+		return c.conflict(ref, k.form(), lh), nil
+	}
+	if oc.digestOf(live) == want {
+		return "unchanged", nil // the cache was behind
 	}
 	if err := k.update(ctx, live, desired); err != nil {
 		return "", err
@@ -310,22 +264,40 @@ func (c *Controller) syncKind(ctx context.Context, pool string, k kind, lh *v1al
 	return "updated", nil
 }
 
-// deleteAll deletes a gone pool's managed objects.
+// conflict reports an object with the pool's name that leaderhub does not
+// manage, and leaves it alone.
+func (c *Controller) conflict(ref *metav1.PartialObjectMetadata, form Form, lh *v1alpha1.LeaderHub) string {
+	conflictsTotal.WithLabelValues(string(form)).Inc()
+	c.recorder.Eventf(ref, corev1.EventTypeWarning, ReasonObjectConflict,
+		"%s %s/%s exists and is not managed by leaderhub (no %s=%s label); leaving it untouched",
+		form, lh.Namespace, lh.Name, v1alpha1.LabelManagedBy, v1alpha1.ManagedByValue)
+	klog.InfoS("Leaving a foreign object untouched", "form", form, "object", klog.KRef(lh.Namespace, lh.Name))
+	return "conflict"
+}
+
+// deleteAll deletes a gone pool's managed objects, read fresh so that an
+// object someone else created meanwhile is left alone.
 func (c *Controller) deleteAll(ctx context.Context, pool string) error {
 	name := v1alpha1.ObjectName(pool)
 	deleted := false
-	for _, k := range c.kinds {
-		live, err := k.get(name)
+	for _, oc := range c.objects {
+		if _, cached := oc.get(name); !cached {
+			continue
+		}
+		live, err := oc.kind.fetch(ctx, name)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		if err := k.delete(ctx, live); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-			return fmt.Errorf("deleting %s %s: %w", k.form(), name, err)
+		if !managed(live) {
+			continue
 		}
-		writesTotal.WithLabelValues(string(k.form()), "delete").Inc()
+		if err := oc.kind.delete(ctx, live); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return fmt.Errorf("deleting %s %s: %w", oc.Form(), name, err)
+		}
+		writesTotal.WithLabelValues(string(oc.Form()), "delete").Inc()
 		deleted = true
 	}
 	if deleted {
@@ -337,29 +309,25 @@ func (c *Controller) deleteAll(ctx context.Context, pool string) error {
 	return nil
 }
 
-func (c *Controller) remember(pool string, s poolState) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.state[pool] = s
-	c.updateGaugesLocked()
+// poolTotals are what the pool gauges report.
+type poolTotals struct {
+	managed, withoutLeaders, invalidLeaders int
 }
 
-func (c *Controller) forget(pool string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.state, pool)
-	c.updateGaugesLocked()
-}
-
-func (c *Controller) updateGaugesLocked() {
-	without, invalid := 0, 0
-	for _, s := range c.state {
-		if !s.hasLeaders {
-			without++
+// totals counts, over the source's current states, the pools whose objects
+// the controller keeps, those without a valid leader, and the leader entries
+// left out. Counting at scrape time keeps nothing per pool.
+func (c *Controller) totals() poolTotals {
+	var t poolTotals
+	c.pools.EachState(func(st *projection.State) {
+		if !st.Published {
+			return
 		}
-		invalid += s.invalid
-	}
-	managedPools.Set(float64(len(c.state)))
-	poolsWithoutLeaders.Set(float64(without))
-	invalidLeaderAddresses.Set(float64(invalid))
+		t.managed++
+		if len(st.Pool.Leaders) == 0 {
+			t.withoutLeaders++
+		}
+		t.invalidLeaders += len(st.Invalid)
+	})
+	return t
 }

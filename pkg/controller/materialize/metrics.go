@@ -2,6 +2,7 @@ package materialize
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/legacyregistry"
@@ -25,18 +26,6 @@ var (
 		Namespace: "leaderhub", Subsystem: "controller", Name: "conflicts_total",
 		Help: "Syncs that found an object with the pool's name that leaderhub does not manage, and left it alone.",
 	}, []string{"form"})
-	managedPools = metrics.NewGauge(&metrics.GaugeOpts{
-		Namespace: "leaderhub", Subsystem: "controller", Name: "managed_pools",
-		Help: "NodePools whose objects the controller keeps.",
-	})
-	poolsWithoutLeaders = metrics.NewGauge(&metrics.GaugeOpts{
-		Namespace: "leaderhub", Subsystem: "controller", Name: "pools_without_leaders",
-		Help: "Managed NodePools with no valid leader.",
-	})
-	invalidLeaderAddresses = metrics.NewGauge(&metrics.GaugeOpts{
-		Namespace: "leaderhub", Subsystem: "controller", Name: "invalid_leader_addresses",
-		Help: "Leader entries currently left out because their address or node name cannot be published.",
-	})
 	lastSuccess = metrics.NewGauge(&metrics.GaugeOpts{
 		Namespace: "leaderhub", Subsystem: "controller", Name: "last_successful_sync_timestamp_seconds",
 		Help: "Unix time of the last sync that ended without error.",
@@ -46,14 +35,39 @@ var (
 		Help: "1 while this replica holds the controller's lease and runs it.",
 	})
 	registerOnce sync.Once
+
+	// running is the controller this replica runs, which the pool gauges
+	// read; nil (and the gauges 0) while it runs none.
+	running atomic.Pointer[Controller]
+
+	managedPools = poolGauge("managed_pools", "NodePools whose objects the controller keeps.",
+		func(t poolTotals) int { return t.managed })
+	poolsWithoutLeaders = poolGauge("pools_without_leaders", "Managed NodePools with no valid leader.",
+		func(t poolTotals) int { return t.withoutLeaders })
+	invalidLeaderAddresses = poolGauge("invalid_leader_addresses",
+		"Leader entries currently left out because their address or node name cannot be published.",
+		func(t poolTotals) int { return t.invalidLeaders })
 )
+
+// poolGauge is a gauge computed, when scraped, from the running controller's
+// pools.
+func poolGauge(name, help string, value func(poolTotals) int) metrics.GaugeFunc {
+	return metrics.NewGaugeFunc(&metrics.GaugeOpts{Namespace: "leaderhub", Subsystem: "controller", Name: name, Help: help},
+		func() float64 {
+			c := running.Load()
+			if c == nil {
+				return 0
+			}
+			return float64(value(c.totals()))
+		})
+}
 
 // RegisterMetrics registers the controller's metrics with the legacy registry
 // served on /metrics.
 func RegisterMetrics() {
 	registerOnce.Do(func() {
-		legacyregistry.MustRegister(syncsTotal, syncDuration, writesTotal, conflictsTotal, managedPools,
-			poolsWithoutLeaders, invalidLeaderAddresses, lastSuccess, isLeader)
+		legacyregistry.MustRegister(syncsTotal, syncDuration, writesTotal, conflictsTotal, lastSuccess, isLeader)
+		legacyregistry.RawMustRegister(managedPools, poolsWithoutLeaders, invalidLeaderAddresses)
 	})
 }
 

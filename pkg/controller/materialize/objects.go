@@ -5,10 +5,10 @@ import (
 	"maps"
 
 	corev1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
-	corelisters "k8s.io/client-go/listers/core/v1"
 
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/projection"
@@ -23,37 +23,24 @@ const (
 )
 
 // kind is what the controller needs to keep one form in line: how to build
-// the desired object, read, compare and write the live one.
+// the desired object, list, watch, read and write the live ones, and which
+// part of them beyond metadata leaderhub owns.
 type kind interface {
 	form() Form
-	// get returns the managed live object from the informer cache, or nil.
-	get(name string) (metav1.Object, error)
+	// example is an empty object of the form, for the reflector.
+	example() runtime.Object
+	// list and watch read the form's objects in the namespace.
+	list(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error)
+	watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 	// fetch reads the live object from kube-apiserver, managed or not.
 	fetch(ctx context.Context, name string) (metav1.Object, error)
 	desired(lh *v1alpha1.LeaderHub) metav1.Object
-	// payloadEqual compares what the object carries beyond metadata.
-	payloadEqual(live, desired metav1.Object) bool
+	// payload is what the object carries beyond metadata, all of it owned.
+	payload(obj metav1.Object) any
 	create(ctx context.Context, obj metav1.Object) error
 	// update writes desired's owned fields onto a copy of live.
 	update(ctx context.Context, live, desired metav1.Object) error
 	delete(ctx context.Context, live metav1.Object) error
-}
-
-// ownedMetaEqual reports whether live carries every label and annotation
-// leaderhub sets, with its values, and leaderhub's owner references. Other
-// labels and annotations are someone else's and are kept.
-func ownedMetaEqual(live, desired metav1.Object) bool {
-	for k, v := range desired.GetLabels() {
-		if lv, ok := live.GetLabels()[k]; !ok || lv != v {
-			return false
-		}
-	}
-	for k, v := range desired.GetAnnotations() {
-		if lv, ok := live.GetAnnotations()[k]; !ok || lv != v {
-			return false
-		}
-	}
-	return apiequality.Semantic.DeepEqual(live.GetOwnerReferences(), desired.GetOwnerReferences())
 }
 
 // mergeOwnedMeta sets leaderhub's labels, annotations and owner references on
@@ -87,14 +74,21 @@ func uidPrecondition(obj metav1.Object) metav1.DeleteOptions {
 
 type endpointsKind struct {
 	client    kubernetes.Interface
-	lister    corelisters.EndpointsNamespaceLister
 	namespace string
 }
 
 func (k *endpointsKind) form() Form { return FormEndpoints }
 
-func (k *endpointsKind) get(name string) (metav1.Object, error) {
-	return k.lister.Get(name)
+func (k *endpointsKind) example() runtime.Object { return &corev1.Endpoints{} }
+
+func (k *endpointsKind) list(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+	//nolint:staticcheck // Endpoints are the contract (DESIGN.md), though deprecated upstream.
+	return k.client.CoreV1().Endpoints(k.namespace).List(ctx, opts)
+}
+
+func (k *endpointsKind) watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+	//nolint:staticcheck // Endpoints are the contract (DESIGN.md), though deprecated upstream.
+	return k.client.CoreV1().Endpoints(k.namespace).Watch(ctx, opts)
 }
 
 func (k *endpointsKind) fetch(ctx context.Context, name string) (metav1.Object, error) {
@@ -106,8 +100,8 @@ func (k *endpointsKind) desired(lh *v1alpha1.LeaderHub) metav1.Object {
 	return projection.Endpoints(lh)
 }
 
-func (k *endpointsKind) payloadEqual(live, desired metav1.Object) bool {
-	return apiequality.Semantic.DeepEqual(live.(*corev1.Endpoints).Subsets, desired.(*corev1.Endpoints).Subsets)
+func (k *endpointsKind) payload(obj metav1.Object) any {
+	return obj.(*corev1.Endpoints).Subsets
 }
 
 func (k *endpointsKind) create(ctx context.Context, obj metav1.Object) error {
@@ -129,14 +123,19 @@ func (k *endpointsKind) delete(ctx context.Context, live metav1.Object) error {
 
 type configMapKind struct {
 	client    kubernetes.Interface
-	lister    corelisters.ConfigMapNamespaceLister
 	namespace string
 }
 
 func (k *configMapKind) form() Form { return FormConfigMap }
 
-func (k *configMapKind) get(name string) (metav1.Object, error) {
-	return k.lister.Get(name)
+func (k *configMapKind) example() runtime.Object { return &corev1.ConfigMap{} }
+
+func (k *configMapKind) list(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+	return k.client.CoreV1().ConfigMaps(k.namespace).List(ctx, opts)
+}
+
+func (k *configMapKind) watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+	return k.client.CoreV1().ConfigMaps(k.namespace).Watch(ctx, opts)
 }
 
 func (k *configMapKind) fetch(ctx context.Context, name string) (metav1.Object, error) {
@@ -147,9 +146,15 @@ func (k *configMapKind) desired(lh *v1alpha1.LeaderHub) metav1.Object {
 	return projection.ConfigMap(lh)
 }
 
-func (k *configMapKind) payloadEqual(live, desired metav1.Object) bool {
-	l, d := live.(*corev1.ConfigMap), desired.(*corev1.ConfigMap)
-	return maps.Equal(l.Data, d.Data) && len(l.BinaryData) == 0
+// configMapPayload: leaderhub owns all of data, and binaryData must be empty.
+type configMapPayload struct {
+	Data          map[string]string
+	HasBinaryData bool
+}
+
+func (k *configMapKind) payload(obj metav1.Object) any {
+	cm := obj.(*corev1.ConfigMap)
+	return configMapPayload{Data: cm.Data, HasBinaryData: len(cm.BinaryData) > 0}
 }
 
 func (k *configMapKind) create(ctx context.Context, obj metav1.Object) error {

@@ -74,12 +74,12 @@ func (s *Store) Get(ctx context.Context, namespace, name string) (*leaderhub.Lea
 		return nil, err
 	}
 	s.mu.RLock()
-	obj := s.objects[name]
+	e := s.publishedLocked(name)
 	s.mu.RUnlock()
-	if obj == nil || (namespace != "" && namespace != obj.Namespace) {
+	if e == nil || (namespace != "" && namespace != s.opts.Projection.Namespace) {
 		return nil, apierrors.NewNotFound(leaderhub.Resource("leaderhubs"), name)
 	}
-	return obj.DeepCopy(), nil
+	return s.object(e, e.rv), nil
 }
 
 // List returns the LeaderHubs selected by opts in namespace ("" for all),
@@ -106,13 +106,16 @@ func (s *Store) List(ctx context.Context, namespace string, opts *metainternalve
 	}
 	p := newPredicate(namespace, opts.LabelSelector, opts.FieldSelector)
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	if opts.ResourceVersionMatch == metav1.ResourceVersionMatchExact && !legacy && want != s.rv {
+		have := s.rv
+		s.mu.RUnlock()
 		return nil, apierrors.NewResourceExpired(fmt.Sprintf(
-			"resourceVersion %d is not available for an exact list: leaderhub keeps only its current state (%d)", want, s.rv))
+			"resourceVersion %d is not available for an exact list: leaderhub keeps only its current state (%d)", want, have))
 	}
-	objs := s.sortedObjectsLocked(p)
-	list := &leaderhub.LeaderHubList{ListMeta: metav1.ListMeta{ResourceVersion: strconv.FormatUint(s.rv, 10)},
+	entries, rv := s.sortedEntriesLocked(p), s.rv
+	s.mu.RUnlock()
+	objs := s.matchingObjects(entries, p)
+	list := &leaderhub.LeaderHubList{ListMeta: metav1.ListMeta{ResourceVersion: strconv.FormatUint(rv, 10)},
 		Items: make([]leaderhub.LeaderHub, 0, len(objs))}
 	for _, obj := range objs {
 		list.Items = append(list.Items, *obj)
@@ -162,15 +165,12 @@ func (s *Store) Watch(ctx context.Context, namespace string, opts *metainternalv
 	}
 	w.name, _ = p.singleName()
 
+	var initial []*entry
+	var initialRV uint64
 	s.mu.Lock()
 	switch {
 	case sendInitial:
-		for _, obj := range s.sortedObjectsLocked(p) {
-			w.initial = append(w.initial, watch.Event{Type: watch.Added, Object: obj})
-		}
-		if opts.SendInitialEvents != nil && *opts.SendInitialEvents && opts.AllowWatchBookmarks {
-			w.initial = append(w.initial, watch.Event{Type: watch.Bookmark, Object: bookmarkObject(s.rv, true)})
-		}
+		initial, initialRV = s.sortedEntriesLocked(p), s.rv
 	case !legacy:
 		events, ok := s.history.since(want)
 		if !ok {
@@ -179,7 +179,7 @@ func (s *Store) Watch(ctx context.Context, namespace string, opts *metainternalv
 			return nil, apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", want, oldest))
 		}
 		for _, ev := range events {
-			if we, ok := p.toWatchEvent(ev); ok {
+			if we, ok := p.toWatchEvent(s.newDelivery(ev)); ok {
 				w.initial = append(w.initial, we)
 			}
 		}
@@ -187,6 +187,16 @@ func (s *Store) Watch(ctx context.Context, namespace string, opts *metainternalv
 	s.watchers.add(w)
 	s.mu.Unlock()
 
+	// The state at registration, built outside the lock: entries never
+	// change, and live events queue up meanwhile.
+	if sendInitial {
+		for _, obj := range s.matchingObjects(initial, p) {
+			w.initial = append(w.initial, watch.Event{Type: watch.Added, Object: obj})
+		}
+		if opts.SendInitialEvents != nil && *opts.SendInitialEvents && opts.AllowWatchBookmarks {
+			w.initial = append(w.initial, watch.Event{Type: watch.Bookmark, Object: bookmarkObject(initialRV, true)})
+		}
+	}
 	go w.run()
 	return w, nil
 }

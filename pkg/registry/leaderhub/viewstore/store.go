@@ -2,12 +2,13 @@ package viewstore
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
@@ -73,28 +74,43 @@ func logInvalid(np *appsv1beta2.NodePool, invalid []projection.InvalidLeader, er
 	}
 }
 
+// entry is what the store keeps of one NodePool: its compact projection and
+// what it leaves out, never the objects built from them. Entries are never
+// modified: a change stores a new one.
+type entry struct {
+	projection.State
+	// rv is the NodePool resource version at which the published projection
+	// last changed; 0 while nothing is published.
+	rv uint64
+}
+
 // event is one change of a projection, at the NodePool resource version that
-// caused it. Objects in events and in the store are never modified.
+// caused it.
 type event struct {
-	typ  watch.EventType
-	obj  *leaderhub.LeaderHub // for Deleted: the last state, at the delete's version
-	prev *leaderhub.LeaderHub // for Modified and Deleted: the state before
+	typ watch.EventType
+	cur *entry // for Deleted: the last state
+	// prev is, for Modified, the state before.
+	prev *entry
 	rv   uint64
 }
 
-// Store holds the projected LeaderHubs and the watchers of them.
+// Store holds the projections of the NodePools and the watchers of them.
 type Store struct {
 	opts Options
 
 	mu sync.RWMutex
-	// objects maps object name (leader-hub-<pool>) to its projection.
-	objects map[string]*leaderhub.LeaderHub
+	// pools maps NodePool name to what the store makes of it.
+	pools map[string]*entry
+	// published counts the entries with a projection.
+	published int
 	// rv is the newest NodePool resource version the store has seen.
-	rv       uint64
-	history  *history
-	watchers watcherSet
-	synced   bool
-	syncedCh chan struct{}
+	rv        uint64
+	history   *history
+	watchers  watcherSet
+	listeners map[int]func(pool string)
+	nextID    int
+	synced    bool
+	syncedCh  chan struct{}
 	// rvChanged is closed, and replaced, whenever rv advances.
 	rvChanged chan struct{}
 }
@@ -111,9 +127,10 @@ func New(opts Options) *Store {
 	opts.setDefaults()
 	return &Store{
 		opts:      opts,
-		objects:   map[string]*leaderhub.LeaderHub{},
+		pools:     map[string]*entry{},
 		history:   newHistory(opts.HistorySize),
 		watchers:  newWatcherSet(),
+		listeners: map[int]func(string){},
 		syncedCh:  make(chan struct{}),
 		rvChanged: make(chan struct{}),
 	}
@@ -139,6 +156,60 @@ func (s *Store) ResourceVersion() uint64 {
 	return s.rv
 }
 
+// State returns what the store makes of the NodePool called pool, and false
+// when there is no such NodePool.
+func (s *Store) State(pool string) (projection.State, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e := s.pools[pool]
+	if e == nil {
+		return projection.State{}, false
+	}
+	return e.State, true
+}
+
+// PoolNames returns the names of every NodePool in the store, published or
+// not.
+func (s *Store) PoolNames() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Collect(maps.Keys(s.pools))
+}
+
+// EachState calls fn with the state of every NodePool in the store. The
+// store is read-locked meanwhile: fn must be quick and must not call it.
+func (s *Store) EachState(fn func(st *projection.State)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, e := range s.pools {
+		fn(&e.State)
+	}
+}
+
+// AddListener has fn called with a NodePool's name whenever what the store
+// makes of it changes: its projection, what is left out of it, or its
+// deletion. fn runs with the store locked, so it must be quick and must not
+// call the store; queueing the name is what it is for. The returned func
+// removes fn.
+func (s *Store) AddListener(fn func(pool string)) (remove func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := s.nextID
+	s.nextID++
+	s.listeners[id] = fn
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.listeners, id)
+	}
+}
+
+func (s *Store) notifyLocked(pool string) {
+	for _, fn := range s.listeners {
+		fn(pool)
+	}
+}
+
 func parseRV(rv string) (uint64, error) {
 	v, err := strconv.ParseUint(rv, 10, 64)
 	if err != nil {
@@ -147,48 +218,52 @@ func parseRV(rv string) (uint64, error) {
 	return v, nil
 }
 
-func asNodePool(obj interface{}) (*appsv1beta2.NodePool, error) {
+func asNodePool(obj interface{}) (*appsv1beta2.NodePool, uint64, error) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
 	np, ok := obj.(*appsv1beta2.NodePool)
 	if !ok {
-		return nil, fmt.Errorf("expected *v1beta2.NodePool, got %T", obj)
+		return nil, 0, fmt.Errorf("expected *v1beta2.NodePool, got %T", obj)
 	}
-	return np, nil
+	rv, err := parseRV(np.ResourceVersion)
+	return np, rv, err
 }
 
-// project computes the stored form of a NodePool's projection, or nil.
-func (s *Store) project(np *appsv1beta2.NodePool) *leaderhub.LeaderHub {
-	versioned, invalid, err := projection.LeaderHub(np, s.opts.Projection)
-	if err != nil || len(invalid) > 0 {
-		s.opts.OnInvalid(np, invalid, err)
-		invalidLeaders.Add(float64(len(invalid)))
-	}
-	if err != nil {
-		return nil
-	}
+// object builds the LeaderHub an entry publishes, at resource version rv.
+// Every call returns a new object; callers may share it but not modify it.
+func (s *Store) object(e *entry, rv uint64) *leaderhub.LeaderHub {
+	versioned := e.Pool.LeaderHub(s.opts.Projection)
+	versioned.ResourceVersion = strconv.FormatUint(rv, 10)
 	out := &leaderhub.LeaderHub{}
 	if err := v1alpha1.Convert_v1alpha1_LeaderHub_To_leaderhub_LeaderHub(versioned, out, nil); err != nil {
-		klog.ErrorS(err, "Converting projection", "nodePool", klog.KObj(np))
-		return nil
+		// The conversion is generated field-for-field and cannot fail.
+		klog.ErrorS(err, "Converting a projection", "nodePool", e.Pool.Name)
 	}
 	return out
 }
 
-// sameProjection compares everything but the resourceVersion.
-func sameProjection(a, b *leaderhub.LeaderHub) bool {
-	am, bm := a.ObjectMeta, b.ObjectMeta
-	am.ResourceVersion, bm.ResourceVersion = "", ""
-	return apiequality.Semantic.DeepEqual(am, bm) && apiequality.Semantic.DeepEqual(a.Subsets, b.Subsets)
-}
-
-// withRV returns a copy of obj that shares its maps and slices (objects are
-// never modified) with another resourceVersion.
-func withRV(obj *leaderhub.LeaderHub, rv uint64) *leaderhub.LeaderHub {
-	out := *obj
-	out.ResourceVersion = strconv.FormatUint(rv, 10)
-	return &out
+// next computes, under the lock, the entry for a NodePool's new state.
+// changed reports a new projection, reported a change of what is left out.
+func (s *Store) nextLocked(np *appsv1beta2.NodePool, st projection.State, prev *entry) (next *entry, changed, reported bool) {
+	if prev != nil {
+		st = st.After(&prev.State)
+	}
+	next = &entry{State: st}
+	changed = st.Published && (prev == nil || !prev.SameProjection(&st))
+	if prev != nil && !changed {
+		next.rv = prev.rv
+	}
+	reported = prev == nil || !prev.SameProblems(&st)
+	if reported && (st.Unpublishable != nil || len(st.Invalid) > 0) {
+		var err error
+		if st.Unpublishable != nil {
+			err = st.Unpublishable
+		}
+		s.opts.OnInvalid(np, st.Invalid, err)
+		invalidLeaders.Add(float64(len(st.Invalid)))
+	}
+	return next, changed, reported
 }
 
 // Add stores a NodePool's projection (reflector contract).
@@ -196,54 +271,55 @@ func (s *Store) Add(obj interface{}) error { return s.Update(obj) }
 
 // Update stores a NodePool's projection and emits an event if it changed.
 func (s *Store) Update(obj interface{}) error {
-	np, err := asNodePool(obj)
+	np, rv, err := asNodePool(obj)
 	if err != nil {
 		return err
 	}
-	rv, err := parseRV(np.ResourceVersion)
-	if err != nil {
-		return err
-	}
-	projected := s.project(np)
+	st := projection.StateOf(np) // outside the lock: it is the costly part
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if projected == nil {
+	prev := s.pools[np.Name]
+	next, changed, reported := s.nextLocked(np, st, prev)
+	switch {
+	case changed:
+		typ := watch.Modified
+		if prev == nil || !prev.Published {
+			typ = watch.Added
+		}
+		s.emitLocked(event{typ: typ, cur: next, prev: prev, rv: rv})
+	case reported:
+		s.pools[np.Name] = next
 		s.advanceLocked(rv)
+	default:
+		s.advanceLocked(rv) // nothing leaderhub publishes changed
 		return nil
 	}
-	old := s.objects[projected.Name]
-	if old != nil && sameProjection(old, projected) {
-		s.advanceLocked(rv)
-		return nil
-	}
-	typ := watch.Modified
-	if old == nil {
-		typ = watch.Added
-	}
-	s.emitLocked(event{typ: typ, obj: projected, prev: old, rv: rv})
+	s.notifyLocked(np.Name)
 	return nil
 }
 
 // Delete removes a NodePool's projection; the event carries the delete's
 // resource version.
 func (s *Store) Delete(obj interface{}) error {
-	np, err := asNodePool(obj)
-	if err != nil {
-		return err
-	}
-	rv, err := parseRV(np.ResourceVersion)
+	np, rv, err := asNodePool(obj)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := s.objects[v1alpha1.ObjectName(np.Name)]
-	if old == nil {
+	prev := s.pools[np.Name]
+	switch {
+	case prev == nil:
 		s.advanceLocked(rv)
 		return nil
+	case prev.Published:
+		s.emitLocked(event{typ: watch.Deleted, cur: prev, prev: prev, rv: rv})
+	default:
+		delete(s.pools, np.Name)
+		s.advanceLocked(rv)
 	}
-	s.emitLocked(event{typ: watch.Deleted, obj: old, prev: old, rv: rv})
+	s.notifyLocked(np.Name)
 	return nil
 }
 
@@ -258,20 +334,25 @@ func (s *Store) emitLocked(ev event) {
 		s.history.reset(s.rv)
 		s.watchers.terminateAll()
 	}
-	ev.obj = withRV(ev.obj, ev.rv)
+	name := ev.cur.Pool.Name
 	if ev.typ == watch.Deleted {
-		delete(s.objects, ev.obj.Name)
+		delete(s.pools, name)
+		s.published--
 	} else {
-		s.objects[ev.obj.Name] = ev.obj
+		if ev.typ == watch.Added {
+			s.published++
+		}
+		ev.cur.rv = ev.rv // the entry is not shared yet
+		s.pools[name] = ev.cur
 	}
 	eventsTotal.WithLabelValues(string(ev.typ)).Inc()
-	pools.Set(float64(len(s.objects)))
+	pools.Set(float64(s.published))
 	if !s.synced {
 		s.setRVLocked(ev.rv)
 		return
 	}
 	s.history.add(&ev)
-	s.watchers.broadcast(&ev)
+	s.watchers.broadcast(s.newDelivery(&ev))
 	s.setRVLocked(ev.rv)
 }
 
@@ -297,38 +378,49 @@ func (s *Store) Replace(list []interface{}, rv string) error {
 	if err != nil {
 		return err
 	}
-	projected := make(map[string]*leaderhub.LeaderHub, len(list))
+	type item struct {
+		np *appsv1beta2.NodePool
+		rv uint64
+		st projection.State
+	}
+	items := make([]item, 0, len(list))
 	for _, obj := range list {
-		np, err := asNodePool(obj)
+		np, npRV, err := asNodePool(obj)
 		if err != nil {
 			return err
 		}
-		npRV, err := parseRV(np.ResourceVersion)
-		if err != nil {
-			return err
-		}
-		if lh := s.project(np); lh != nil {
-			projected[lh.Name] = withRV(lh, npRV)
-		}
+		items = append(items, item{np: np, rv: npRV, st: projection.StateOf(np)})
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	changed := 0
-	for name, lh := range projected {
-		if old := s.objects[name]; old != nil && sameProjection(old, lh) {
-			projected[name] = old // keep the version at which it last changed
-		} else {
+	next := make(map[string]*entry, len(items))
+	published, changed := 0, 0
+	for _, it := range items {
+		prev := s.pools[it.np.Name]
+		e, projectionChanged, reported := s.nextLocked(it.np, it.st, prev)
+		if projectionChanged {
+			e.rv = it.rv
 			changed++
 		}
-	}
-	for name := range s.objects {
-		if projected[name] == nil {
-			changed++ // removed pool
+		if e.Published {
+			published++
+		}
+		next[it.np.Name] = e
+		if projectionChanged || reported {
+			s.notifyLocked(it.np.Name)
 		}
 	}
-	s.objects = projected
-	pools.Set(float64(len(projected)))
+	for name, prev := range s.pools {
+		if next[name] == nil {
+			if prev.Published {
+				changed++
+			}
+			s.notifyLocked(name)
+		}
+	}
+	s.pools, s.published = next, published
+	pools.Set(float64(published))
 	if listRV < s.rv {
 		klog.InfoS("NodePool list is older than the view; keeping the newer resource version", "listResourceVersion", listRV, "resourceVersion", s.rv)
 		listRV = s.rv
@@ -340,7 +432,7 @@ func (s *Store) Replace(list []interface{}, rv string) error {
 	} else {
 		s.synced = true
 		close(s.syncedCh)
-		klog.InfoS("View synced", "pools", len(projected), "resourceVersion", listRV)
+		klog.InfoS("View synced", "pools", published, "resourceVersion", listRV)
 	}
 	s.setRVLocked(listRV)
 	return nil
@@ -364,28 +456,46 @@ func (s *Store) Bookmark(rv string) error {
 	return nil
 }
 
-// sortedObjectsLocked returns the stored objects matching p, by name.
-func (s *Store) sortedObjectsLocked(p *predicate) []*leaderhub.LeaderHub {
+// publishedLocked returns the published entry behind an object name.
+func (s *Store) publishedLocked(name string) *entry {
+	pool, ok := strings.CutPrefix(name, v1alpha1.NamePrefix)
+	if !ok {
+		return nil
+	}
+	if e := s.pools[pool]; e != nil && e.Published {
+		return e
+	}
+	return nil
+}
+
+// sortedEntriesLocked returns the published entries a request for p may
+// select, by name. Their objects are built, and matched against p, outside
+// the lock by matchingObjects: entries never change.
+func (s *Store) sortedEntriesLocked(p *predicate) []*entry {
 	if name, ok := p.singleName(); ok {
-		if obj := s.objects[name]; obj != nil && p.matches(obj) {
-			return []*leaderhub.LeaderHub{obj}
+		if e := s.publishedLocked(name); e != nil {
+			return []*entry{e}
 		}
 		return nil
 	}
-	out := make([]*leaderhub.LeaderHub, 0, len(s.objects))
-	for _, obj := range s.objects {
-		if p.matches(obj) {
+	out := make([]*entry, 0, s.published)
+	for _, e := range s.pools {
+		if e.Published {
+			out = append(out, e)
+		}
+	}
+	// One prefix for all: pool-name order is object-name order.
+	slices.SortFunc(out, func(a, b *entry) int { return strings.Compare(a.Pool.Name, b.Pool.Name) })
+	return out
+}
+
+// matchingObjects builds the objects of entries and keeps those p matches.
+func (s *Store) matchingObjects(entries []*entry, p *predicate) []*leaderhub.LeaderHub {
+	out := make([]*leaderhub.LeaderHub, 0, len(entries))
+	for _, e := range entries {
+		if obj := s.object(e, e.rv); p.matches(obj) {
 			out = append(out, obj)
 		}
 	}
-	slices.SortFunc(out, func(a, b *leaderhub.LeaderHub) int {
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
 	return out
 }

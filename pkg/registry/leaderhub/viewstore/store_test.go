@@ -3,6 +3,7 @@ package viewstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -332,4 +333,58 @@ func TestUnprojectableUpdateKeepsLastGoodProjection(t *testing.T) {
 	if err != nil || obj.ResourceVersion != "10" || obj.Subsets[0].Addresses[0].IP != "10.0.0.1" {
 		t.Fatalf("after an unpublishable update: rv %q, err %v; want the last good projection at 10", obj.ResourceVersion, err)
 	}
+}
+
+// TestListenersHearWhatTheControllerNeeds: listeners are told of changes to a
+// projection and to what is left out of it, and of deletes and relists, but
+// not of status churn; State says what is published and why not.
+func TestListenersHearWhatTheControllerNeeds(t *testing.T) {
+	s := newSyncedStore(t, Options{OnInvalid: func(*appsv1beta2.NodePool, []projection.InvalidLeader, error) {}},
+		nodePool("a", 10, "10.0.0.1"))
+	var heard []string
+	remove := s.AddListener(func(pool string) { heard = append(heard, pool) })
+	expectHeard := func(step string, want ...string) {
+		t.Helper()
+		if !slices.Equal(heard, want) {
+			t.Errorf("%s: listener heard %q, want %q", step, heard, want)
+		}
+		heard = nil
+	}
+
+	churn := nodePool("a", 11, "10.0.0.1")
+	churn.Status.ReadyNodeNum = 7
+	_ = s.Update(churn)
+	expectHeard("status churn")
+
+	_ = s.Update(nodePool("a", 12, "10.0.0.1", "not-an-ip"))
+	expectHeard("a leader left out", "a")
+	st, ok := s.State("a")
+	if !ok || !st.Published || len(st.Invalid) != 1 || len(st.Pool.Leaders) != 1 {
+		t.Errorf("State(a) = %+v, %v; want published with one leader and one left out", st, ok)
+	}
+	_ = s.Update(nodePool("a", 13, "10.0.0.1", "not-an-ip"))
+	expectHeard("the same leader left out again")
+
+	long := fmt.Sprintf("%064d", 0)
+	_ = s.Add(nodePool(long, 14, "10.0.0.2"))
+	expectHeard("an unpublishable pool", long)
+	if st, ok := s.State(long); !ok || st.Published || st.Unpublishable == nil || st.Unpublishable.Reason != projection.ReasonInvalidPoolName {
+		t.Errorf("State(long) = %+v, %v; want unpublished, InvalidPoolName", st, ok)
+	}
+	if names := s.PoolNames(); len(names) != 2 {
+		t.Errorf("PoolNames = %q, want both pools", names)
+	}
+
+	_ = s.Delete(nodePool("a", 15))
+	expectHeard("a delete", "a")
+	if _, ok := s.State("a"); ok {
+		t.Error("State(a) after the delete")
+	}
+	_ = s.Replace([]interface{}{nodePool("b", 16, "10.0.0.3")}, "16")
+	slices.Sort(heard)
+	expectHeard("a relist that adds b and drops the long one", long, "b")
+
+	remove()
+	_ = s.Update(nodePool("b", 17, "10.0.0.4"))
+	expectHeard("after remove")
 }

@@ -135,9 +135,9 @@ func (ws *watcherSet) terminateAll() {
 // broadcast queues an event for every watcher it concerns. A watcher whose
 // queue is full is dropped: it gets what is queued, then its watch ends and
 // its client resumes from the last version it saw.
-func (ws *watcherSet) broadcast(ev *event) {
+func (ws *watcherSet) broadcast(d *delivery) {
 	deliver := func(w *watcher) {
-		we, ok := w.pred.toWatchEvent(ev)
+		we, ok := w.pred.toWatchEvent(d)
 		if !ok {
 			return
 		}
@@ -152,7 +152,7 @@ func (ws *watcherSet) broadcast(ev *event) {
 	for w := range ws.any {
 		deliver(w)
 	}
-	for w := range ws.byName[ev.obj.Name] {
+	for w := range ws.byName[d.name()] {
 		deliver(w)
 	}
 }
