@@ -165,7 +165,50 @@ func (cp *ControlPlane) StartLeaderHub(ctx context.Context, opts LeaderHubOption
 		_ = p.Stop(5 * time.Second)
 		return nil, err
 	}
+	if err := lh.waitAuthenticates(ctx, cp); err != nil {
+		_ = p.Stop(5 * time.Second)
+		return nil, err
+	}
 	return lh, nil
+}
+
+// waitAuthenticates waits until leaderhub recognizes a client certificate
+// from the cluster CA. k8s.io/apiserver turns /readyz ready before its
+// informer has loaded the client CAs from the extension-apiserver-
+// authentication ConfigMap; meanwhile a client is anonymous, and a
+// connection made while only the front-proxy CA was loaded stays so. The
+// idle connections of a failed attempt are closed for that reason.
+func (lh *LeaderHub) waitAuthenticates(ctx context.Context, cp *ControlPlane) error {
+	cfg, err := lh.RESTConfigFor(cp, "leaderhub-framework", "system:masters")
+	if err != nil {
+		return err
+	}
+	client, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return err
+	}
+	defer client.CloseIdleConnections()
+	url := lh.URL + "/apis/leaderhub.openyurt.io/v1alpha1/leaderhubs?limit=1"
+	var last string
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			last = resp.Status
+			client.CloseIdleConnections()
+			return false, nil
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s never authenticated a cluster client certificate (last: %s): %w", lh.Process.Name, last, err)
+	}
+	return nil
 }
 
 // WaitReady waits until leaderhub's /readyz answers 200.
