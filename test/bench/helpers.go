@@ -62,8 +62,14 @@ func parallel(n, workers int, fn func(i int) error) error {
 // createPools creates pools prefix-0..n-1, each with two leaders and the
 // usual settings, and writes their status.
 func (e *env) createPools(ctx context.Context, prefix string, n int) error {
+	return e.createPoolRange(ctx, prefix, 0, n)
+}
+
+// createPoolRange creates pools from to to-1 of prefix, as createPools does.
+func (e *env) createPoolRange(ctx context.Context, prefix string, from, to int) error {
 	pools := e.pools.AppsV1beta2().NodePools()
-	return parallel(n, 16, func(i int) error {
+	return parallel(to-from, 16, func(i int) error {
+		i += from
 		np, err := pools.Create(ctx, &appsv1beta2.NodePool{
 			ObjectMeta: metav1.ObjectMeta{Name: poolName(prefix, i)},
 			Spec: appsv1beta2.NodePoolSpec{Type: appsv1beta2.Edge, InterConnectivity: true, EnableLeaderElection: true,

@@ -11,7 +11,11 @@ import (
 )
 
 // rssBytes reads a process's resident set size.
-func rssBytes(pid int) (int64, error) {
+func rssBytes(pid int) (int64, error) { return procStatus(pid, "VmRSS") }
+
+// procStatus reads one size field of /proc/<pid>/status (VmRSS, RssAnon,
+// RssFile), in bytes.
+func procStatus(pid int, field string) (int64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
@@ -19,12 +23,24 @@ func rssBytes(pid int) (int64, error) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			return kb * 1024, err
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+	return 0, fmt.Errorf("no %s for pid %d", field, pid)
+}
+
+// rssParts is a process's RSS split into anonymous memory (Go heap, stacks,
+// runtime) and file-backed pages (the binary's code and data read so far).
+type rssParts struct{ total, anon, file int64 }
+
+// settledRSSParts waits for the RSS to settle, then reads its parts.
+func settledRSSParts(pid int) rssParts {
+	total := settledRSS(pid)
+	anon, _ := procStatus(pid, "RssAnon")
+	file, _ := procStatus(pid, "RssFile")
+	return rssParts{total: total, anon: anon, file: file}
 }
 
 // settledRSS waits for a process's RSS to stop moving, then returns it.
