@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unique"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -72,8 +73,10 @@ type Pool struct {
 	// InterConnectivity and EnableLeaderElection are the pool's spec fields.
 	InterConnectivity    bool
 	EnableLeaderElection bool
-	// PoolScopedMetadata is the AnnotationPoolScopedMetadata value.
-	PoolScopedMetadata string
+	// metadata is the AnnotationPoolScopedMetadata value, interned: the
+	// pools of a cluster usually share one list, so they share one copy of
+	// it (and compare it by pointer).
+	metadata unique.Handle[string]
 	// Leaders are the valid leaders, as Leaders returns them.
 	Leaders []Leader
 }
@@ -93,7 +96,7 @@ func Project(np *appsv1beta2.NodePool) (Pool, []InvalidLeader, error) {
 		CreationTimestamp:    np.CreationTimestamp,
 		InterConnectivity:    np.Spec.InterConnectivity,
 		EnableLeaderElection: np.Spec.EnableLeaderElection,
-		PoolScopedMetadata:   PoolScopedMetadata(np.Spec.PoolScopeMetadata),
+		metadata:             unique.Make(PoolScopedMetadata(np.Spec.PoolScopeMetadata)),
 	}
 	if err := apivalidation.ValidateAnnotationsSize(p.Annotations()); err != nil {
 		return Pool{}, nil, &UnpublishableError{Reason: ReasonPoolScopedMetadataTooLarge, Message: fmt.Sprintf(
@@ -109,7 +112,16 @@ func Project(np *appsv1beta2.NodePool) (Pool, []InvalidLeader, error) {
 func (p *Pool) Equal(q *Pool) bool {
 	return p.Name == q.Name && p.UID == q.UID && p.CreationTimestamp.Equal(&q.CreationTimestamp) &&
 		p.InterConnectivity == q.InterConnectivity && p.EnableLeaderElection == q.EnableLeaderElection &&
-		p.PoolScopedMetadata == q.PoolScopedMetadata && slices.Equal(p.Leaders, q.Leaders)
+		p.metadata == q.metadata && slices.Equal(p.Leaders, q.Leaders)
+}
+
+// PoolScopedMetadata is the AnnotationPoolScopedMetadata value; "" when
+// the pool has none.
+func (p *Pool) PoolScopedMetadata() string {
+	if p.metadata == (unique.Handle[string]{}) {
+		return ""
+	}
+	return p.metadata.Value()
 }
 
 // Annotations are the contract annotations carrying the pool's settings.
@@ -117,7 +129,7 @@ func (p *Pool) Annotations() map[string]string {
 	return map[string]string{
 		v1alpha1.AnnotationInterConnectivity:    strconv.FormatBool(p.InterConnectivity),
 		v1alpha1.AnnotationEnableLeaderElection: strconv.FormatBool(p.EnableLeaderElection),
-		v1alpha1.AnnotationPoolScopedMetadata:   p.PoolScopedMetadata,
+		v1alpha1.AnnotationPoolScopedMetadata:   p.PoolScopedMetadata(),
 	}
 }
 

@@ -322,3 +322,19 @@ func TestPoolEqualSeesOnlyWhatIsPublished(t *testing.T) {
 		})
 	}
 }
+
+// TestPoolScopedMetadataIsShared: pools with the same metadata list share one
+// interned copy; a zero Pool has none.
+func TestPoolScopedMetadataIsShared(t *testing.T) {
+	a, _, _ := Project(pool("a"))
+	b, _, _ := Project(pool("b"))
+	if a.metadata != b.metadata {
+		t.Error("two pools with the same poolScopeMetadata hold two copies")
+	}
+	if got, want := b.PoolScopedMetadata(), "/v1/services,discovery.k8s.io/v1/endpointslices"; got != want {
+		t.Errorf("PoolScopedMetadata() = %q, want %q", got, want)
+	}
+	if got := (&Pool{Name: "zero"}).PoolScopedMetadata(); got != "" {
+		t.Errorf("zero Pool: %q", got)
+	}
+}

@@ -44,20 +44,24 @@ func settledRSSParts(pid int) rssParts {
 }
 
 // settledRSS waits for a process's RSS to stop moving, then returns it.
+// After a GC the Go runtime returns freed pages to the OS in the background,
+// at a paced rate, for several seconds; the RSS counts as settled when it
+// moved less than 128 KiB over the last 3 seconds (at most a minute).
 func settledRSS(pid int) int64 {
-	var last int64
-	for i := 0; i < 20; i++ {
-		time.Sleep(500 * time.Millisecond)
+	const window, still = 3, 128 * 1024
+	var samples []int64
+	for i := 0; i < 60; i++ {
 		rss, err := rssBytes(pid)
 		if err != nil {
 			return 0
 		}
-		if last != 0 && abs(rss-last) < 256*1024 {
+		samples = append(samples, rss)
+		if n := len(samples); n > window && abs(samples[n-1]-samples[n-1-window]) < still {
 			return rss
 		}
-		last = rss
+		time.Sleep(time.Second)
 	}
-	return last
+	return samples[len(samples)-1]
 }
 
 func abs(x int64) int64 {

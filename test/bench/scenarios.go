@@ -530,7 +530,7 @@ func (e *env) controllerScale(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	warmed, err := e.snapshot(ctx, "")
+	warmed, err := e.snapshot(ctx, "_output/bench-heap-"+prefix+"-warm.pb.gz")
 	if err != nil {
 		return err
 	}
@@ -606,8 +606,9 @@ func (e *env) controllerScale(ctx context.Context) error {
 			"twice the live heap before it collects (GOGC=100) and returns freed pages to the OS slowly, so anonymous RSS "+
 			"grows by up to about twice the live heap.",
 		"Goal: ≤ 2 KiB per pool.",
-		"Where it goes with all pools (heap profile after a forced GC, `go tool pprof -top -sample_index=inuse_space`, largest first):\n\n```\n"+
-			pprofTop("_output/bench-heap-"+prefix+".pb.gz", 14)+"```")
+		fmt.Sprintf("Where the %d pools after the first %d go (heap profile with all pools minus the one after the first, "+
+			"`go tool pprof -top -sample_index=inuse_space -diff_base`, largest first):\n\n```\n", rest, warm)+
+			pprofTop("_output/bench-heap-"+prefix+".pb.gz", 14, "-diff_base", "_output/bench-heap-"+prefix+"-warm.pb.gz")+"```")
 	return nil
 }
 
@@ -637,8 +638,9 @@ func (e *env) goMemory(ctx context.Context) (map[string]float64, error) {
 }
 
 // pprofTop returns the first lines of `go tool pprof -top` for a profile.
-func pprofTop(path string, lines int) string {
-	out, err := exec.Command("go", "tool", "pprof", "-top", "-sample_index=inuse_space", path).Output()
+func pprofTop(path string, lines int, flags ...string) string {
+	args := append([]string{"tool", "pprof", "-top", "-sample_index=inuse_space"}, flags...)
+	out, err := exec.Command("go", append(args, path)...).Output()
 	if err != nil {
 		return "(no profile: " + err.Error() + ")\n"
 	}
