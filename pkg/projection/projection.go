@@ -2,6 +2,7 @@ package projection
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -339,8 +340,9 @@ func StateOf(np *appsv1beta2.NodePool) State {
 	if err == nil {
 		return State{Pool: p, Published: true, Invalid: invalid}
 	}
-	ue, ok := err.(*UnpublishableError)
-	if !ok {
+	// Project fails only with an *UnpublishableError.
+	var ue *UnpublishableError
+	if !errors.As(err, &ue) {
 		ue = &UnpublishableError{Reason: "ProjectionFailed", Message: err.Error()}
 	}
 	return State{Pool: Pool{Name: np.Name, UID: np.UID}, Unpublishable: ue}

@@ -243,8 +243,8 @@ func (s *Store) object(e *entry, rv uint64) *leaderhub.LeaderHub {
 	return out
 }
 
-// next computes, under the lock, the entry for a NodePool's new state.
-// changed reports a new projection, reported a change of what is left out.
+// nextLocked computes the entry for a NodePool's new state: changed reports
+// a new projection, reported a change of what is left out of it.
 func (s *Store) nextLocked(np *appsv1beta2.NodePool, st projection.State, prev *entry) (next *entry, changed, reported bool) {
 	if prev != nil {
 		st = st.After(&prev.State)
