@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"iter"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -66,20 +67,38 @@ func (e *UnpublishableError) Error() string { return e.Message }
 // Pool is the compact projection of one NodePool: exactly the inputs a
 // LeaderHub, an Endpoints and a ConfigMap are built from, and nothing else.
 // Stores keep a Pool per NodePool instead of any of those objects, which
-// are several times larger. A Pool is never modified once built.
+// are many times larger, so a Pool is laid out for size: its strings share
+// one allocation, and it is 48 bytes besides. A Pool is never modified once
+// built; its zero value is a pool with no name.
 type Pool struct {
-	Name              string
-	UID               types.UID
-	CreationTimestamp metav1.Time
-	// InterConnectivity and EnableLeaderElection are the pool's spec fields.
-	InterConnectivity    bool
-	EnableLeaderElection bool
+	// text is the pool's name, its uid, then its valid leaders as
+	// "node/ip,node/ip" (sorted, as Leaders returns them), back to back.
+	// Neither part of a leader can hold "/" or ",": node names are DNS
+	// subdomains and addresses are canonical IPs.
+	text            string
+	nameEnd, uidEnd int32
+	// created is the creationTimestamp in Unix seconds, the precision the
+	// API serializes it in; hasCreated is false for a zero timestamp.
+	created int64
 	// metadata is the AnnotationPoolScopedMetadata value, interned: the
 	// pools of a cluster usually share one list, so they share one copy of
 	// it (and compare it by pointer).
-	metadata unique.Handle[string]
-	// Leaders are the valid leaders, as Leaders returns them.
-	Leaders []Leader
+	metadata                                            unique.Handle[string]
+	interConnectivity, enableLeaderElection, hasCreated bool
+}
+
+// NamedPool is the Pool of a NodePool that has nothing published: only its
+// name and uid are set.
+func NamedPool(name string, uid types.UID) Pool {
+	return newPool(name, uid, "")
+}
+
+func newPool(name string, uid types.UID, leaders string) Pool {
+	return Pool{
+		text:    name + string(uid) + leaders,
+		nameEnd: int32(len(name)),
+		uidEnd:  int32(len(name) + len(uid)),
+	}
 }
 
 // Project computes a NodePool's Pool. It returns an *UnpublishableError when
@@ -91,29 +110,76 @@ func Project(np *appsv1beta2.NodePool) (Pool, []InvalidLeader, error) {
 	if err := ValidatePoolName(np.Name); err != nil {
 		return Pool{}, nil, err
 	}
-	p := Pool{
-		Name:                 np.Name,
-		UID:                  np.UID,
-		CreationTimestamp:    np.CreationTimestamp,
-		InterConnectivity:    np.Spec.InterConnectivity,
-		EnableLeaderElection: np.Spec.EnableLeaderElection,
-		metadata:             unique.Make(PoolScopedMetadata(np.Spec.PoolScopeMetadata)),
+	leaders, invalid := Leaders(np.Status.LeaderEndpoints)
+	pairs := make([]string, len(leaders))
+	for i, l := range leaders {
+		pairs[i] = l.NodeName + "/" + l.IP
+	}
+	p := newPool(np.Name, np.UID, strings.Join(pairs, ","))
+	p.interConnectivity = np.Spec.InterConnectivity
+	p.enableLeaderElection = np.Spec.EnableLeaderElection
+	p.metadata = unique.Make(PoolScopedMetadata(np.Spec.PoolScopeMetadata))
+	if !np.CreationTimestamp.IsZero() {
+		p.created, p.hasCreated = np.CreationTimestamp.Unix(), true
 	}
 	if err := apivalidation.ValidateAnnotationsSize(p.Annotations()); err != nil {
 		return Pool{}, nil, &UnpublishableError{Reason: ReasonPoolScopedMetadataTooLarge, Message: fmt.Sprintf(
 			"NodePool %q: spec.poolScopeMetadata (%d entries) does not fit in the %s annotation: %v",
 			np.Name, len(np.Spec.PoolScopeMetadata), v1alpha1.AnnotationPoolScopedMetadata, err)}
 	}
-	var invalid []InvalidLeader
-	p.Leaders, invalid = Leaders(np.Status.LeaderEndpoints)
 	return p, invalid, nil
 }
 
 // Equal reports whether two Pools publish the same thing.
 func (p *Pool) Equal(q *Pool) bool {
-	return p.Name == q.Name && p.UID == q.UID && p.CreationTimestamp.Equal(&q.CreationTimestamp) &&
-		p.InterConnectivity == q.InterConnectivity && p.EnableLeaderElection == q.EnableLeaderElection &&
-		p.metadata == q.metadata && slices.Equal(p.Leaders, q.Leaders)
+	return *p == *q
+}
+
+// Name is the NodePool's name.
+func (p *Pool) Name() string { return p.text[:p.nameEnd] }
+
+// UID is the NodePool's uid.
+func (p *Pool) UID() types.UID { return types.UID(p.text[p.nameEnd:p.uidEnd]) }
+
+// CreationTimestamp is the NodePool's, to the second.
+func (p *Pool) CreationTimestamp() metav1.Time {
+	if !p.hasCreated {
+		return metav1.Time{}
+	}
+	return metav1.Unix(p.created, 0)
+}
+
+// InterConnectivity is the pool's spec.interConnectivity.
+func (p *Pool) InterConnectivity() bool { return p.interConnectivity }
+
+// EnableLeaderElection is the pool's spec.enableLeaderElection.
+func (p *Pool) EnableLeaderElection() bool { return p.enableLeaderElection }
+
+// LeadersString is the valid leaders as "node/ip,node/ip", sorted as Leaders
+// returns them: the form of kubectl's LEADERS column.
+func (p *Pool) LeadersString() string { return p.text[p.uidEnd:] }
+
+// Leaders yields the valid leaders, sorted as Leaders returns them.
+func (p *Pool) Leaders() iter.Seq[Leader] {
+	return func(yield func(Leader) bool) {
+		if p.LeadersString() == "" {
+			return
+		}
+		for pair := range strings.SplitSeq(p.LeadersString(), ",") {
+			node, ip, _ := strings.Cut(pair, "/")
+			if !yield(Leader{NodeName: node, IP: ip}) {
+				return
+			}
+		}
+	}
+}
+
+// LeaderCount is how many valid leaders the pool has.
+func (p *Pool) LeaderCount() int {
+	if p.LeadersString() == "" {
+		return 0
+	}
+	return strings.Count(p.LeadersString(), ",") + 1
 }
 
 // PoolScopedMetadata is the AnnotationPoolScopedMetadata value; "" when
@@ -128,8 +194,8 @@ func (p *Pool) PoolScopedMetadata() string {
 // Annotations are the contract annotations carrying the pool's settings.
 func (p *Pool) Annotations() map[string]string {
 	return map[string]string{
-		v1alpha1.AnnotationInterConnectivity:    strconv.FormatBool(p.InterConnectivity),
-		v1alpha1.AnnotationEnableLeaderElection: strconv.FormatBool(p.EnableLeaderElection),
+		v1alpha1.AnnotationInterConnectivity:    strconv.FormatBool(p.interConnectivity),
+		v1alpha1.AnnotationEnableLeaderElection: strconv.FormatBool(p.enableLeaderElection),
 		v1alpha1.AnnotationPoolScopedMetadata:   p.PoolScopedMetadata(),
 	}
 }
@@ -140,8 +206,8 @@ func (p *Pool) OwnerReference() metav1.OwnerReference {
 	return metav1.OwnerReference{
 		APIVersion: appsv1beta2.SchemeGroupVersion.String(),
 		Kind:       "NodePool",
-		Name:       p.Name,
-		UID:        p.UID,
+		Name:       p.Name(),
+		UID:        p.UID(),
 		Controller: ptr.To(true),
 	}
 }
@@ -151,21 +217,21 @@ func (p *Pool) OwnerReference() metav1.OwnerReference {
 func (p *Pool) LeaderHub(opts Options) *v1alpha1.LeaderHub {
 	lh := &v1alpha1.LeaderHub{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:              v1alpha1.ObjectName(p.Name),
+			Name:              v1alpha1.ObjectName(p.Name()),
 			Namespace:         opts.Namespace,
-			UID:               p.UID,
-			CreationTimestamp: p.CreationTimestamp,
-			Labels:            Labels(p.Name),
+			UID:               p.UID(),
+			CreationTimestamp: p.CreationTimestamp(),
+			Labels:            Labels(p.Name()),
 			Annotations:       p.Annotations(),
 			OwnerReferences:   []metav1.OwnerReference{p.OwnerReference()},
 		},
 	}
-	if len(p.Leaders) > 0 {
+	if n := p.LeaderCount(); n > 0 {
 		subset := v1alpha1.LeaderHubSubset{
-			Addresses: make([]v1alpha1.LeaderHubAddress, 0, len(p.Leaders)),
+			Addresses: make([]v1alpha1.LeaderHubAddress, 0, n),
 			Ports:     []v1alpha1.LeaderHubPort{{Name: v1alpha1.PortName, Port: opts.LeaderHubPort, Protocol: corev1.ProtocolTCP}},
 		}
-		for _, l := range p.Leaders {
+		for l := range p.Leaders() {
 			subset.Addresses = append(subset.Addresses, v1alpha1.LeaderHubAddress{IP: l.IP, NodeName: ptr.To(l.NodeName)})
 		}
 		lh.Subsets = []v1alpha1.LeaderHubSubset{subset}
@@ -345,7 +411,7 @@ func StateOf(np *appsv1beta2.NodePool) State {
 	if !errors.As(err, &ue) {
 		ue = &UnpublishableError{Reason: "ProjectionFailed", Message: err.Error()}
 	}
-	return State{Pool: Pool{Name: np.Name, UID: np.UID}, Unpublishable: ue}
+	return State{Pool: NamedPool(np.Name, np.UID), Unpublishable: ue}
 }
 
 // After returns s as it stands after prev (nil for a new pool): a NodePool

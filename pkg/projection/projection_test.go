@@ -334,7 +334,70 @@ func TestPoolScopedMetadataIsShared(t *testing.T) {
 	if got, want := b.PoolScopedMetadata(), "/v1/services,discovery.k8s.io/v1/endpointslices"; got != want {
 		t.Errorf("PoolScopedMetadata() = %q, want %q", got, want)
 	}
-	if got := (&Pool{Name: "zero"}).PoolScopedMetadata(); got != "" {
+	if got := (&Pool{}).PoolScopedMetadata(); got != "" {
 		t.Errorf("zero Pool: %q", got)
 	}
+}
+
+// TestPoolAccessors: what a Pool packs into one string comes back out whole,
+// for pools with no leaders, IPv6 leaders, no uid and no timestamp.
+func TestPoolAccessors(t *testing.T) {
+	created := metav1.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	for _, tc := range []struct {
+		name    string
+		pool    Pool
+		wantNm  string
+		wantUID types.UID
+		created metav1.Time
+		leaders []Leader
+	}{
+		{"zero", Pool{}, "", "", metav1.Time{}, nil},
+		{"named", NamedPool("p", "uid-p"), "p", "uid-p", metav1.Time{}, nil},
+		{"no leaders", mustProject(t, pool("p")), "p", "uid-p", created, nil},
+		{"leaders", mustProject(t, pool("pool-1",
+			appsv1beta2.Leader{NodeName: "node-b.example", Address: "fd00::0:2"},
+			appsv1beta2.Leader{NodeName: "node-a", Address: "::ffff:10.0.0.1"},
+			appsv1beta2.Leader{NodeName: "node-a", Address: "10.0.0.3"})),
+			"pool-1", "uid-pool-1", created,
+			[]Leader{{"node-a", "10.0.0.1"}, {"node-a", "10.0.0.3"}, {"node-b.example", "fd00::2"}}},
+		{"no uid or timestamp", mustProject(t, &appsv1beta2.NodePool{ObjectMeta: metav1.ObjectMeta{Name: "bare"},
+			Status: appsv1beta2.NodePoolStatus{LeaderEndpoints: []appsv1beta2.Leader{{NodeName: "n", Address: "10.1.1.1"}}}}),
+			"bare", "", metav1.Time{}, []Leader{{"n", "10.1.1.1"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := tc.pool
+			if p.Name() != tc.wantNm || p.UID() != tc.wantUID {
+				t.Errorf("Name, UID = %q, %q; want %q, %q", p.Name(), p.UID(), tc.wantNm, tc.wantUID)
+			}
+			if got := p.CreationTimestamp(); !got.Equal(&tc.created) {
+				t.Errorf("CreationTimestamp = %v, want %v", got, tc.created)
+			}
+			var got []Leader
+			for l := range p.Leaders() {
+				got = append(got, l)
+			}
+			if !reflect.DeepEqual(got, tc.leaders) || p.LeaderCount() != len(tc.leaders) {
+				t.Errorf("Leaders = %v (count %d), want %v", got, p.LeaderCount(), tc.leaders)
+			}
+			pairs := make([]string, 0, len(tc.leaders))
+			for _, l := range tc.leaders {
+				pairs = append(pairs, l.NodeName+"/"+l.IP)
+			}
+			if want := strings.Join(pairs, ","); p.LeadersString() != want {
+				t.Errorf("LeadersString = %q, want %q", p.LeadersString(), want)
+			}
+			if lh := p.LeaderHub(opts); LeadersString(lh.Subsets) != p.LeadersString() {
+				t.Errorf("the LeaderHub's leaders %q differ from the pool's %q", LeadersString(lh.Subsets), p.LeadersString())
+			}
+		})
+	}
+}
+
+func mustProject(t *testing.T, np *appsv1beta2.NodePool) Pool {
+	t.Helper()
+	p, _, err := Project(np)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

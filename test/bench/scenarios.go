@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +16,7 @@ import (
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/pkg/registry/leaderhub/viewstore"
 )
 
 // currentRVs returns list resourceVersions to watch from, so watches carry
@@ -278,59 +278,82 @@ func (e *env) memoryPerWatcher(ctx context.Context) error {
 			return err
 		}
 	}
-	// heap, when set, reads the server's Go heap in use after a forced GC.
-	measure := func(pid int, cfg *rest.Config, url func(string) string, heap func(profile string) (float64, error)) (float64, float64, error) {
+	warm := max(1, c.memoryWatchers/5)
+	added := float64(c.memoryWatchers - warm)
+	type reading struct {
+		rss  int64
+		heap float64
+	}
+	// read forces two GCs in the server (the first moves sync.Pool caches
+	// to their victim cache, the second frees them), reads its heap in use,
+	// then its RSS once it settles.
+	read := func(pid int, cfg *rest.Config, profile string) (reading, error) {
+		if _, err := serverHeap(ctx, cfg, ""); err != nil {
+			return reading{}, err
+		}
+		heap, err := serverHeap(ctx, cfg, profile)
+		return reading{rss: settledRSS(pid), heap: heap}, err
+	}
+	// measure opens a warm-up fifth of the watches (it also opens the
+	// connections and warms the server's buffer pools), reads the server,
+	// opens the rest and reads it again: the slope is what one more watch
+	// costs.
+	measure := func(pid int, cfg *rest.Config, url func(string) string, profile string) (rss, heap float64, err error) {
 		tr, err := newTransports(cfg, 200)
 		if err != nil {
 			return 0, 0, err
 		}
 		defer tr.close()
-		var heapBefore, heapAfter float64
-		if heap != nil {
-			if heapBefore, err = heap(""); err != nil {
-				return 0, 0, err
-			}
-		}
-		before := settledRSS(pid)
 		var ws []*streamWatch
-		for i := 0; i < c.memoryWatchers; i++ {
-			ws = append(ws, openWatch(ctx, tr.client(), url(poolName(prefix, i%c.fanoutPools)), nil))
-		}
-		defer stopAll(ws)
-		if failed, err := waitEstablished(ws, 2*time.Minute); failed > 0 {
-			return 0, 0, fmt.Errorf("%d watches failed: %v", failed, err)
-		}
-		after := settledRSS(pid)
-		if heap != nil {
-			if heapAfter, err = heap("_output/bench-heap-watchers-" + strconv.Itoa(pid) + ".pb.gz"); err != nil {
-				return 0, 0, err
+		defer func() { stopAll(ws) }()
+		open := func(from, to int) error {
+			for i := from; i < to; i++ {
+				ws = append(ws, openWatch(ctx, tr.client(), url(poolName(prefix, i%c.fanoutPools)), nil))
 			}
+			if failed, err := waitEstablished(ws, 2*time.Minute); failed > 0 {
+				return fmt.Errorf("%d watches failed: %v", failed, err)
+			}
+			return nil
 		}
-		n := float64(c.memoryWatchers)
-		return float64(after-before) / n, (heapAfter - heapBefore) / n, nil
+		if err := open(0, warm); err != nil {
+			return 0, 0, err
+		}
+		before, err := read(pid, cfg, profile+"-warm.pb.gz")
+		if err != nil {
+			return 0, 0, err
+		}
+		if err := open(warm, c.memoryWatchers); err != nil {
+			return 0, 0, err
+		}
+		after, err := read(pid, cfg, profile+".pb.gz")
+		if err != nil {
+			return 0, 0, err
+		}
+		return float64(after.rss-before.rss) / added, (after.heap - before.heap) / added, nil
 	}
-	lhRSS, lhHeap, err := measure(e.lh.Process.PID, e.direct, func(p string) string { return leaderHubWatchURL(e.direct.Host, p, "") },
-		func(profile string) (float64, error) { return serverHeap(ctx, e.direct, profile) })
+	const lhProfile, apiProfile = "_output/bench-heap-watchers-leaderhub", "_output/bench-heap-watchers-kube-apiserver"
+	lhRSS, lhHeap, err := measure(e.lh.Process.PID, e.direct, func(p string) string { return leaderHubWatchURL(e.direct.Host, p, "") }, lhProfile)
 	if err != nil {
 		return err
 	}
-	apiRSS, apiHeap, err := measure(e.cp.APIServer.PID, e.admin, func(p string) string { return endpointsWatchURL(e.admin.Host, p, "") },
-		func(profile string) (float64, error) { return serverHeap(ctx, e.admin, profile) })
+	apiRSS, apiHeap, err := measure(e.cp.APIServer.PID, e.admin, func(p string) string { return endpointsWatchURL(e.admin.Host, p, "") }, apiProfile)
 	if err != nil {
 		return err
 	}
 	e.report.section("3. Memory per idle watcher",
-		fmt.Sprintf("%d idle, name-selected watches opened directly on each server (HTTP/2, 200 streams per connection), divided by the watches: "+
-			"each server's Go heap in use after a forced GC (the figure to compare), and its RSS growth once it settles "+
-			"(noisy on a warm process that reuses freed memory).", c.memoryWatchers),
+		fmt.Sprintf("Idle, name-selected watches opened directly on each server (HTTP/2, 200 streams per connection) in two batches: "+
+			"%d, then %d more. Per watcher is the growth between the two batches divided by the second: each server's Go heap in use "+
+			"after two forced GCs (the figure to compare), and its RSS once it settles. The first batch opens the connections and "+
+			"warms the servers' buffer pools, so the slope is what one more watch costs.", warm, c.memoryWatchers-warm),
 		[]string{"server", "heap per watcher", "heap ratio to kube-apiserver", "RSS growth per watcher"},
 		[][]string{
 			{"leaderhub-apiserver (view)", kib(lhHeap), ratio(lhHeap, apiHeap), kib(lhRSS)},
 			{"kube-apiserver (Endpoints)", kib(apiHeap), "1.00×", kib(apiRSS)},
 		},
 		"Goal: ≤ 10 KiB per watcher.",
-		"Where leaderhub's goes, with the watchers open (heap profile after a forced GC, largest first):\n\n```\n"+
-			pprofTop("_output/bench-heap-watchers-"+strconv.Itoa(e.lh.Process.PID)+".pb.gz", 12)+"```")
+		fmt.Sprintf("Where leaderhub's goes: the heap profile with all %d watches minus the one after the first %d "+
+			"(`go tool pprof -top -sample_index=inuse_space -diff_base`, largest first):\n\n```\n", c.memoryWatchers, warm)+
+			pprofTop(lhProfile+".pb.gz", 14, "-diff_base", lhProfile+"-warm.pb.gz")+"```")
 	return nil
 }
 
@@ -482,33 +505,67 @@ type memorySnapshot struct {
 
 // snapshot measures leaderhub's memory: two forced GCs (the first moves
 // sync.Pool caches to their victim cache, the second frees them), the heap in
-// use, then the RSS once it settles and the Go runtime's figures.
+// use, then the RSS once it settles and the Go runtime's figures. The heap is
+// read while the controller is idle, and read again if a sync ran meanwhile
+// (a resync syncs every pool), so that it holds the pools, not a sync's
+// garbage.
 func (e *env) snapshot(ctx context.Context, profile string) (memorySnapshot, error) {
 	var m memorySnapshot
-	if _, err := e.heapProfile(ctx, ""); err != nil {
-		return m, err
+	for attempt := 1; ; attempt++ {
+		syncs, err := e.waitControllerIdle(ctx)
+		if err != nil {
+			return m, err
+		}
+		if _, err := e.heapProfile(ctx, ""); err != nil {
+			return m, err
+		}
+		if m.heap, err = e.heapProfile(ctx, profile); err != nil {
+			return m, err
+		}
+		metrics, err := e.scrape(ctx)
+		if err != nil {
+			return m, err
+		}
+		if metricSum(metrics, "leaderhub_controller_syncs_total", "") == syncs || attempt == 5 {
+			break
+		}
 	}
-	heap, err := e.heapProfile(ctx, profile)
-	if err != nil {
-		return m, err
-	}
-	m.heap = heap
 	m.rss = settledRSSParts(e.lh.Process.PID)
+	var err error
 	m.goMem, err = e.goMemory(ctx)
 	return m, err
+}
+
+// waitControllerIdle waits until the controller's queue is empty and no pool
+// is being synced, and returns how many syncs it has done.
+func (e *env) waitControllerIdle(ctx context.Context) (float64, error) {
+	const queue = `name="leaderhub_materialize"`
+	var syncs float64
+	err := waitFor(ctx, 5*time.Minute, "the controller to be idle", func(ctx context.Context) (bool, error) {
+		metrics, err := e.scrape(ctx)
+		if err != nil {
+			return false, nil
+		}
+		syncs = metricSum(metrics, "leaderhub_controller_syncs_total", "")
+		return metricSum(metrics, "workqueue_depth", queue) == 0 &&
+			metricSum(metrics, "workqueue_unfinished_work_seconds", queue) == 0, nil
+	})
+	return syncs, err
 }
 
 // controllerScale: many pools created at once; time until every Endpoints
 // exists, API requests per pool, writes during a resync with no change, and
 // leaderhub's memory per pool. The pools come in two batches, a warm-up
-// tenth and the rest, so memory is measured empty, warm and full: what one
+// quarter and the rest, so memory is measured empty, warm and full: what one
 // more pool costs is the slope between warm and full, free of the one-time
 // costs the first pools pay (code paths read from the binary, tables built
-// lazily, buffer pools).
+// lazily, buffer pools) and of the fixed-size watch history, which the
+// warm-up fills (each pool makes two events, so the 2,500 pools of a 10,000
+// pool run make more than the history's 4,096).
 func (e *env) controllerScale(ctx context.Context) error {
 	c := e.cfg
 	const prefix = "cs"
-	warm := max(1, c.controllerPools/10)
+	warm := max(1, c.controllerPools/4)
 	metricsBefore, err := e.scrape(ctx)
 	if err != nil {
 		return err
@@ -601,8 +658,11 @@ func (e *env) controllerScale(ctx context.Context) error {
 			fmt.Sprintf("per pool, 0 → %d", c.controllerPools), fmt.Sprintf("per pool, %d → %d", warm, c.controllerPools)},
 		rows,
 		fmt.Sprintf("RSS divided by all pools, not just the growth: %.2f KiB per pool.", float64(full.rss.total)/n/1024),
-		"The last column is what one more pool costs; the one before it also carries what the first pools pay once "+
-			"(code paths read from the binary, tables built lazily, buffer pools). The Go runtime lets the heap grow to about "+
+		fmt.Sprintf("The last column is what one more pool costs; the one before it also carries what the first pools pay once "+
+			"(code paths read from the binary, tables built lazily, buffer pools) and the watch history, a ring of the last %d "+
+			"view events that the first batch fills (two per pool). Heap readings are taken while the controller is idle. ",
+			viewstore.DefaultHistorySize)+
+			"The Go runtime lets the heap grow to about "+
 			"twice the live heap before it collects (GOGC=100) and returns freed pages to the OS slowly, so anonymous RSS "+
 			"grows by up to about twice the live heap.",
 		"Goal: ≤ 2 KiB per pool.",

@@ -165,7 +165,7 @@ func (c *Controller) processNext(ctx context.Context) bool {
 func nodePoolRef(p *projection.Pool) *metav1.PartialObjectMetadata {
 	return &metav1.PartialObjectMetadata{
 		TypeMeta:   metav1.TypeMeta{APIVersion: appsv1beta2.SchemeGroupVersion.String(), Kind: "NodePool"},
-		ObjectMeta: metav1.ObjectMeta{Name: p.Name, UID: p.UID},
+		ObjectMeta: metav1.ObjectMeta{Name: p.Name(), UID: p.UID()},
 	}
 }
 
@@ -324,7 +324,7 @@ func (c *Controller) totals() poolTotals {
 			return
 		}
 		t.managed++
-		if len(st.Pool.Leaders) == 0 {
+		if st.Pool.LeaderCount() == 0 {
 			t.withoutLeaders++
 		}
 		t.invalidLeaders += len(st.Invalid)

@@ -61,7 +61,7 @@ func NewObjectCache(client kubernetes.Interface, form Form, opts projection.Opti
 	default:
 		return nil, fmt.Errorf("unknown form %q: want %s or %s", form, FormEndpoints, FormConfigMap)
 	}
-	sample := k.desired((&projection.Pool{Name: "sample"}).LeaderHub(opts))
+	sample := k.desired((&projection.Pool{}).LeaderHub(opts))
 	c := &ObjectCache{
 		kind:             k,
 		ownedLabels:      slices.Sorted(maps.Keys(sample.GetLabels())),

@@ -11,7 +11,10 @@ import (
 )
 
 // predicate selects objects by namespace, labels and fields (metadata.name,
-// metadata.namespace), as a request asks.
+// metadata.namespace), as a request asks. Everything it can select on is a
+// function of the pool's name (a LeaderHub's labels are its pool name and
+// the managed-by value), so a change never moves an object into or out of a
+// selection: each event reaches a watcher as it is, or not at all.
 type predicate struct {
 	namespace string // "" for all namespaces
 	label     labels.Selector
@@ -43,12 +46,12 @@ func (p *predicate) singleName() (string, bool) {
 	return p.field.RequiresExactMatch("metadata.name")
 }
 
-// delivery is an event on its way to watchers. Its objects are built on
+// delivery is an event on its way to watchers. Its object is built on
 // first need, once, and shared by every watcher it reaches.
 type delivery struct {
-	ev        *event
-	build     func(e *entry, rv uint64) *leaderhub.LeaderHub
-	cur, prev *leaderhub.LeaderHub
+	ev    *event
+	build func(e *entry, rv uint64) *leaderhub.LeaderHub
+	obj   *leaderhub.LeaderHub
 }
 
 func (s *Store) newDelivery(ev *event) *delivery {
@@ -56,45 +59,22 @@ func (s *Store) newDelivery(ev *event) *delivery {
 }
 
 // name is the name of the object the event is about.
-func (d *delivery) name() string { return v1alpha1.ObjectName(d.ev.cur.Pool.Name) }
+func (d *delivery) name() string { return v1alpha1.ObjectName(d.ev.cur.Pool.Name()) }
 
-// current is the object after the event (for Deleted: the last state), at
+// object is the object after the event (for Deleted: the last state), at
 // the event's resource version.
-func (d *delivery) current() *leaderhub.LeaderHub {
-	if d.cur == nil {
-		d.cur = d.build(d.ev.cur, d.ev.rv)
+func (d *delivery) object() *leaderhub.LeaderHub {
+	if d.obj == nil {
+		d.obj = d.build(d.ev.cur, d.ev.rv)
 	}
-	return d.cur
+	return d.obj
 }
 
-// previous is the object before a Modified event, at the event's version.
-func (d *delivery) previous() *leaderhub.LeaderHub {
-	if d.prev == nil && d.ev.prev != nil && d.ev.prev.Published {
-		d.prev = d.build(d.ev.prev, d.ev.rv)
-	}
-	return d.prev
-}
-
-// toWatchEvent turns a store event into what one watcher should see: a
-// change that moves an object into or out of the selection is an Added or a
-// Deleted for this watcher.
+// toWatchEvent turns a store event into what one watcher should see, if
+// anything.
 func (p *predicate) toWatchEvent(d *delivery) (watch.Event, bool) {
-	cur := p.matches(d.current())
-	switch d.ev.typ {
-	case watch.Added:
-		return watch.Event{Type: watch.Added, Object: d.current()}, cur
-	case watch.Deleted:
-		return watch.Event{Type: watch.Deleted, Object: d.current()}, cur
+	if !p.matches(d.object()) {
+		return watch.Event{}, false
 	}
-	prevObj := d.previous()
-	prev := prevObj != nil && p.matches(prevObj)
-	switch {
-	case cur && prev:
-		return watch.Event{Type: watch.Modified, Object: d.current()}, true
-	case cur:
-		return watch.Event{Type: watch.Added, Object: d.current()}, true
-	case prev:
-		return watch.Event{Type: watch.Deleted, Object: prevObj}, true
-	}
-	return watch.Event{}, false
+	return watch.Event{Type: d.ev.typ, Object: d.object()}, true
 }

@@ -89,9 +89,7 @@ type entry struct {
 type event struct {
 	typ watch.EventType
 	cur *entry // for Deleted: the last state
-	// prev is, for Modified, the state before.
-	prev *entry
-	rv   uint64
+	rv  uint64
 }
 
 // Store holds the projections of the NodePools and the watchers of them.
@@ -238,7 +236,7 @@ func (s *Store) object(e *entry, rv uint64) *leaderhub.LeaderHub {
 	out := &leaderhub.LeaderHub{}
 	if err := v1alpha1.Convert_v1alpha1_LeaderHub_To_leaderhub_LeaderHub(versioned, out, nil); err != nil {
 		// The conversion is generated field-for-field and cannot fail.
-		klog.ErrorS(err, "Converting a projection", "nodePool", e.Pool.Name)
+		klog.ErrorS(err, "Converting a projection", "nodePool", e.Pool.Name())
 	}
 	return out
 }
@@ -287,9 +285,9 @@ func (s *Store) Update(obj interface{}) error {
 		if prev == nil || !prev.Published {
 			typ = watch.Added
 		}
-		s.emitLocked(event{typ: typ, cur: next, prev: prev, rv: rv})
+		s.emitLocked(event{typ: typ, cur: next, rv: rv})
 	case reported:
-		s.pools[np.Name] = next
+		s.pools[next.Pool.Name()] = next // keyed by the entry's own copy of the name
 		s.advanceLocked(rv)
 	default:
 		s.advanceLocked(rv) // nothing leaderhub publishes changed
@@ -314,7 +312,7 @@ func (s *Store) Delete(obj interface{}) error {
 		s.advanceLocked(rv)
 		return nil
 	case prev.Published:
-		s.emitLocked(event{typ: watch.Deleted, cur: prev, prev: prev, rv: rv})
+		s.emitLocked(event{typ: watch.Deleted, cur: prev, rv: rv})
 	default:
 		delete(s.pools, np.Name)
 		s.advanceLocked(rv)
@@ -334,7 +332,7 @@ func (s *Store) emitLocked(ev event) {
 		s.history.reset(s.rv)
 		s.watchers.terminateAll()
 	}
-	name := ev.cur.Pool.Name
+	name := ev.cur.Pool.Name()
 	if ev.typ == watch.Deleted {
 		delete(s.pools, name)
 		s.published--
@@ -485,7 +483,7 @@ func (s *Store) sortedEntriesLocked(p *predicate) []*entry {
 		}
 	}
 	// One prefix for all: pool-name order is object-name order.
-	slices.SortFunc(out, func(a, b *entry) int { return strings.Compare(a.Pool.Name, b.Pool.Name) })
+	slices.SortFunc(out, func(a, b *entry) int { return strings.Compare(a.Pool.Name(), b.Pool.Name()) })
 	return out
 }
 

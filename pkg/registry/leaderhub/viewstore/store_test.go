@@ -359,7 +359,7 @@ func TestListenersHearWhatTheControllerNeeds(t *testing.T) {
 	_ = s.Update(nodePool("a", 12, "10.0.0.1", "not-an-ip"))
 	expectHeard("a leader left out", "a")
 	st, ok := s.State("a")
-	if !ok || !st.Published || len(st.Invalid) != 1 || len(st.Pool.Leaders) != 1 {
+	if !ok || !st.Published || len(st.Invalid) != 1 || st.Pool.LeaderCount() != 1 {
 		t.Errorf("State(a) = %+v, %v; want published with one leader and one left out", st, ok)
 	}
 	_ = s.Update(nodePool("a", 13, "10.0.0.1", "not-an-ip"))
