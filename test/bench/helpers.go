@@ -186,12 +186,15 @@ func watchQuery(fieldSelector, rv string) string {
 func versionedFor(cfg *rest.Config) versioned.Interface { return versioned.NewForConfigOrDie(cfg) }
 
 // scrape returns leaderhub's /metrics.
-func (e *env) scrape(ctx context.Context) (string, error) {
-	client, err := rest.HTTPClientFor(e.direct)
+func (e *env) scrape(ctx context.Context) (string, error) { return scrapeServer(ctx, e.direct) }
+
+// scrapeServer reads the /metrics of the API server cfg reaches.
+func scrapeServer(ctx context.Context, cfg *rest.Config) (string, error) {
+	client, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return "", err
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.direct.Host+"/metrics", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Host+"/metrics", nil)
 	resp, err := client.Do(req)
 	if err != nil {
 		return "", err
@@ -243,15 +246,9 @@ func serverHeap(ctx context.Context, cfg *rest.Config, path string) (float64, er
 			return 0, err
 		}
 	}
-	req, _ = http.NewRequestWithContext(ctx, http.MethodGet, cfg.Host+"/metrics", nil)
-	resp, err = client.Do(req)
+	metrics, err := scrapeServer(ctx, cfg)
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
-	metrics, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	return metricSum(string(metrics), "go_memstats_heap_inuse_bytes", ""), nil
+	return metricSum(metrics, "go_memstats_heap_inuse_bytes", ""), nil
 }

@@ -280,28 +280,31 @@ func (e *env) memoryPerWatcher(ctx context.Context) error {
 	}
 	warm := max(1, c.memoryWatchers/5)
 	added := float64(c.memoryWatchers - warm)
-	type reading struct {
-		rss  int64
-		heap float64
-	}
+	type reading struct{ rss, heap, stacks, goroutines float64 }
 	// read forces two GCs in the server (the first moves sync.Pool caches
 	// to their victim cache, the second frees them), reads its heap in use,
-	// then its RSS once it settles.
+	// its goroutines and their stacks, then its RSS once it settles.
 	read := func(pid int, cfg *rest.Config, profile string) (reading, error) {
 		if _, err := serverHeap(ctx, cfg, ""); err != nil {
 			return reading{}, err
 		}
 		heap, err := serverHeap(ctx, cfg, profile)
-		return reading{rss: settledRSS(pid), heap: heap}, err
+		if err != nil {
+			return reading{}, err
+		}
+		metrics, err := scrapeServer(ctx, cfg)
+		return reading{rss: float64(settledRSS(pid)), heap: heap,
+			stacks:     metricSum(metrics, "go_memstats_stack_inuse_bytes", ""),
+			goroutines: metricSum(metrics, "go_goroutines", "")}, err
 	}
 	// measure opens a warm-up fifth of the watches (it also opens the
 	// connections and warms the server's buffer pools), reads the server,
 	// opens the rest and reads it again: the slope is what one more watch
 	// costs.
-	measure := func(pid int, cfg *rest.Config, url func(string) string, profile string) (rss, heap float64, err error) {
+	measure := func(pid int, cfg *rest.Config, url func(string) string, profile string) (perWatch reading, err error) {
 		tr, err := newTransports(cfg, 200)
 		if err != nil {
-			return 0, 0, err
+			return reading{}, err
 		}
 		defer tr.close()
 		var ws []*streamWatch
@@ -316,40 +319,38 @@ func (e *env) memoryPerWatcher(ctx context.Context) error {
 			return nil
 		}
 		if err := open(0, warm); err != nil {
-			return 0, 0, err
+			return reading{}, err
 		}
 		before, err := read(pid, cfg, profile+"-warm.pb.gz")
 		if err != nil {
-			return 0, 0, err
+			return reading{}, err
 		}
 		if err := open(warm, c.memoryWatchers); err != nil {
-			return 0, 0, err
+			return reading{}, err
 		}
 		after, err := read(pid, cfg, profile+".pb.gz")
-		if err != nil {
-			return 0, 0, err
-		}
-		return float64(after.rss-before.rss) / added, (after.heap - before.heap) / added, nil
+		return reading{rss: (after.rss - before.rss) / added, heap: (after.heap - before.heap) / added,
+			stacks: (after.stacks - before.stacks) / added, goroutines: (after.goroutines - before.goroutines) / added}, err
 	}
 	const lhProfile, apiProfile = "_output/bench-heap-watchers-leaderhub", "_output/bench-heap-watchers-kube-apiserver"
-	lhRSS, lhHeap, err := measure(e.lh.Process.PID, e.direct, func(p string) string { return leaderHubWatchURL(e.direct.Host, p, "") }, lhProfile)
+	lh, err := measure(e.lh.Process.PID, e.direct, func(p string) string { return leaderHubWatchURL(e.direct.Host, p, "") }, lhProfile)
 	if err != nil {
 		return err
 	}
-	apiRSS, apiHeap, err := measure(e.cp.APIServer.PID, e.admin, func(p string) string { return endpointsWatchURL(e.admin.Host, p, "") }, apiProfile)
+	api, err := measure(e.cp.APIServer.PID, e.admin, func(p string) string { return endpointsWatchURL(e.admin.Host, p, "") }, apiProfile)
 	if err != nil {
 		return err
+	}
+	row := func(server string, r reading) []string {
+		return []string{server, kib(r.heap), ratio(r.heap, api.heap), kib(r.stacks), fmt.Sprintf("%.2f", r.goroutines), kib(r.rss), ratio(r.rss, api.rss)}
 	}
 	e.report.section("3. Memory per idle watcher",
 		fmt.Sprintf("Idle, name-selected watches opened directly on each server (HTTP/2, 200 streams per connection) in two batches: "+
 			"%d, then %d more. Per watcher is the growth between the two batches divided by the second: each server's Go heap in use "+
-			"after two forced GCs (the figure to compare), and its RSS once it settles. The first batch opens the connections and "+
-			"warms the servers' buffer pools, so the slope is what one more watch costs.", warm, c.memoryWatchers-warm),
-		[]string{"server", "heap per watcher", "heap ratio to kube-apiserver", "RSS growth per watcher"},
-		[][]string{
-			{"leaderhub-apiserver (view)", kib(lhHeap), ratio(lhHeap, apiHeap), kib(lhRSS)},
-			{"kube-apiserver (Endpoints)", kib(apiHeap), "1.00×", kib(apiRSS)},
-		},
+			"after two forced GCs, its goroutines and their stacks, and its RSS once it settles. The first batch opens the connections "+
+			"and warms the servers' buffer pools, so the slope is what one more watch costs.", warm, c.memoryWatchers-warm),
+		[]string{"server", "heap per watcher", "heap ratio", "goroutine stacks per watcher", "goroutines per watcher", "RSS per watcher", "RSS ratio"},
+		[][]string{row("leaderhub-apiserver (view)", lh), row("kube-apiserver (Endpoints)", api)},
 		"Goal: ≤ 10 KiB per watcher.",
 		fmt.Sprintf("Where leaderhub's goes: the heap profile with all %d watches minus the one after the first %d "+
 			"(`go tool pprof -top -sample_index=inuse_space -diff_base`, largest first):\n\n```\n", c.memoryWatchers, warm)+
