@@ -175,6 +175,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 // Run completes, validates and runs leaderhub-apiserver with opts.
 func Run(ctx context.Context, o *Options) error {
+	setDefaultGCPercent()
 	o.Complete()
 	if err := o.Validate(); err != nil {
 		return err

@@ -218,12 +218,6 @@ func metricSum(text, name, filter string) float64 {
 	return sum
 }
 
-// heapProfile forces a GC in leaderhub (its /debug/pprof/heap?gc=1) and
-// saves the heap profile; it returns the live heap in use after that GC.
-func (e *env) heapProfile(ctx context.Context, path string) (float64, error) {
-	return serverHeap(ctx, e.direct, path)
-}
-
 // serverHeap forces a GC in the API server cfg reaches, optionally saves its
 // heap profile, and returns its Go heap in use.
 func serverHeap(ctx context.Context, cfg *rest.Config, path string) (float64, error) {

@@ -33,14 +33,16 @@ func procStatus(pid int, field string) (int64, error) {
 
 // rssParts is a process's RSS split into anonymous memory (Go heap, stacks,
 // runtime) and file-backed pages (the binary's code and data read so far).
-type rssParts struct{ total, anon, file int64 }
+// peak is the high-water mark of the RSS so far.
+type rssParts struct{ total, anon, file, peak int64 }
 
 // settledRSSParts waits for the RSS to settle, then reads its parts.
 func settledRSSParts(pid int) rssParts {
 	total := settledRSS(pid)
 	anon, _ := procStatus(pid, "RssAnon")
 	file, _ := procStatus(pid, "RssFile")
-	return rssParts{total: total, anon: anon, file: file}
+	peak, _ := procStatus(pid, "VmHWM")
+	return rssParts{total: total, anon: anon, file: file, peak: peak}
 }
 
 // settledRSS waits for a process's RSS to stop moving, then returns it.
@@ -92,3 +94,30 @@ func machine() string {
 	}
 	return fmt.Sprintf("%d cores (%s), %s memory, %s/%s, %s", runtime.NumCPU(), cpu, mem, runtime.GOOS, runtime.GOARCH, runtime.Version())
 }
+
+// cpuSeconds reads the CPU time (user and system) a process has used.
+func cpuSeconds(pid int) (float64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, in parentheses, may hold spaces: fields count from
+	// after it. utime and stime are fields 14 and 15, in clock ticks.
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	var ticks float64
+	for _, f := range fields[11:13] {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			return 0, err
+		}
+		ticks += v
+	}
+	return ticks / clockTicksPerSecond, nil
+}
+
+// clockTicksPerSecond is USER_HZ, 100 on every Linux architecture Go runs on.
+const clockTicksPerSecond = 100

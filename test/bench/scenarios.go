@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/registry/leaderhub/viewstore"
+	"github.com/leaderhub/leaderhub/pkg/server"
 )
 
 // currentRVs returns list resourceVersions to watch from, so watches carry
@@ -124,14 +126,26 @@ func (e *env) edgeBytes(ctx context.Context) error {
 			return err
 		}
 	}
-	want := []int64{n * int64(c.edgeStatusUpdates+c.edgeLeaderChanges), n * int64(c.edgeLeaderChanges), n * int64(c.edgeLeaderChanges)}
-	waitErr := waitFor(ctx, 3*time.Minute, "every watcher receiving every leader change", func(context.Context) (bool, error) {
-		for f := range forms {
-			if _, ev := sumBytes(watchers[f]); ev < want[f] {
-				return false, nil
+	// Each leader change is a NodePool write of its own, so the NodePool and
+	// view watchers get one event per change. The controller writes an
+	// Endpoints with the leaders of the moment, so changes that come while
+	// a pool waits in its queue reach Endpoints watchers as one: those must
+	// end at the last leaders.
+	atLastLeaders := func(ws []*streamWatch) bool {
+		for i, w := range ws {
+			p := i / c.edgeWatchers
+			last := twoLeaders(1000 + p*c.edgeLeaderChanges + c.edgeLeaderChanges - 1)[0].Address
+			if !bytes.Contains(w.lastObject(), []byte(`"ip":"`+last+`"`)) {
+				return false
 			}
 		}
-		return true, nil
+		return true
+	}
+	waitErr := waitFor(ctx, 3*time.Minute, "every watcher receiving the leader changes", func(context.Context) (bool, error) {
+		_, npEvents := sumBytes(watchers[0])
+		_, viewEvents := sumBytes(watchers[1])
+		return npEvents >= n*int64(c.edgeStatusUpdates+c.edgeLeaderChanges) && viewEvents >= n*int64(c.edgeLeaderChanges) &&
+			atLastLeaders(watchers[1]) && atLastLeaders(watchers[2]), nil
 	})
 	time.Sleep(2 * time.Second)
 	var rows [][]string
@@ -150,7 +164,8 @@ func (e *env) edgeBytes(ctx context.Context) error {
 		totalF, _ := sumBytes(watchers[f])
 		rows[f][5] = ratio(float64(total0), float64(totalF))
 	}
-	delivered := fmt.Sprintf("Every leader change delivered to every view and Endpoints watcher: %v.", waitErr == nil)
+	delivered := fmt.Sprintf("Every leader change delivered to every view watcher as an event of its own, and every Endpoints watcher "+
+		"at the last leaders (the controller writes one Endpoints for changes that come while the pool is queued): %v.", waitErr == nil)
 	if waitErr != nil {
 		delivered += " (" + waitErr.Error() + ")"
 	}
@@ -280,22 +295,14 @@ func (e *env) memoryPerWatcher(ctx context.Context) error {
 	}
 	warm := max(1, c.memoryWatchers/5)
 	added := float64(c.memoryWatchers - warm)
-	type reading struct{ rss, heap, stacks, goroutines float64 }
-	// read forces two GCs in the server (the first moves sync.Pool caches
-	// to their victim cache, the second frees them), reads its heap in use,
-	// its goroutines and their stacks, then its RSS once it settles.
+	type reading struct {
+		footprint
+		rss float64
+	}
+	// read reads the server's Go footprint, then its RSS once it settles.
 	read := func(pid int, cfg *rest.Config, profile string) (reading, error) {
-		if _, err := serverHeap(ctx, cfg, ""); err != nil {
-			return reading{}, err
-		}
-		heap, err := serverHeap(ctx, cfg, profile)
-		if err != nil {
-			return reading{}, err
-		}
-		metrics, err := scrapeServer(ctx, cfg)
-		return reading{rss: float64(settledRSS(pid)), heap: heap,
-			stacks:     metricSum(metrics, "go_memstats_stack_inuse_bytes", ""),
-			goroutines: metricSum(metrics, "go_goroutines", "")}, err
+		f, err := goFootprint(ctx, cfg, profile)
+		return reading{footprint: f, rss: float64(settledRSS(pid))}, err
 	}
 	// measure opens a warm-up fifth of the watches (it also opens the
 	// connections and warms the server's buffer pools), reads the server,
@@ -329,8 +336,7 @@ func (e *env) memoryPerWatcher(ctx context.Context) error {
 			return reading{}, err
 		}
 		after, err := read(pid, cfg, profile+".pb.gz")
-		return reading{rss: (after.rss - before.rss) / added, heap: (after.heap - before.heap) / added,
-			stacks: (after.stacks - before.stacks) / added, goroutines: (after.goroutines - before.goroutines) / added}, err
+		return reading{footprint: after.footprint.minus(before.footprint).per(added), rss: (after.rss - before.rss) / added}, err
 	}
 	const lhProfile, apiProfile = "_output/bench-heap-watchers-leaderhub", "_output/bench-heap-watchers-kube-apiserver"
 	lh, err := measure(e.lh.Process.PID, e.direct, func(p string) string { return leaderHubWatchURL(e.direct.Host, p, "") }, lhProfile)
@@ -387,8 +393,11 @@ func (e *env) aggregator(ctx context.Context) error {
 		largest = n
 	}
 	e.report.section("4. Watches through the aggregation layer",
-		fmt.Sprintf("Steps %s: that many concurrent watches of one LeaderHub through kube-apiserver, each on its own TLS connection; then one leader change.", e.cfg.aggregatorSteps),
-		[]string{"watches", "established", "received the change", "dropped", "leaderhub RSS per proxied watch", "time to establish"}, rows,
+		fmt.Sprintf("Steps %s: that many concurrent watches of one LeaderHub through kube-apiserver, each on its own TLS connection; "+
+			"then one leader change. leaderhub's Go heap (after two forced GCs) and goroutines are read before and after each step's "+
+			"watches are established.", e.cfg.aggregatorSteps),
+		[]string{"watches", "established", "received the change", "dropped", "leaderhub heap per proxied watch",
+			"goroutine stacks per proxied watch", "goroutines per proxied watch", "time to establish"}, rows,
 		fmt.Sprintf("Largest count that held: %d.", largest))
 	return nil
 }
@@ -400,7 +409,10 @@ func (e *env) aggregatorStep(ctx context.Context, prefix string, n, step int) ([
 	}
 	marker := fmt.Sprintf("10.250.%d.1", step)
 	var got atomic.Int64
-	before := settledRSS(e.lh.Process.PID)
+	before, err := goFootprint(ctx, e.direct, "")
+	if err != nil {
+		return nil, false, err
+	}
 	start := time.Now()
 	ws := make([]*streamWatch, 0, n)
 	clients := make([]*http.Client, 0, n)
@@ -425,8 +437,10 @@ func (e *env) aggregatorStep(ctx context.Context, prefix string, n, step int) ([
 	failed, _ := waitEstablished(ws, 5*time.Minute)
 	established := n - failed
 	took := time.Since(start)
-	time.Sleep(2 * time.Second)
-	after := settledRSS(e.lh.Process.PID)
+	after, err := goFootprint(ctx, e.direct, "")
+	if err != nil {
+		return nil, false, err
+	}
 	if err := e.setLeaders(ctx, poolName(prefix, 0), []appsv1beta2.Leader{{NodeName: "agg-leader", Address: marker}}); err != nil {
 		return nil, false, err
 	}
@@ -441,12 +455,10 @@ func (e *env) aggregatorStep(ctx context.Context, prefix string, n, step int) ([
 		default:
 		}
 	}
-	per := 0.0
-	if established > 0 {
-		per = float64(after-before) / float64(established)
-	}
+	per := after.minus(before).per(float64(max(established, 1)))
 	ok := established == n && got.Load() == int64(n) && dropped == 0
-	return []string{fmt.Sprint(n), fmt.Sprint(established), fmt.Sprint(got.Load()), fmt.Sprint(dropped), kib(per), took.Round(time.Second).String()}, ok, nil
+	return []string{fmt.Sprint(n), fmt.Sprint(established), fmt.Sprint(got.Load()), fmt.Sprint(dropped),
+		kib(per.heap), kib(per.stacks), fmt.Sprintf("%.2f", per.goroutines), took.Round(time.Second).String()}, ok, nil
 }
 
 // throughput: GET and name-selected LIST of one pool's object, the view
@@ -517,12 +529,11 @@ func (e *env) snapshot(ctx context.Context, profile string) (memorySnapshot, err
 		if err != nil {
 			return m, err
 		}
-		if _, err := e.heapProfile(ctx, ""); err != nil {
+		f, err := goFootprint(ctx, e.direct, profile)
+		if err != nil {
 			return m, err
 		}
-		if m.heap, err = e.heapProfile(ctx, profile); err != nil {
-			return m, err
-		}
+		m.heap = f.heap
 		metrics, err := e.scrape(ctx)
 		if err != nil {
 			return m, err
@@ -531,8 +542,8 @@ func (e *env) snapshot(ctx context.Context, profile string) (memorySnapshot, err
 			break
 		}
 	}
-	m.rss = settledRSSParts(e.lh.Process.PID)
 	var err error
+	m.rss = settledRSSParts(e.lh.Process.PID)
 	m.goMem, err = e.goMemory(ctx)
 	return m, err
 }
@@ -603,16 +614,31 @@ func (e *env) controllerScale(ctx context.Context) error {
 	}
 	requests := metricSum(metricsSettled, "rest_client_requests_total", "") - metricSum(metricsBefore, "rest_client_requests_total", "")
 	writes := metricSum(metricsSettled, "leaderhub_controller_writes_total", "") - metricSum(metricsBefore, "leaderhub_controller_writes_total", "")
-	syncsBefore := metricSum(metricsSettled, "leaderhub_controller_syncs_total", "")
-	writesBefore := metricSum(metricsSettled, "leaderhub_controller_writes_total", "")
-	requestsBefore := metricSum(metricsSettled, "rest_client_requests_total", "")
 	full, err := e.snapshot(ctx, "_output/bench-heap-"+prefix+".pb.gz")
 	if err != nil {
 		return err
 	}
 
-	time.Sleep(c.controllerResync + 10*time.Second) // a full resync with nothing changed
+	// A window with at least one full resync and nothing changed.
+	window := c.controllerResync + 10*time.Second
+	metricsIdle, err := e.scrape(ctx)
+	if err != nil {
+		return err
+	}
+	pid := e.lh.Process.PID
+	cpuIdle, err := cpuSeconds(pid)
+	if err != nil {
+		return err
+	}
+	syncsBefore := metricSum(metricsIdle, "leaderhub_controller_syncs_total", "")
+	writesBefore := metricSum(metricsIdle, "leaderhub_controller_writes_total", "")
+	requestsBefore := metricSum(metricsIdle, "rest_client_requests_total", "")
+	time.Sleep(window)
 	metricsResync, err := e.scrape(ctx)
+	if err != nil {
+		return err
+	}
+	cpuResync, err := cpuSeconds(pid)
 	if err != nil {
 		return err
 	}
@@ -623,8 +649,8 @@ func (e *env) controllerScale(ctx context.Context) error {
 	rest := c.controllerPools - warm
 	e.report.section("6. Controller scale",
 		fmt.Sprintf("%d NodePools created (create + status, 16 at a time) with two leaders each, in two batches: %d, then %d "+
-			"once the first were published (scenario 7 measures memory between them); controller with 4 workers; resync period %v.",
-			c.controllerPools, warm, rest, c.controllerResync),
+			"once the first were published (scenario 7 measures memory between them); controller with 4 workers; resync period %v; "+
+			"leaderhub's GC target: %s.", c.controllerPools, warm, rest, c.controllerResync, gcSetting()),
 		[]string{"measure", "value"},
 		[][]string{
 			{"NodePools written (create + status)", (warmCreated + restCreated).Round(time.Second).String()},
@@ -632,9 +658,10 @@ func (e *env) controllerScale(ctx context.Context) error {
 			{fmt.Sprintf("… of which the batch of %d", rest), restPublished.Round(time.Second).String()},
 			{"Endpoints written per pool", fmt.Sprintf("%.2f", writes/n)},
 			{"API requests per pool (leaderhub's client, all kinds)", fmt.Sprintf("%.2f", requests/n)},
-			{"pools synced in one resync with no change", fmt.Sprintf("%.0f", resyncSyncs)},
-			{"API writes during that resync", fmt.Sprintf("%.0f", resyncWrites)},
-			{"API requests during that resync", fmt.Sprintf("%.0f", resyncRequests)},
+			{fmt.Sprintf("pools synced in %v with nothing changed (a resync syncs all %d)", window, c.controllerPools), fmt.Sprintf("%.0f", resyncSyncs)},
+			{"… API writes", fmt.Sprintf("%.0f", resyncWrites)},
+			{"… API requests", fmt.Sprintf("%.0f", resyncRequests)},
+			{"… leaderhub CPU time", fmt.Sprintf("%.1fs (%.0f µs per pool synced)", cpuResync-cpuIdle, (cpuResync-cpuIdle)/max(resyncSyncs, 1)*1e6)},
 		},
 		"Goal: 0 writes in a resync with no change.")
 
@@ -648,6 +675,7 @@ func (e *env) controllerScale(ctx context.Context) error {
 		row("… anonymous (Go heap, stacks, runtime)", func(m memorySnapshot) float64 { return float64(m.rss.anon) }),
 		row("… file-backed (the binary's pages read so far)", func(m memorySnapshot) float64 { return float64(m.rss.file) }),
 		row("Go heap in use after two forced GCs", func(m memorySnapshot) float64 { return m.heap }),
+		row("peak RSS so far (VmHWM)", func(m memorySnapshot) float64 { return float64(m.rss.peak) }),
 	}
 	for _, gm := range goMemoryMetrics {
 		rows = append(rows, row(gm.label, func(m memorySnapshot) float64 { return m.goMem[gm.metric] }))
@@ -663,9 +691,11 @@ func (e *env) controllerScale(ctx context.Context) error {
 			"(code paths read from the binary, tables built lazily, buffer pools) and the watch history, a ring of the last %d "+
 			"view events that the first batch fills (two per pool). Heap readings are taken while the controller is idle. ",
 			viewstore.DefaultHistorySize)+
-			"The Go runtime lets the heap grow to about "+
-			"twice the live heap before it collects (GOGC=100) and returns freed pages to the OS slowly, so anonymous RSS "+
-			"grows by up to about twice the live heap.",
+			fmt.Sprintf("RSS is read once it has been still for 3s. The Go runtime lets the heap grow by GOGC percent over the live "+
+				"heap before it collects (%s), keeps about 10%% over the heap in use when it returns freed pages, and returns "+
+				"them at a paced rate; with every pool resynced every %v the heap keeps cycling up to its goal, so the RSS growth "+
+				"follows the GC goal's growth (plus the runtime's own tables), not the heap in use. The peak row is the "+
+				"high-water mark, reached while the pools were created.", gcSetting(), c.controllerResync),
 		"Goal: ≤ 2 KiB per pool.",
 		fmt.Sprintf("Where the %d pools after the first %d go (heap profile with all pools minus the one after the first, "+
 			"`go tool pprof -top -sample_index=inuse_space -diff_base`, largest first):\n\n```\n", rest, warm)+
@@ -696,6 +726,43 @@ func (e *env) goMemory(ctx context.Context) (map[string]float64, error) {
 		out[m.metric] = metricSum(metrics, m.metric, "")
 	}
 	return out, nil
+}
+
+// gcSetting says which GC target leaderhub runs with: the bench passes its
+// environment on.
+func gcSetting() string {
+	if v, set := os.LookupEnv("GOGC"); set {
+		return "GOGC=" + v + " from the environment"
+	}
+	return fmt.Sprintf("GOGC=%d, its default (GOGC unset)", server.DefaultGCPercent)
+}
+
+// footprint is an API server's Go memory: its heap in use after two
+// forced GCs, its goroutines and their stacks.
+type footprint struct{ heap, stacks, goroutines float64 }
+
+func (f footprint) minus(g footprint) footprint {
+	return footprint{f.heap - g.heap, f.stacks - g.stacks, f.goroutines - g.goroutines}
+}
+
+func (f footprint) per(n float64) footprint {
+	return footprint{f.heap / n, f.stacks / n, f.goroutines / n}
+}
+
+// goFootprint forces two GCs in the server cfg reaches (the first moves
+// sync.Pool caches to their victim cache, the second frees them), saves
+// the heap profile to profile when set, and reads its footprint.
+func goFootprint(ctx context.Context, cfg *rest.Config, profile string) (footprint, error) {
+	if _, err := serverHeap(ctx, cfg, ""); err != nil {
+		return footprint{}, err
+	}
+	heap, err := serverHeap(ctx, cfg, profile)
+	if err != nil {
+		return footprint{}, err
+	}
+	metrics, err := scrapeServer(ctx, cfg)
+	return footprint{heap: heap, stacks: metricSum(metrics, "go_memstats_stack_inuse_bytes", ""),
+		goroutines: metricSum(metrics, "go_goroutines", "")}, err
 }
 
 // pprofTop returns the first lines of `go tool pprof -top` for a profile.

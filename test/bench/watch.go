@@ -33,6 +33,7 @@ func (c countingReader) Read(p []byte) (int, error) {
 type streamWatch struct {
 	bytes       atomic.Int64
 	events      atomic.Int64
+	last        atomic.Pointer[[]byte] // the last event's object
 	established chan struct{}
 	done        chan struct{}
 	err         error
@@ -75,12 +76,21 @@ func openWatch(parent context.Context, client *http.Client, url string, onEvent 
 				return
 			}
 			w.events.Add(1)
+			w.last.Store((*[]byte)(&ev.Object))
 			if onEvent != nil {
 				onEvent(ev.Type, ev.Object, time.Now())
 			}
 		}
 	}()
 	return w
+}
+
+// lastObject is the object of the last event received, nil before any.
+func (w *streamWatch) lastObject() []byte {
+	if p := w.last.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (w *streamWatch) stop() {
