@@ -158,15 +158,16 @@ func (s *Store) Watch(ctx context.Context, namespace string, opts *metainternalv
 	w := &watcher{
 		pred:      p,
 		bookmarks: opts.AllowWatchBookmarks,
-		live:      make(chan watch.Event, s.opts.WatcherBuffer),
-		result:    make(chan watch.Event),
+		result:    make(chan watch.Event, s.opts.WatcherBuffer),
 		done:      make(chan struct{}),
 		store:     s,
+		feeding:   true,
 	}
 	w.name, _ = p.singleName()
 
 	var initial []*entry
 	var initialRV uint64
+	var initialEvents []watch.Event
 	s.mu.Lock()
 	switch {
 	case sendInitial:
@@ -180,7 +181,7 @@ func (s *Store) Watch(ctx context.Context, namespace string, opts *metainternalv
 		}
 		for _, ev := range events {
 			if we, ok := p.toWatchEvent(s.newDelivery(ev)); ok {
-				w.initial = append(w.initial, we)
+				initialEvents = append(initialEvents, we)
 			}
 		}
 	}
@@ -191,13 +192,13 @@ func (s *Store) Watch(ctx context.Context, namespace string, opts *metainternalv
 	// change, and live events queue up meanwhile.
 	if sendInitial {
 		for _, obj := range s.matchingObjects(initial, p) {
-			w.initial = append(w.initial, watch.Event{Type: watch.Added, Object: obj})
+			initialEvents = append(initialEvents, watch.Event{Type: watch.Added, Object: obj})
 		}
 		if opts.SendInitialEvents != nil && *opts.SendInitialEvents && opts.AllowWatchBookmarks {
-			w.initial = append(w.initial, watch.Event{Type: watch.Bookmark, Object: bookmarkObject(initialRV, true)})
+			initialEvents = append(initialEvents, watch.Event{Type: watch.Bookmark, Object: bookmarkObject(initialRV, true)})
 		}
 	}
-	go w.run()
+	go w.feed(initialEvents)
 	return w, nil
 }
 

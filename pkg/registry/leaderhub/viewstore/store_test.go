@@ -271,7 +271,7 @@ func TestSlowWatcherIsDroppedOthersKeepUp(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("the fast watcher did not get all 20 events")
 	}
-	// The slow one gets what was queued (its buffer and one in hand), then its watch ends.
+	// The slow one gets what was queued for it, then its watch ends.
 	n := 0
 	for range slow.ResultChan() {
 		n++

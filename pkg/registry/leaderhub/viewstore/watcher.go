@@ -7,21 +7,28 @@ import (
 	"k8s.io/klog/v2"
 )
 
-// watcher is one watch of the view. The store puts its events in live
-// without ever blocking; a goroutine hands the initial events, then the live
-// ones, to the client through result.
+// watcher is one watch of the view. Its client reads result, which holds
+// WatcherBuffer events and which the store fills, holding its lock, without
+// ever blocking. The events a watch starts with (the state, or the history
+// it resumes from) may be many more: a feeder goroutine sends those,
+// blocking, while the store queues live events in pending; once it has
+// caught up the feeder ends, so an idle watch has no goroutine of its own.
 type watcher struct {
 	pred      *predicate
 	name      string // the single name selected, or ""
 	bookmarks bool
-	initial   []watch.Event
-	live      chan watch.Event
 	result    chan watch.Event
-	done      chan struct{}
+	done      chan struct{} // closed by Stop
 	stopOnce  sync.Once
 	store     *Store
-	// closed is guarded by store.mu: live is closed and the watcher is out
-	// of the set.
+
+	// Guarded by store.mu.
+	//
+	// feeding: the feeder runs; live events wait in pending.
+	feeding bool
+	pending []watch.Event
+	// closed: the watcher is out of the set and gets no more events; result
+	// is closed, or is closed by the feeder once it has sent what it holds.
 	closed bool
 }
 
@@ -39,31 +46,41 @@ func (w *watcher) Stop() {
 	})
 }
 
-func (w *watcher) run() {
-	defer close(w.result)
-	for i, ev := range w.initial {
-		select {
-		case w.result <- ev:
-			w.initial[i] = watch.Event{}
-		case <-w.done:
+// feed sends the events the watch starts with, then the live events queued
+// meanwhile, until none is left; then it hands result over to the store.
+func (w *watcher) feed(events []watch.Event) {
+	for {
+		for i, ev := range events {
+			select {
+			case w.result <- ev:
+				events[i] = watch.Event{}
+			case <-w.done:
+				w.store.mu.Lock()
+				w.handOverLocked()
+				w.store.mu.Unlock()
+				return
+			}
+		}
+		w.store.mu.Lock()
+		events, w.pending = w.pending, nil
+		if len(events) == 0 {
+			w.handOverLocked()
+		}
+		w.store.mu.Unlock()
+		if len(events) == 0 {
 			return
 		}
 	}
-	w.initial = nil
-	for {
-		select {
-		case ev, ok := <-w.live:
-			if !ok {
-				return
-			}
-			select {
-			case w.result <- ev:
-			case <-w.done:
-				return
-			}
-		case <-w.done:
-			return
-		}
+}
+
+// handOverLocked ends the feeding: from now on the store sends to result,
+// or, if the watcher was dropped or stopped meanwhile, result is closed.
+// Only the transition from feeding, or remove when not feeding, closes
+// result, both under the store's lock, so it is closed once.
+func (w *watcher) handOverLocked() {
+	w.feeding, w.pending = false, nil
+	if w.closed {
+		close(w.result)
 	}
 }
 
@@ -97,13 +114,16 @@ func (ws *watcherSet) add(w *watcher) {
 	watchers.Set(float64(ws.count))
 }
 
-// remove takes w out of the set and closes its live channel, once.
+// remove takes w out of the set, once, and closes its result channel unless
+// the feeder is still sending to it (it closes it when it ends).
 func (ws *watcherSet) remove(w *watcher) {
 	if w.closed {
 		return
 	}
 	w.closed = true
-	close(w.live)
+	if !w.feeding {
+		close(w.result)
+	}
 	if w.name == "" {
 		delete(ws.any, w)
 	} else if set := ws.byName[w.name]; set != nil {
@@ -141,13 +161,21 @@ func (ws *watcherSet) broadcast(d *delivery) {
 		if !ok {
 			return
 		}
-		select {
-		case w.live <- we:
-		default:
-			klog.V(2).InfoS("Dropping a watcher of the view that does not keep up", "selector", w.pred.field.String(), "buffered", cap(w.live))
-			droppedWatchers.Inc()
-			ws.remove(w)
+		if w.feeding {
+			if len(w.pending) < cap(w.result) {
+				w.pending = append(w.pending, we)
+				return
+			}
+		} else {
+			select {
+			case w.result <- we:
+				return
+			default:
+			}
 		}
+		klog.V(2).InfoS("Dropping a watcher of the view that does not keep up", "selector", w.pred.field.String(), "buffered", cap(w.result))
+		droppedWatchers.Inc()
+		ws.remove(w)
 	}
 	for w := range ws.any {
 		deliver(w)
@@ -158,14 +186,14 @@ func (ws *watcherSet) broadcast(d *delivery) {
 }
 
 // bookmark queues a bookmark for every watcher that allows them; a watcher
-// with a full queue skips it.
+// with a full queue, or still being fed, skips it.
 func (ws *watcherSet) bookmark(ev watch.Event) {
 	ws.each(func(w *watcher) {
-		if !w.bookmarks {
+		if !w.bookmarks || w.feeding {
 			return
 		}
 		select {
-		case w.live <- ev:
+		case w.result <- ev:
 		default:
 		}
 	})
