@@ -90,15 +90,28 @@ type Pool struct {
 // NamedPool is the Pool of a NodePool that has nothing published: only its
 // name and uid are set.
 func NamedPool(name string, uid types.UID) Pool {
-	return newPool(name, uid, "")
+	return newPool(name, uid, nil)
 }
 
-func newPool(name string, uid types.UID, leaders string) Pool {
-	return Pool{
-		text:    name + string(uid) + leaders,
-		nameEnd: int32(len(name)),
-		uidEnd:  int32(len(name) + len(uid)),
+// newPool packs name, uid and leaders into one string, in one allocation.
+func newPool(name string, uid types.UID, leaders []Leader) Pool {
+	size := len(name) + len(uid)
+	for _, l := range leaders {
+		size += len(l.NodeName) + len(l.IP) + 2 // "/" and ","
 	}
+	var b strings.Builder
+	b.Grow(size)
+	b.WriteString(name)
+	b.WriteString(string(uid))
+	for i, l := range leaders {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(l.NodeName)
+		b.WriteByte('/')
+		b.WriteString(l.IP)
+	}
+	return Pool{text: b.String(), nameEnd: int32(len(name)), uidEnd: int32(len(name) + len(uid))}
 }
 
 // Project computes a NodePool's Pool. It returns an *UnpublishableError when
@@ -111,11 +124,7 @@ func Project(np *appsv1beta2.NodePool) (Pool, []InvalidLeader, error) {
 		return Pool{}, nil, err
 	}
 	leaders, invalid := Leaders(np.Status.LeaderEndpoints)
-	pairs := make([]string, len(leaders))
-	for i, l := range leaders {
-		pairs[i] = l.NodeName + "/" + l.IP
-	}
-	p := newPool(np.Name, np.UID, strings.Join(pairs, ","))
+	p := newPool(np.Name, np.UID, leaders)
 	p.interConnectivity = np.Spec.InterConnectivity
 	p.enableLeaderElection = np.Spec.EnableLeaderElection
 	p.metadata = unique.Make(PoolScopedMetadata(np.Spec.PoolScopeMetadata))

@@ -49,28 +49,34 @@ func (w *watcher) Stop() {
 // feed sends the events the watch starts with, then the live events queued
 // meanwhile, until none is left; then it hands result over to the store.
 func (w *watcher) feed(events []watch.Event) {
-	for {
-		for i, ev := range events {
-			select {
-			case w.result <- ev:
-				events[i] = watch.Event{}
-			case <-w.done:
-				w.store.mu.Lock()
-				w.handOverLocked()
-				w.store.mu.Unlock()
-				return
-			}
-		}
+	for w.send(events) {
 		w.store.mu.Lock()
 		events, w.pending = w.pending, nil
 		if len(events) == 0 {
 			w.handOverLocked()
-		}
-		w.store.mu.Unlock()
-		if len(events) == 0 {
+			w.store.mu.Unlock()
 			return
 		}
+		w.store.mu.Unlock()
 	}
+	// Stopped: the client reads no more.
+	w.store.mu.Lock()
+	w.handOverLocked()
+	w.store.mu.Unlock()
+}
+
+// send sends events to the client, blocking; false when the watch is
+// stopped first.
+func (w *watcher) send(events []watch.Event) bool {
+	for i, ev := range events {
+		select {
+		case w.result <- ev:
+			events[i] = watch.Event{} // the client has it: let it go
+		case <-w.done:
+			return false
+		}
+	}
+	return true
 }
 
 // handOverLocked ends the feeding: from now on the store sends to result,
