@@ -36,6 +36,7 @@ func main() {
 		os.Exit(2)
 	}
 	cliflag.PrintFlags(fs)
+	setDefaultGCPercent()
 
 	ctx := genericapiserver.SetupSignalContext()
 	if err := server.Run(ctx, opts); err != nil {

@@ -16,15 +16,16 @@ import (
 	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/metadata/metadatainformer"
-	clientrest "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/authorizer/nodepool"
 	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
+	"github.com/leaderhub/leaderhub/pkg/instancemetrics"
 	"github.com/leaderhub/leaderhub/pkg/projection"
 	"github.com/leaderhub/leaderhub/pkg/registry/leaderhub/storage"
 	"github.com/leaderhub/leaderhub/pkg/registry/leaderhub/viewstore"
@@ -73,9 +74,7 @@ type Server struct {
 	view        *viewstore.Store
 	reflector   *cache.Reflector
 	nodes       cache.SharedIndexInformer // nil without node authorization
-	restConfig  *clientrest.Config
-	controllers ControllerConfig
-	projection  projection.Options
+	controllers *controllers              // nil when none is enabled
 }
 
 // New builds the server: the view store, the NodePool reflector feeding it,
@@ -93,7 +92,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	}
 
 	view := viewstore.New(c.extra.View)
-	viewstore.RegisterMetrics()
+	view.RegisterMetrics(instancemetrics.Legacy())
 	pools := client.AppsV1beta2().NodePools()
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
@@ -124,9 +123,19 @@ func (c CompletedConfig) New() (*Server, error) {
 		c.generic.Authorization.Authorizer = chained
 	}
 
+	ctrls, err := newControllers(restConfig, c.extra.Controllers, c.extra.View.Projection, view)
+	if err != nil {
+		return nil, err
+	}
+
 	generic, err := c.generic.New("leaderhub-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return nil, err
+	}
+	if ctrls != nil {
+		if err := generic.AddReadyzChecks(ctrls.readyzChecks()...); err != nil {
+			return nil, err
+		}
 	}
 	if nodes != nil {
 		if err := generic.AddReadyzChecks(healthz.NamedCheck("node-cache-synced", func(*http.Request) error {
@@ -154,8 +163,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", leaderhub.GroupName, err)
 	}
-	return &Server{generic: generic, view: view, reflector: reflector, nodes: nodes, restConfig: restConfig,
-		controllers: c.extra.Controllers, projection: c.extra.View.Projection}, nil
+	return &Server{generic: generic, view: view, reflector: reflector, nodes: nodes, controllers: ctrls}, nil
 }
 
 // Run serves until ctx ends: the reflector and the view's bookmarks start
@@ -167,7 +175,11 @@ func (s *Server) Run(ctx context.Context) error {
 		if s.nodes != nil {
 			go s.nodes.RunWithContext(hook)
 		}
-		go s.runControllers(hook, s.restConfig, s.controllers, s.projection)
+		if s.controllers != nil {
+			go s.controllers.run(hook)
+		} else {
+			klog.InfoS("Controllers disabled")
+		}
 		return nil
 	})
 	return s.generic.PrepareRun().RunWithContext(ctx)
@@ -175,7 +187,6 @@ func (s *Server) Run(ctx context.Context) error {
 
 // Run completes, validates and runs leaderhub-apiserver with opts.
 func Run(ctx context.Context, o *Options) error {
-	setDefaultGCPercent()
 	o.Complete()
 	if err := o.Validate(); err != nil {
 		return err

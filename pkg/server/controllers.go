@@ -3,15 +3,19 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -24,6 +28,7 @@ import (
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/controller/materialize"
+	"github.com/leaderhub/leaderhub/pkg/instancemetrics"
 	"github.com/leaderhub/leaderhub/pkg/projection"
 	"github.com/leaderhub/leaderhub/pkg/registry/leaderhub/viewstore"
 
@@ -72,88 +77,178 @@ func controllersEnabled(flags []string, name string) (bool, error) {
 // The view store is the controller's source of projections.
 var _ materialize.PoolSource = &viewstore.Store{}
 
-// runControllers runs the enabled controllers until ctx ends. The object
-// caches run on every replica, so a replica that takes the lease over starts
-// warm; the controller itself runs only while this replica holds the lease.
-// It reads the projections from the view, which every replica keeps anyway.
-func (s *Server) runControllers(ctx context.Context, restConfig *rest.Config, cfg ControllerConfig, popts projection.Options) {
+// controllers are the enabled controllers, built whole by newControllers so
+// that whatever can fail does before the server serves, and run by a
+// post-start hook. The object caches run on every replica, so a replica
+// that takes the lease over starts warm; the controller itself runs only
+// while this replica holds the lease.
+type controllers struct {
+	controller  *materialize.Controller
+	caches      []*materialize.ObjectCache
+	broadcaster record.EventBroadcaster
+	events      typedcorev1.EventInterface
+	// election is nil when --leader-elect=false.
+	election *leaderelection.LeaderElectionConfig
+	lock     *observedLock
+}
+
+// newControllers builds the enabled controllers over the view; nil when
+// none is enabled.
+func newControllers(restConfig *rest.Config, cfg ControllerConfig, popts projection.Options, view *viewstore.Store) (*controllers, error) {
 	if !cfg.Enabled {
-		klog.InfoS("Controllers disabled")
-		return
+		return nil, nil
 	}
 	restConfig = rest.CopyConfig(restConfig)
 	restConfig.UserAgent = "leaderhub-controller"
 	restConfig.WarningHandler = rest.NoWarnings{} // core/v1 Endpoints are deprecated upstream, but they are the contract
-	kube := kubernetes.NewForConfigOrDie(restConfig)
-
-	objects := make([]*materialize.ObjectCache, 0, len(cfg.Forms))
+	kube, err := kubernetes.NewForConfig(restConfig)
+	if err != nil {
+		return nil, fmt.Errorf("building the controller's client: %w", err)
+	}
+	c := &controllers{events: kube.CoreV1().Events("")}
 	for _, form := range cfg.Forms {
 		oc, err := materialize.NewObjectCache(kube, form, popts)
 		if err != nil {
-			klog.ErrorS(err, "Cannot start the materialize controller")
-			return
+			return nil, fmt.Errorf("materialize controller: %w", err)
 		}
-		objects = append(objects, oc)
-		go oc.Run(ctx)
+		c.caches = append(c.caches, oc)
 	}
 
 	eventScheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(eventScheme))
 	utilruntime.Must(appsv1beta2.AddToScheme(eventScheme))
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartStructuredLogging(3)
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
-	defer broadcaster.Shutdown()
-	recorder := broadcaster.NewRecorder(eventScheme, corev1.EventSource{Component: "leaderhub"})
-
-	materialize.RegisterMetrics()
-	run := func(ctx context.Context) {
-		c, err := materialize.New(s.view, objects, recorder, materialize.Options{
-			Projection: popts, Workers: cfg.Workers, ResyncPeriod: cfg.ResyncPeriod})
-		if err != nil {
-			klog.ErrorS(err, "Cannot start the materialize controller")
-			return
-		}
-		c.Run(ctx)
+	c.broadcaster = record.NewBroadcaster()
+	recorder := c.broadcaster.NewRecorder(eventScheme, corev1.EventSource{Component: "leaderhub"})
+	c.controller, err = materialize.New(view, c.caches, recorder, materialize.Options{
+		Projection: popts, Workers: cfg.Workers, ResyncPeriod: cfg.ResyncPeriod})
+	if err != nil {
+		return nil, fmt.Errorf("materialize controller: %w", err)
 	}
+	c.controller.RegisterMetrics(instancemetrics.Legacy())
+
 	le := cfg.LeaderElection
 	if !le.LeaderElect {
-		materialize.SetLeader(true)
-		run(ctx)
-		return
+		return c, nil
 	}
 	hostname, _ := os.Hostname()
 	identity := fmt.Sprintf("%s_%d_%s", hostname, os.Getpid(), uuid.NewUUID())
 	lock, err := resourcelock.New(le.ResourceLock, le.ResourceNamespace, le.ResourceName,
 		kube.CoreV1(), kube.CoordinationV1(), resourcelock.ResourceLockConfig{Identity: identity})
 	if err != nil {
-		klog.ErrorS(err, "Cannot build the controller's leader election lock")
+		return nil, fmt.Errorf("controller leader election: %w", err)
+	}
+	c.lock = &observedLock{Interface: lock}
+	c.election = &leaderelection.LeaderElectionConfig{
+		Lock:            c.lock,
+		Name:            "leaderhub-controller",
+		LeaseDuration:   le.LeaseDuration.Duration,
+		RenewDeadline:   le.RenewDeadline.Duration,
+		RetryPeriod:     le.RetryPeriod.Duration,
+		ReleaseOnCancel: true,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(ctx context.Context) {
+				klog.InfoS("Holding the controller lease; running controllers", "identity", identity)
+				c.controller.Run(ctx)
+			},
+			OnStoppedLeading: func() {
+				klog.InfoS("Lost or released the controller lease; controllers stopped", "identity", identity)
+			},
+			OnNewLeader: func(holder string) {
+				if holder != identity {
+					klog.InfoS("Another replica runs the controllers", "holder", holder)
+				}
+			},
+		},
+	}
+	// The elector checks its configuration (lease longer than the renew
+	// deadline, and so on): a bad one stops the process here, not later.
+	if _, err := leaderelection.NewLeaderElector(*c.election); err != nil {
+		return nil, fmt.Errorf("controller leader election (--leader-elect-*): %w", err)
+	}
+	return c, nil
+}
+
+// readyzChecks are what a running replica's controllers need that can fail
+// only after start: the object caches must sync, and the lease must be
+// readable and writable (holding it or not).
+func (c *controllers) readyzChecks() []healthz.HealthChecker {
+	checks := []healthz.HealthChecker{healthz.NamedCheck("controller-caches-synced", func(*http.Request) error {
+		for _, oc := range c.caches {
+			if !oc.HasSynced() {
+				return fmt.Errorf("the controller's %s cache has not synced yet", oc.Form())
+			}
+		}
+		return nil
+	})}
+	if c.lock != nil {
+		checks = append(checks, healthz.NamedCheck("controller-lease", func(*http.Request) error {
+			if err := c.lock.lastError(); err != nil {
+				return fmt.Errorf("the controller lease %s cannot be read or written: %w", c.lock.Describe(), err)
+			}
+			return nil
+		}))
+	}
+	return checks
+}
+
+// run runs the controllers until ctx ends.
+func (c *controllers) run(ctx context.Context) {
+	c.broadcaster.StartStructuredLogging(3)
+	c.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.events})
+	defer c.broadcaster.Shutdown()
+	for _, oc := range c.caches {
+		go oc.Run(ctx)
+	}
+	if c.election == nil {
+		c.controller.Run(ctx)
 		return
 	}
 	for ctx.Err() == nil {
-		leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
-			Lock:            lock,
-			Name:            "leaderhub-controller",
-			LeaseDuration:   le.LeaseDuration.Duration,
-			RenewDeadline:   le.RenewDeadline.Duration,
-			RetryPeriod:     le.RetryPeriod.Duration,
-			ReleaseOnCancel: true,
-			Callbacks: leaderelection.LeaderCallbacks{
-				OnStartedLeading: func(ctx context.Context) {
-					klog.InfoS("Holding the controller lease; running controllers", "identity", identity)
-					materialize.SetLeader(true)
-					run(ctx)
-				},
-				OnStoppedLeading: func() {
-					materialize.SetLeader(false)
-					klog.InfoS("Lost or released the controller lease; controllers stopped", "identity", identity)
-				},
-				OnNewLeader: func(holder string) {
-					if holder != identity {
-						klog.InfoS("Another replica runs the controllers", "holder", holder)
-					}
-				},
-			},
-		})
+		elector, err := leaderelection.NewLeaderElector(*c.election)
+		if err != nil { // checked in newControllers; cannot happen
+			klog.ErrorS(err, "Cannot run the controller's leader election")
+			return
+		}
+		elector.Run(ctx)
 	}
+}
+
+// observedLock is a resource lock that remembers whether its last use
+// failed, for the controller-lease readiness check. A missing lease (before
+// the first replica creates it) and a lost race are not failures.
+type observedLock struct {
+	resourcelock.Interface
+	mu  sync.Mutex
+	err error
+}
+
+func (l *observedLock) observe(err error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case err == nil, apierrors.IsNotFound(err), apierrors.IsConflict(err), apierrors.IsAlreadyExists(err):
+		l.err = nil
+	default:
+		l.err = err
+	}
+	return err
+}
+
+func (l *observedLock) lastError() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+func (l *observedLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
+	rec, raw, err := l.Interface.Get(ctx)
+	return rec, raw, l.observe(err)
+}
+
+func (l *observedLock) Create(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
+	return l.observe(l.Interface.Create(ctx, ler))
+}
+
+func (l *observedLock) Update(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
+	return l.observe(l.Interface.Update(ctx, ler))
 }

@@ -1,12 +1,5 @@
 package server
 
-import (
-	"os"
-	"runtime/debug"
-
-	"k8s.io/klog/v2"
-)
-
 // DefaultGCPercent is the Go GC target leaderhub-apiserver runs with when
 // the environment does not set GOGC. Most of leaderhub's live heap is the
 // long-lived view and caches, and most of what it allocates is garbage soon
@@ -17,13 +10,3 @@ import (
 // many collections of a heap that is small (docs/benchmarks.md, scenario 7;
 // docs/operations.md, "Memory").
 const DefaultGCPercent = 50
-
-// setDefaultGCPercent applies DefaultGCPercent unless GOGC is set.
-func setDefaultGCPercent() {
-	if v, set := os.LookupEnv("GOGC"); set {
-		klog.InfoS("Using the GC target GOGC sets", "GOGC", v)
-		return
-	}
-	debug.SetGCPercent(DefaultGCPercent)
-	klog.InfoS("GOGC is not set; using leaderhub's GC target", "gcPercent", DefaultGCPercent)
-}

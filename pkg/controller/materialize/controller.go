@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
@@ -31,8 +33,13 @@ const (
 	ReasonObjectConflict       = "ObjectConflict"
 	ReasonInvalidLeaderAddress = "InvalidLeaderAddress"
 	ReasonInvalidPoolName      = projection.ReasonInvalidPoolName
-	ReasonMetadataTooLarge     = projection.ReasonPoolScopedMetadataTooLarge
 	ReasonSyncFailed           = "SyncFailed"
+	// ReasonPoolNameTooLongForConfigMap: the upstream ConfigMap's
+	// openyurt.io/configmap-name label holds leader-hub-<pool>, a label value
+	// of at most 63 characters, so pools named with more than 52 have none.
+	ReasonPoolNameTooLongForConfigMap = "PoolNameTooLongForConfigMap"
+	// ReasonObjectInvalid: kube-apiserver rejected the object as invalid.
+	ReasonObjectInvalid = "ObjectInvalid"
 )
 
 // Options configure the controller.
@@ -58,13 +65,18 @@ type PoolSource interface {
 	EachState(fn func(st *projection.State))
 }
 
-// Controller keeps every pool's materialized objects in line.
+// Controller keeps every pool's materialized objects in line. It is built
+// once; Run runs it for as long as this replica holds the controller lease,
+// and may be called again after it returns.
 type Controller struct {
-	opts     Options
-	pools    PoolSource
-	objects  []*ObjectCache
-	queue    workqueue.TypedRateLimitingInterface[string]
-	recorder record.EventRecorder
+	opts       Options
+	pools      PoolSource
+	objects    []*ObjectCache
+	recorder   record.EventRecorder
+	metrics    *controllerMetrics
+	rejections rejections
+	// running is true while Run runs; the pool gauges read 0 otherwise.
+	running atomic.Bool
 }
 
 // New builds a controller over a pool source and one cache per form it
@@ -76,88 +88,103 @@ func New(pools PoolSource, objects []*ObjectCache, recorder record.EventRecorder
 	if len(objects) == 0 {
 		return nil, errors.New("no form to materialize")
 	}
-	return &Controller{
-		opts:     opts,
-		pools:    pools,
-		objects:  objects,
-		recorder: recorder,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "leaderhub_materialize"}),
-	}, nil
+	c := &Controller{
+		opts:       opts,
+		pools:      pools,
+		objects:    objects,
+		recorder:   recorder,
+		rejections: rejections{byKey: map[rejectionKey]rejection{}},
+	}
+	c.metrics = newControllerMetrics(c)
+	return c, nil
+}
+
+// Forms are the forms the controller keeps, in the order it syncs them.
+func (c *Controller) Forms() []Form {
+	forms := make([]Form, 0, len(c.objects))
+	for _, oc := range c.objects {
+		forms = append(forms, oc.Form())
+	}
+	return forms
 }
 
 // enqueueAll queues every pool the source knows and every pool a managed
 // object was made for, so gone pools' objects are deleted too.
-func (c *Controller) enqueueAll() {
+func (c *Controller) enqueueAll(queue workqueue.TypedInterface[string]) {
 	for _, pool := range c.pools.PoolNames() {
-		c.queue.Add(pool)
+		queue.Add(pool)
 	}
 	for _, oc := range c.objects {
 		for _, pool := range oc.pools() {
-			c.queue.Add(pool)
+			queue.Add(pool)
 		}
 	}
 }
 
 // Run syncs every pool once the caches have synced, then each pool whose
-// projection or objects change, and all of them every resync period, with
-// the configured number of workers until ctx ends.
+// projection or objects change, and all of them every resync period (when
+// objects that could not be written are tried again too), with the
+// configured number of workers until ctx ends.
 func (c *Controller) Run(ctx context.Context) {
 	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
-	removeListener := c.pools.AddListener(c.queue.Add)
+	if !c.running.CompareAndSwap(false, true) {
+		klog.ErrorS(nil, "The materialize controller is already running")
+		return
+	}
+	defer c.running.Store(false)
+	queue := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+		workqueue.TypedRateLimitingQueueConfig[string]{Name: "leaderhub_materialize"})
+	defer queue.ShutDown()
+	removeListener := c.pools.AddListener(queue.Add)
 	defer removeListener()
-	running.Store(c)
-	defer running.CompareAndSwap(c, nil)
 	synced := []cache.InformerSynced{c.pools.HasSynced}
-	forms := make([]Form, 0, len(c.objects))
 	for _, oc := range c.objects {
-		oc.setListener(c.queue.Add)
+		oc.setListener(queue.Add)
 		defer oc.setListener(nil)
 		synced = append(synced, oc.HasSynced)
-		forms = append(forms, oc.Form())
 	}
-	klog.InfoS("Starting the materialize controller", "forms", forms, "workers", c.opts.Workers, "resyncPeriod", c.opts.ResyncPeriod)
+	klog.InfoS("Starting the materialize controller", "forms", c.Forms(), "workers", c.opts.Workers, "resyncPeriod", c.opts.ResyncPeriod)
 	if !cache.WaitForNamedCacheSync("leaderhub-materialize", ctx.Done(), synced...) {
 		return
 	}
-	c.enqueueAll()
+	c.enqueueAll(queue)
 	var wg sync.WaitGroup
 	for i := 0; i < c.opts.Workers; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			wait.UntilWithContext(ctx, c.worker, time.Second)
+			wait.UntilWithContext(ctx, func(ctx context.Context) {
+				for c.processNext(ctx, queue) {
+				}
+			}, time.Second)
 		}()
 	}
 	if c.opts.ResyncPeriod > 0 {
-		go wait.UntilWithContext(ctx, func(context.Context) { c.enqueueAll() }, c.opts.ResyncPeriod)
+		go wait.UntilWithContext(ctx, func(context.Context) {
+			c.rejections.retryAll()
+			c.enqueueAll(queue)
+		}, c.opts.ResyncPeriod)
 	}
 	<-ctx.Done()
-	c.queue.ShutDown()
+	queue.ShutDown()
 	wg.Wait()
 	klog.InfoS("Stopped the materialize controller")
 }
 
-func (c *Controller) worker(ctx context.Context) {
-	for c.processNext(ctx) {
-	}
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	pool, quit := c.queue.Get()
+func (c *Controller) processNext(ctx context.Context, queue workqueue.TypedRateLimitingInterface[string]) bool {
+	pool, quit := queue.Get()
 	if quit {
 		return false
 	}
-	defer c.queue.Done(pool)
+	defer queue.Done(pool)
 	if err := c.sync(ctx, pool); err != nil {
-		syncsTotal.WithLabelValues("error").Inc()
-		klog.ErrorS(err, "Syncing pool failed; retrying with backoff", "nodePool", pool, "retries", c.queue.NumRequeues(pool))
-		c.queue.AddRateLimited(pool)
+		c.metrics.syncs.WithLabelValues("error").Inc()
+		klog.ErrorS(err, "Syncing pool failed; retrying with backoff", "nodePool", pool, "retries", queue.NumRequeues(pool))
+		queue.AddRateLimited(pool)
 		return true
 	}
-	lastSuccess.SetToCurrentTime()
-	c.queue.Forget(pool)
+	c.metrics.lastSuccess.SetToCurrentTime()
+	queue.Forget(pool)
 	return true
 }
 
@@ -170,10 +197,13 @@ func nodePoolRef(p *projection.Pool) *metav1.PartialObjectMetadata {
 }
 
 // sync makes one pool's objects match its projection, or deletes them when
-// the pool is gone.
+// the pool is gone. Each form is synced on its own: a form that cannot be
+// written keeps none of the others from being written. A transient failure
+// of any form is returned, so the pool is retried with backoff; a permanent
+// rejection is recorded and is not.
 func (c *Controller) sync(ctx context.Context, pool string) error {
 	start := time.Now()
-	defer func() { syncDuration.Observe(time.Since(start).Seconds()) }()
+	defer func() { c.metrics.syncDuration.Observe(time.Since(start).Seconds()) }()
 
 	st, ok := c.pools.State(pool)
 	if !ok {
@@ -186,7 +216,7 @@ func (c *Controller) sync(ctx context.Context, pool string) error {
 			"leaderhub cannot publish this pool (objects already published for it are kept as they were): %v", ue)
 		klog.InfoS("A NodePool cannot be projected; keeping what was published for it", "nodePool", klog.KObj(ref), "err", ue)
 		if !st.Published {
-			syncsTotal.WithLabelValues("skipped").Inc()
+			c.metrics.syncs.WithLabelValues("skipped").Inc()
 			return nil
 		}
 	}
@@ -201,17 +231,22 @@ func (c *Controller) sync(ctx context.Context, pool string) error {
 	}
 
 	result := "unchanged"
+	var errs []error
 	for _, oc := range c.objects {
 		r, err := c.syncForm(ctx, ref, oc, lh)
 		if err != nil {
 			c.recorder.Eventf(ref, corev1.EventTypeWarning, ReasonSyncFailed, "syncing %s %s/%s: %v", oc.Form(), lh.Namespace, lh.Name, err)
-			return fmt.Errorf("%s %s/%s: %w", oc.Form(), lh.Namespace, lh.Name, err)
+			errs = append(errs, fmt.Errorf("%s %s/%s: %w", oc.Form(), lh.Namespace, lh.Name, err))
+			continue
 		}
 		if r != "unchanged" {
 			result = r
 		}
 	}
-	syncsTotal.WithLabelValues(result).Inc()
+	if len(errs) > 0 {
+		return utilerrors.NewAggregate(errs)
+	}
+	c.metrics.syncs.WithLabelValues(result).Inc()
 	if result != "unchanged" {
 		klog.V(2).InfoS("Synced pool", "nodePool", klog.KObj(ref), "result", result, "leaders", projection.LeadersString(lh.Subsets))
 	}
@@ -221,15 +256,43 @@ func (c *Controller) sync(ctx context.Context, pool string) error {
 // syncForm makes one form's object match lh. The cache says whether the
 // object exists and whether its owned fields differ; only then is the live
 // object read, and written on a copy of what was read.
+//
+// An object the form cannot hold, or that kube-apiserver rejects as
+// invalid, is a permanent rejection: it is recorded once per change of the
+// object (a Warning Event and a metric), not retried until the pool
+// changes or the next resync, and is not an error.
 func (c *Controller) syncForm(ctx context.Context, ref *metav1.PartialObjectMetadata, oc *ObjectCache, lh *v1alpha1.LeaderHub) (string, error) {
 	k := oc.kind
 	desired := k.desired(lh)
 	want := oc.digestOf(desired)
+	key := rejectionKey{pool: ref.Name, form: k.form()}
+	if reason, msg := k.check(desired); reason != "" {
+		return c.reject(ref, key, want, reason, msg), nil
+	}
+	if c.rejections.holds(key, want) {
+		return "rejected", nil // until the pool changes or the next resync
+	}
+	result, err := c.write(ctx, ref, oc, lh, desired, want)
+	switch {
+	case apierrors.IsInvalid(err):
+		return c.reject(ref, key, want, ReasonObjectInvalid, err.Error()), nil
+	case err != nil:
+		return "", err
+	}
+	c.rejections.clear(key)
+	return result, nil
+}
+
+// write creates or updates one form's object when the cache says it differs
+// from desired, whose digest is want.
+func (c *Controller) write(ctx context.Context, ref *metav1.PartialObjectMetadata, oc *ObjectCache, lh *v1alpha1.LeaderHub,
+	desired metav1.Object, want digest) (string, error) {
+	k := oc.kind
 	have, cached := oc.get(lh.Name)
 	if !cached {
 		err := k.create(ctx, desired)
 		if err == nil {
-			writesTotal.WithLabelValues(string(k.form()), "create").Inc()
+			c.metrics.writes.WithLabelValues(string(k.form()), "create").Inc()
 			return "created", nil
 		}
 		if !apierrors.IsAlreadyExists(err) {
@@ -260,14 +323,31 @@ func (c *Controller) syncForm(ctx context.Context, ref *metav1.PartialObjectMeta
 	if err := k.update(ctx, live, desired); err != nil {
 		return "", err
 	}
-	writesTotal.WithLabelValues(string(k.form()), "update").Inc()
+	c.metrics.writes.WithLabelValues(string(k.form()), "update").Inc()
 	return "updated", nil
+}
+
+// reject records that one form's object cannot be written for a pool as it
+// is: the first time for this object, with a Warning Event, a log line and
+// the rejections metric; later, silently.
+func (c *Controller) reject(ref *metav1.PartialObjectMetadata, key rejectionKey, want digest, reason, msg string) string {
+	if !c.rejections.record(key, rejection{digest: want, reason: reason}) {
+		return "rejected"
+	}
+	name := v1alpha1.ObjectName(key.pool)
+	c.metrics.rejections.WithLabelValues(string(key.form), reason).Inc()
+	c.recorder.Eventf(ref, corev1.EventTypeWarning, reason,
+		"%s %s/%s cannot be written: %s; the pool's other forms are written, and this one is tried again when the pool changes or at the next resync",
+		key.form, c.opts.Projection.Namespace, name, msg)
+	klog.InfoS("An object cannot be written for a pool; not retrying it until the pool changes", "nodePool", klog.KObj(ref),
+		"form", key.form, "object", klog.KRef(c.opts.Projection.Namespace, name), "reason", reason, "detail", msg)
+	return "rejected"
 }
 
 // conflict reports an object with the pool's name that leaderhub does not
 // manage, and leaves it alone.
 func (c *Controller) conflict(ref *metav1.PartialObjectMetadata, form Form, lh *v1alpha1.LeaderHub) string {
-	conflictsTotal.WithLabelValues(string(form)).Inc()
+	c.metrics.conflicts.WithLabelValues(string(form)).Inc()
 	c.recorder.Eventf(ref, corev1.EventTypeWarning, ReasonObjectConflict,
 		"%s %s/%s exists and is not managed by leaderhub (no %s=%s label); leaving it untouched",
 		form, lh.Namespace, lh.Name, v1alpha1.LabelManagedBy, v1alpha1.ManagedByValue)
@@ -281,6 +361,7 @@ func (c *Controller) deleteAll(ctx context.Context, pool string) error {
 	name := v1alpha1.ObjectName(pool)
 	deleted := false
 	for _, oc := range c.objects {
+		c.rejections.clear(rejectionKey{pool: pool, form: oc.Form()})
 		if _, cached := oc.get(name); !cached {
 			continue
 		}
@@ -297,14 +378,14 @@ func (c *Controller) deleteAll(ctx context.Context, pool string) error {
 		if err := oc.kind.delete(ctx, live); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 			return fmt.Errorf("deleting %s %s: %w", oc.Form(), name, err)
 		}
-		writesTotal.WithLabelValues(string(oc.Form()), "delete").Inc()
+		c.metrics.writes.WithLabelValues(string(oc.Form()), "delete").Inc()
 		deleted = true
 	}
 	if deleted {
-		syncsTotal.WithLabelValues("deleted").Inc()
+		c.metrics.syncs.WithLabelValues("deleted").Inc()
 		klog.V(2).InfoS("Deleted the objects of a deleted pool", "nodePool", pool)
 	} else {
-		syncsTotal.WithLabelValues("unchanged").Inc()
+		c.metrics.syncs.WithLabelValues("unchanged").Inc()
 	}
 	return nil
 }
@@ -316,9 +397,13 @@ type poolTotals struct {
 
 // totals counts, over the source's current states, the pools whose objects
 // the controller keeps, those without a valid leader, and the leader entries
-// left out. Counting at scrape time keeps nothing per pool.
+// left out; all 0 while the controller does not run. Counting at scrape
+// time keeps nothing per pool.
 func (c *Controller) totals() poolTotals {
 	var t poolTotals
+	if !c.running.Load() {
+		return t
+	}
 	c.pools.EachState(func(st *projection.State) {
 		if !st.Published {
 			return

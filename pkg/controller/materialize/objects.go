@@ -2,11 +2,14 @@ package materialize
 
 import (
 	"context"
+	"fmt"
 	"maps"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
@@ -35,6 +38,9 @@ type kind interface {
 	// fetch reads the live object from kube-apiserver, managed or not.
 	fetch(ctx context.Context, name string) (metav1.Object, error)
 	desired(lh *v1alpha1.LeaderHub) metav1.Object
+	// check says why the form cannot hold desired, as an Event reason and
+	// a message; "" when it can.
+	check(desired metav1.Object) (reason, message string)
 	// payload is what the object carries beyond metadata, all of it owned.
 	payload(obj metav1.Object) any
 	create(ctx context.Context, obj metav1.Object) error
@@ -100,6 +106,10 @@ func (k *endpointsKind) desired(lh *v1alpha1.LeaderHub) metav1.Object {
 	return projection.Endpoints(lh)
 }
 
+// check: the view validated the object's name and labels, which the
+// Endpoints form shares.
+func (k *endpointsKind) check(metav1.Object) (string, string) { return "", "" }
+
 func (k *endpointsKind) payload(obj metav1.Object) any {
 	return obj.(*corev1.Endpoints).Subsets
 }
@@ -144,6 +154,16 @@ func (k *configMapKind) fetch(ctx context.Context, name string) (metav1.Object, 
 
 func (k *configMapKind) desired(lh *v1alpha1.LeaderHub) metav1.Object {
 	return projection.ConfigMap(lh)
+}
+
+// check: upstream YurtHub finds the ConfigMap by a label holding its name,
+// leader-hub-<pool>, and a label value is at most 63 characters.
+func (k *configMapKind) check(desired metav1.Object) (string, string) {
+	if errs := validation.IsValidLabelValue(desired.GetName()); len(errs) > 0 {
+		return ReasonPoolNameTooLongForConfigMap, fmt.Sprintf("its %s label must hold its name, %d characters long, and %s",
+			v1alpha1.LabelConfigMapName, len(desired.GetName()), strings.Join(errs, "; "))
+	}
+	return "", ""
 }
 
 // configMapPayload: leaderhub owns all of data, and binaryData must be empty.

@@ -1,6 +1,7 @@
 package viewstore
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -111,6 +112,7 @@ type Store struct {
 	syncedCh  chan struct{}
 	// rvChanged is closed, and replaced, whenever rv advances.
 	rvChanged chan struct{}
+	metrics   *storeMetrics
 }
 
 // The reflector's store contract, plus the optional resource-version hooks.
@@ -123,15 +125,17 @@ var (
 // New returns an empty store; it is not synced until the first Replace.
 func New(opts Options) *Store {
 	opts.setDefaults()
-	return &Store{
+	s := &Store{
 		opts:      opts,
 		pools:     map[string]*entry{},
 		history:   newHistory(opts.HistorySize),
-		watchers:  newWatcherSet(),
 		listeners: map[int]func(string){},
 		syncedCh:  make(chan struct{}),
 		rvChanged: make(chan struct{}),
 	}
+	s.metrics = newStoreMetrics(s)
+	s.watchers = newWatcherSet(s.metrics.droppedWatchers)
+	return s
 }
 
 // Namespace is where the store's objects live.
@@ -259,7 +263,7 @@ func (s *Store) nextLocked(np *appsv1beta2.NodePool, st projection.State, prev *
 			err = st.Unpublishable
 		}
 		s.opts.OnInvalid(np, st.Invalid, err)
-		invalidLeaders.Add(float64(len(st.Invalid)))
+		s.metrics.invalidLeaders.Add(float64(len(st.Invalid)))
 	}
 	return next, changed, reported
 }
@@ -343,8 +347,7 @@ func (s *Store) emitLocked(ev event) {
 		ev.cur.rv = ev.rv // the entry is not shared yet
 		s.pools[name] = ev.cur
 	}
-	eventsTotal.WithLabelValues(string(ev.typ)).Inc()
-	pools.Set(float64(s.published))
+	s.metrics.events.WithLabelValues(string(ev.typ)).Inc()
 	if !s.synced {
 		s.setRVLocked(ev.rv)
 		return
@@ -366,74 +369,119 @@ func (s *Store) setRVLocked(rv uint64) {
 	s.rvChanged = make(chan struct{})
 }
 
+// listItem is one NodePool of a full list, projected outside the lock.
+type listItem struct {
+	np *appsv1beta2.NodePool
+	rv uint64
+	st projection.State
+}
+
 // Replace swaps in the projections of a full NodePool list at resource
-// version rv (reflector contract). The first call marks the store synced; a
-// later one is a relist: history restarts at rv and every watcher is ended,
-// so clients resume from rv or relist, exactly as after a kube-apiserver
-// watch cache reinitialization.
+// version rv (reflector contract). The first call marks the store synced. A
+// later one is a relist, after the reflector's watch broke for too long: the
+// store knows the old and the new state of every pool, so it emits the
+// difference as ordinary events, keeps its history and ends no watch.
 func (s *Store) Replace(list []interface{}, rv string) error {
 	listRV, err := parseRV(rv)
 	if err != nil {
 		return err
 	}
-	type item struct {
-		np *appsv1beta2.NodePool
-		rv uint64
-		st projection.State
-	}
-	items := make([]item, 0, len(list))
+	items := make([]listItem, 0, len(list))
 	for _, obj := range list {
 		np, npRV, err := asNodePool(obj)
 		if err != nil {
 			return err
 		}
-		items = append(items, item{np: np, rv: npRV, st: projection.StateOf(np)})
+		items = append(items, listItem{np: np, rv: npRV, st: projection.StateOf(np)})
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	next := make(map[string]*entry, len(items))
-	published, changed := 0, 0
-	for _, it := range items {
-		prev := s.pools[it.np.Name]
-		e, projectionChanged, reported := s.nextLocked(it.np, it.st, prev)
-		if projectionChanged {
-			e.rv = it.rv
-			changed++
-		}
-		if e.Published {
-			published++
-		}
-		next[it.np.Name] = e
-		if projectionChanged || reported {
-			s.notifyLocked(it.np.Name)
-		}
-	}
-	for name, prev := range s.pools {
-		if next[name] == nil {
-			if prev.Published {
-				changed++
-			}
-			s.notifyLocked(name)
-		}
-	}
-	s.pools, s.published = next, published
-	pools.Set(float64(published))
 	if listRV < s.rv {
 		klog.InfoS("NodePool list is older than the view; keeping the newer resource version", "listResourceVersion", listRV, "resourceVersion", s.rv)
 		listRV = s.rv
 	}
-	s.history.reset(listRV)
-	if s.synced {
-		klog.InfoS("NodePools relisted; watchers of the view will resume or relist", "resourceVersion", listRV, "changedPools", changed, "watchers", s.watchers.len())
-		s.watchers.terminateAll()
-	} else {
+	next, changes := s.diffLocked(items, listRV)
+	published := 0
+	for _, e := range next {
+		if e.Published {
+			published++
+		}
+	}
+	s.pools, s.published = next, published
+	switch {
+	case !s.synced:
+		s.history.reset(listRV)
 		s.synced = true
 		close(s.syncedCh)
 		klog.InfoS("View synced", "pools", published, "resourceVersion", listRV)
+	case len(changes) > 0 && changes[0].rv <= s.rv:
+		// Changes at a version the store has already passed cannot be
+		// resumed across exactly: history restarts and watchers reconnect,
+		// as after a kube-apiserver watch cache reinitialization.
+		klog.InfoS("NodePools relisted with changes at a version the view has passed; watchers of the view will resume or relist",
+			"resourceVersion", listRV, "changes", len(changes), "watchers", s.watchers.len())
+		s.history.reset(listRV)
+		s.watchers.terminateAll()
+	default:
+		deliveries := make([]*delivery, 0, len(changes))
+		for _, ev := range changes {
+			s.metrics.events.WithLabelValues(string(ev.typ)).Inc()
+			s.history.add(ev)
+			deliveries = append(deliveries, s.newDelivery(ev))
+		}
+		s.watchers.broadcastAll(deliveries)
+		klog.InfoS("NodePools relisted; sent the difference to watchers of the view", "resourceVersion", listRV,
+			"changes", len(changes), "watchers", s.watchers.len())
 	}
 	s.setRVLocked(listRV)
 	return nil
+}
+
+// diffLocked computes the entries of a full list and the events that turn
+// the store's state into it, in resource-version order: an added or changed
+// projection at its NodePool's version (the list's when that is not newer
+// than the store), a deleted pool at the list's version, and a pool
+// recreated with a new uid as a delete and an add. Listeners hear of every
+// pool whose state changed.
+func (s *Store) diffLocked(items []listItem, listRV uint64) (map[string]*entry, []*event) {
+	next := make(map[string]*entry, len(items))
+	var changes []*event
+	for _, it := range items {
+		prev := s.pools[it.np.Name]
+		e, changed, reported := s.nextLocked(it.np, it.st, prev)
+		next[it.np.Name] = e
+		if changed || reported {
+			s.notifyLocked(it.np.Name)
+		}
+		if !changed {
+			continue
+		}
+		rv := it.rv
+		if rv <= s.rv || rv > listRV {
+			rv = listRV
+		}
+		e.rv = rv // the entry is not shared yet
+		switch {
+		case prev == nil || !prev.Published:
+			changes = append(changes, &event{typ: watch.Added, cur: e, rv: rv})
+		case prev.Pool.UID() != e.Pool.UID():
+			changes = append(changes, &event{typ: watch.Deleted, cur: prev, rv: rv}, &event{typ: watch.Added, cur: e, rv: rv})
+		default:
+			changes = append(changes, &event{typ: watch.Modified, cur: e, rv: rv})
+		}
+	}
+	for name, prev := range s.pools {
+		if next[name] != nil {
+			continue
+		}
+		s.notifyLocked(name)
+		if prev.Published {
+			changes = append(changes, &event{typ: watch.Deleted, cur: prev, rv: listRV})
+		}
+	}
+	slices.SortStableFunc(changes, func(a, b *event) int { return cmp.Compare(a.rv, b.rv) })
+	return next, changes
 }
 
 // Resync is a no-op (reflector contract).

@@ -281,26 +281,142 @@ func TestSlowWatcherIsDroppedOthersKeepUp(t *testing.T) {
 	}
 }
 
-func TestRelistEndsWatchesAndRestartsHistory(t *testing.T) {
-	s := newSyncedStore(t, Options{}, nodePool("a", 10, "10.0.0.1"))
-	w := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "10"})
-	if err := s.Replace([]interface{}{nodePool("a", 30, "10.0.0.9")}, "40"); err != nil {
+// relistFixture is a store with pools a, b, c and d, and the list a relist
+// brings after a broken watch: a changed, b unchanged, c deleted, d
+// recreated with a new uid, e added.
+func relistFixture(t *testing.T, opts Options) (*Store, []interface{}) {
+	t.Helper()
+	s := newSyncedStore(t, opts, nodePool("a", 10, "10.0.0.1"), nodePool("b", 11, "10.0.0.2"),
+		nodePool("c", 12, "10.0.0.3"), nodePool("d", 13, "10.0.0.4"))
+	d := nodePool("d", 35, "10.0.0.4")
+	d.UID = "uid-d-recreated"
+	return s, []interface{}{nodePool("a", 30, "10.0.0.9"), nodePool("b", 11, "10.0.0.2"), d, nodePool("e", 20, "10.0.0.5")}
+}
+
+// eventsOf renders events as "TYPE name@rv".
+func eventsOf(evs ...watch.Event) []string {
+	var out []string
+	for _, ev := range evs {
+		lh := ev.Object.(*leaderhub.LeaderHub)
+		out = append(out, fmt.Sprintf("%s %s@%s", ev.Type, lh.Name, lh.ResourceVersion))
+	}
+	return out
+}
+
+// relistChanges are the events a relist of relistFixture sends, in order.
+var relistChanges = []string{"ADDED leader-hub-e@20", "MODIFIED leader-hub-a@30", "DELETED leader-hub-d@35",
+	"ADDED leader-hub-d@35", "DELETED leader-hub-c@40"}
+
+// TestRelistSendsTheDifference: a relist ends no watch; every watcher gets
+// exactly the changes that concern it, at their versions, in order; a
+// client resuming from before the relist gets them too, not 410.
+func TestRelistSendsTheDifference(t *testing.T) {
+	s, list := relistFixture(t, Options{})
+	all := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "13"})
+	byName := map[string]watch.Interface{}
+	for _, pool := range []string{"a", "b", "c", "d", "e"} {
+		byName[pool] = mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "13",
+			FieldSelector: fields.OneTermEqualSelector("metadata.name", "leader-hub-"+pool)})
+	}
+	if err := s.Replace(list, "40"); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := <-w.ResultChan(); ok {
-		t.Fatal("watch should end on relist")
+	var got []watch.Event
+	for range relistChanges {
+		got = append(got, next(t, all))
 	}
-	if _, err := s.Watch(context.Background(), ns, &metainternalversion.ListOptions{ResourceVersion: "10"}); !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {
-		t.Errorf("resume from before the relist: %v, want 410", err)
+	if !slices.Equal(eventsOf(got...), relistChanges) {
+		t.Errorf("watcher of all got %v, want %v", eventsOf(got...), relistChanges)
 	}
-	list, _ := s.List(context.Background(), ns, nil)
-	if list.ResourceVersion != "40" || len(list.Items) != 1 || list.Items[0].ResourceVersion != "30" {
-		t.Errorf("after relist: list rv %s, items %v", list.ResourceVersion, list.Items)
+	want := map[string][]string{
+		"a": {"MODIFIED leader-hub-a@30"},
+		"c": {"DELETED leader-hub-c@40"},
+		"d": {"DELETED leader-hub-d@35", "ADDED leader-hub-d@35"},
+		"e": {"ADDED leader-hub-e@20"},
+	}
+	for pool, w := range byName {
+		var evs []watch.Event
+		for range want[pool] {
+			evs = append(evs, next(t, w))
+		}
+		if !slices.Equal(eventsOf(evs...), want[pool]) {
+			t.Errorf("watcher of %s got %v, want %v", pool, eventsOf(evs...), want[pool])
+		}
+	}
+	// Nothing more for anyone, and every watch is still open.
+	time.Sleep(50 * time.Millisecond)
+	for pool, w := range map[string]watch.Interface{"all": all, "a": byName["a"], "b": byName["b"], "c": byName["c"], "d": byName["d"], "e": byName["e"]} {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				t.Errorf("watcher of %s was ended by the relist", pool)
+			} else {
+				t.Errorf("watcher of %s got an extra event: %v", pool, eventsOf(ev))
+			}
+		default:
+		}
+	}
+	if n := s.watchers.len(); n != 6 {
+		t.Errorf("%d watchers after the relist, want 6", n)
+	}
+
+	resumed := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "13"})
+	got = nil
+	for range relistChanges {
+		got = append(got, next(t, resumed))
+	}
+	if !slices.Equal(eventsOf(got...), relistChanges) {
+		t.Errorf("resume from before the relist got %v, want %v", eventsOf(got...), relistChanges)
+	}
+	list2, _ := s.List(context.Background(), ns, nil)
+	var items []string
+	for _, lh := range list2.Items {
+		items = append(items, lh.Name+"@"+lh.ResourceVersion)
+	}
+	if list2.ResourceVersion != "40" || !slices.Equal(items, []string{"leader-hub-a@30", "leader-hub-b@11", "leader-hub-d@35", "leader-hub-e@20"}) {
+		t.Errorf("after the relist: list at %s holds %v", list2.ResourceVersion, items)
 	}
 	w2 := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "40"})
 	_ = s.Update(nodePool("a", 41, "10.0.0.8"))
 	if ev := next(t, w2); rvOf(ev) != "41" {
 		t.Errorf("got %s@%s after relist, want 41", ev.Type, rvOf(ev))
+	}
+}
+
+// TestRelistBatchAllOrNothing: a watcher whose queue cannot hold all of a
+// relist's changes gets none of them and is dropped, so it resumes from
+// before the relist and misses nothing.
+func TestRelistBatchAllOrNothing(t *testing.T) {
+	s, list := relistFixture(t, Options{WatcherBuffer: 3})
+	small := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "13"})
+	named := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "13",
+		FieldSelector: fields.OneTermEqualSelector("metadata.name", "leader-hub-d")})
+	time.Sleep(20 * time.Millisecond) // let the feeders hand over
+	if err := s.Replace(list, "40"); err != nil {
+		t.Fatal(err)
+	}
+	if ev, ok := <-small.ResultChan(); ok {
+		t.Errorf("a watcher that cannot hold the batch got %v, want its watch ended with none of it", eventsOf(ev))
+	}
+	if got := eventsOf(next(t, named), next(t, named)); !slices.Equal(got, []string{"DELETED leader-hub-d@35", "ADDED leader-hub-d@35"}) {
+		t.Errorf("watcher of d got %v", got)
+	}
+}
+
+// TestRelistWithNoChange sends nothing and moves the version on.
+func TestRelistWithNoChange(t *testing.T) {
+	s := newSyncedStore(t, Options{}, nodePool("a", 10, "10.0.0.1"))
+	w := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "10"})
+	if err := s.Replace([]interface{}{nodePool("a", 10, "10.0.0.1")}, "50"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev, ok := <-w.ResultChan():
+		t.Errorf("a relist with no change sent %v (open: %t)", ev, ok)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if list, _ := s.List(context.Background(), ns, nil); list.ResourceVersion != "50" {
+		t.Errorf("list at %s after the relist, want 50", list.ResourceVersion)
 	}
 }
 

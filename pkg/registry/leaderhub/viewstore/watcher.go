@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/component-base/metrics"
 	"k8s.io/klog/v2"
 )
 
@@ -97,10 +98,12 @@ type watcherSet struct {
 	byName map[string]map[*watcher]struct{}
 	any    map[*watcher]struct{}
 	count  int
+	// dropped counts the watchers dropped as too slow.
+	dropped *metrics.Counter
 }
 
-func newWatcherSet() watcherSet {
-	return watcherSet{byName: map[string]map[*watcher]struct{}{}, any: map[*watcher]struct{}{}}
+func newWatcherSet(dropped *metrics.Counter) watcherSet {
+	return watcherSet{byName: map[string]map[*watcher]struct{}{}, any: map[*watcher]struct{}{}, dropped: dropped}
 }
 
 func (ws *watcherSet) len() int { return ws.count }
@@ -117,7 +120,6 @@ func (ws *watcherSet) add(w *watcher) {
 		set[w] = struct{}{}
 	}
 	ws.count++
-	watchers.Set(float64(ws.count))
 }
 
 // remove takes w out of the set, once, and closes its result channel unless
@@ -139,7 +141,6 @@ func (ws *watcherSet) remove(w *watcher) {
 		}
 	}
 	ws.count--
-	watchers.Set(float64(ws.count))
 }
 
 func (ws *watcherSet) each(fn func(*watcher)) {
@@ -158,36 +159,87 @@ func (ws *watcherSet) terminateAll() {
 	ws.each(ws.remove)
 }
 
-// broadcast queues an event for every watcher it concerns. A watcher whose
-// queue is full is dropped: it gets what is queued, then its watch ends and
-// its client resumes from the last version it saw.
+// roomLocked reports whether n more events fit in the watcher's queue:
+// pending while it is fed, result after.
+func (w *watcher) roomLocked(n int) bool {
+	if w.feeding {
+		return len(w.pending)+n <= cap(w.result)
+	}
+	return len(w.result)+n <= cap(w.result)
+}
+
+// queueLocked queues an event that roomLocked said fits; only the store
+// sends to result once the feeder has handed it over, so it never blocks.
+func (w *watcher) queueLocked(ev watch.Event) {
+	if w.feeding {
+		w.pending = append(w.pending, ev)
+		return
+	}
+	w.result <- ev
+}
+
+// drop ends a watcher whose queue is full: it gets what is queued, then its
+// watch ends and its client resumes from the last version it saw.
+func (ws *watcherSet) drop(w *watcher) {
+	klog.V(2).InfoS("Dropping a watcher of the view that does not keep up", "selector", w.pred.field.String(), "buffered", cap(w.result))
+	ws.dropped.Inc()
+	ws.remove(w)
+}
+
+// broadcast queues an event for every watcher it concerns, dropping those
+// whose queue is full.
 func (ws *watcherSet) broadcast(d *delivery) {
 	deliver := func(w *watcher) {
 		we, ok := w.pred.toWatchEvent(d)
 		if !ok {
 			return
 		}
-		if w.feeding {
-			if len(w.pending) < cap(w.result) {
-				w.pending = append(w.pending, we)
-				return
-			}
-		} else {
-			select {
-			case w.result <- we:
-				return
-			default:
-			}
+		if !w.roomLocked(1) {
+			ws.drop(w)
+			return
 		}
-		klog.V(2).InfoS("Dropping a watcher of the view that does not keep up", "selector", w.pred.field.String(), "buffered", cap(w.result))
-		droppedWatchers.Inc()
-		ws.remove(w)
+		w.queueLocked(we)
 	}
 	for w := range ws.any {
 		deliver(w)
 	}
 	for w := range ws.byName[d.name()] {
 		deliver(w)
+	}
+}
+
+// broadcastAll queues several events, in order, as one: a watcher gets
+// every one of them that concerns it, or, if they do not all fit in its
+// queue, none, and is dropped. Events of one batch may share a resource
+// version, so a client that got only some of them could not resume exactly;
+// a dropped one resumes from before the batch and gets all of it.
+func (ws *watcherSet) broadcastAll(ds []*delivery) {
+	if len(ds) == 1 {
+		ws.broadcast(ds[0])
+		return
+	}
+	perWatcher := map[*watcher][]watch.Event{}
+	collect := func(w *watcher, d *delivery) {
+		if we, ok := w.pred.toWatchEvent(d); ok {
+			perWatcher[w] = append(perWatcher[w], we)
+		}
+	}
+	for _, d := range ds {
+		for w := range ws.any {
+			collect(w, d)
+		}
+		for w := range ws.byName[d.name()] {
+			collect(w, d)
+		}
+	}
+	for w, events := range perWatcher {
+		if !w.roomLocked(len(events)) {
+			ws.drop(w)
+			continue
+		}
+		for _, we := range events {
+			w.queueLocked(we)
+		}
 	}
 }
 

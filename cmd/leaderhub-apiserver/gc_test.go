@@ -1,4 +1,4 @@
-package server
+package main
 
 import (
 	"os"
@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"k8s.io/utils/ptr"
+
+	"github.com/leaderhub/leaderhub/pkg/server"
 )
 
 // TestDefaultGCPercent: leaderhub's GC target applies only when GOGC is
@@ -17,7 +19,7 @@ func TestDefaultGCPercent(t *testing.T) {
 		atStart int // the GC percent the runtime starts with
 		want    int
 	}{
-		{"GOGC unset", nil, 100, DefaultGCPercent},
+		{"GOGC unset", nil, 100, server.DefaultGCPercent},
 		{"GOGC set", ptr.To("80"), 80, 80},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,61 @@
+package materialize
+
+import "sync"
+
+// rejectionKey is one form of one pool.
+type rejectionKey struct {
+	pool string
+	form Form
+}
+
+// rejection is an object that cannot be written: its digest, and why.
+type rejection struct {
+	digest digest
+	reason string
+	// retry lets the next sync try the same object again (set at resync).
+	retry bool
+}
+
+// rejections remembers, per pool and form, the object that could not be
+// written, so that it is reported once and not retried with backoff. Only
+// pools with a rejected object have an entry.
+type rejections struct {
+	mu    sync.Mutex
+	byKey map[rejectionKey]rejection
+}
+
+// record stores r for key and reports whether it is news: a different
+// object or reason than the one already recorded.
+func (rs *rejections) record(key rejectionKey, r rejection) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	prev, ok := rs.byKey[key]
+	rs.byKey[key] = r
+	return !ok || prev.digest != r.digest || prev.reason != r.reason
+}
+
+// holds reports whether the object with digest d was rejected for key and
+// is not due to be tried again.
+func (rs *rejections) holds(key rejectionKey, d digest) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	r, ok := rs.byKey[key]
+	return ok && r.digest == d && !r.retry
+}
+
+// clear forgets key's rejection: its object was written, or its pool is gone.
+func (rs *rejections) clear(key rejectionKey) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	delete(rs.byKey, key)
+}
+
+// retryAll lets every rejected object be tried once more.
+func (rs *rejections) retryAll() {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for key, r := range rs.byKey {
+		r.retry = true
+		rs.byKey[key] = r
+	}
+}

@@ -1,0 +1,228 @@
+package materialize
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/component-base/metrics"
+	"k8s.io/component-base/metrics/testutil"
+
+	"github.com/leaderhub/leaderhub/pkg/projection"
+)
+
+// syncFixture is a controller over fake pools and a fake API with the given
+// forms, its caches synced, not running: tests call sync themselves.
+type syncFixture struct {
+	kube     *fake.Clientset
+	pools    *fakePools
+	c        *Controller
+	events   *record.FakeRecorder
+	registry metrics.KubeRegistry
+}
+
+func newSyncFixture(t *testing.T, forms ...Form) *syncFixture {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	f := &syncFixture{kube: fake.NewClientset(), pools: &fakePools{states: map[string]projection.State{}},
+		events: record.NewFakeRecorder(100), registry: metrics.NewKubeRegistry()}
+	var caches []*ObjectCache
+	for _, form := range forms {
+		oc, err := NewObjectCache(f.kube, form, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go oc.Run(ctx)
+		if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) { return oc.HasSynced(), nil }); err != nil {
+			t.Fatal(err)
+		}
+		caches = append(caches, oc)
+	}
+	c, err := New(f.pools, caches, f.events, Options{Projection: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.RegisterMetrics(f.registry)
+	f.c = c
+	return f
+}
+
+// sync syncs a pool, then waits until every cache holds what the API holds
+// of the pool's objects, as it would before the next sync of a running
+// controller.
+func (f *syncFixture) sync(t *testing.T, pool string) error {
+	t.Helper()
+	ctx := context.Background()
+	err := f.c.sync(ctx, pool)
+	name := "leader-hub-" + pool
+	for _, oc := range f.c.objects {
+		if werr := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+			live, getErr := oc.kind.fetch(ctx, name)
+			cached, ok := oc.get(name)
+			if apierrors.IsNotFound(getErr) {
+				return !ok, nil
+			}
+			return ok && getErr == nil && cached == oc.digestOf(live), nil
+		}); werr != nil {
+			t.Fatalf("the %s cache did not catch up with %s", oc.Form(), name)
+		}
+	}
+	return err
+}
+
+// drainEvents returns the reasons of the Events recorded since the last call.
+func (f *syncFixture) drainEvents() []string {
+	var out []string
+	for {
+		select {
+		case e := <-f.events.Events:
+			out = append(out, strings.Fields(e)[1])
+		default:
+			return out
+		}
+	}
+}
+
+// rejected reads leaderhub_controller_rejections_total{form, reason}.
+func (f *syncFixture) rejected(t *testing.T, form Form, reason string) float64 {
+	t.Helper()
+	v, err := testutil.GetCounterMetricValue(f.c.metrics.rejections.WithLabelValues(string(form), reason))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func (f *syncFixture) apiCalls(verb, resource string) int {
+	n := 0
+	for _, a := range f.kube.Actions() {
+		if a.GetVerb() == verb && a.GetResource().Resource == resource {
+			n++
+		}
+	}
+	return n
+}
+
+// TestFormsFailIndependently: a 55-character pool cannot have the upstream
+// ConfigMap (its configmap-name label would be 66 characters); its Endpoints
+// are written all the same, the rejection is recorded once per change, never
+// retried with backoff, and re-evaluated when the pool changes.
+func TestFormsFailIndependently(t *testing.T) {
+	f := newSyncFixture(t, FormConfigMap, FormEndpoints)
+	pool := strings.Repeat("p", 55)
+	np := nodePool(pool, leader("n1", "10.0.0.1"))
+	f.pools.set(np)
+	ctx := context.Background()
+
+	if err := f.sync(t, pool); err != nil {
+		t.Fatalf("sync failed (and would be retried with backoff): %v", err)
+	}
+	if _, err := f.kube.CoreV1().Endpoints(ns).Get(ctx, "leader-hub-"+pool, metav1.GetOptions{}); err != nil {
+		t.Errorf("the Endpoints were not written: %v", err)
+	}
+	if n := f.apiCalls("create", "configmaps"); n != 0 {
+		t.Errorf("%d ConfigMap creates for a name the ConfigMap form cannot hold, want 0", n)
+	}
+	if got := f.drainEvents(); len(got) != 1 || got[0] != ReasonPoolNameTooLongForConfigMap {
+		t.Errorf("events %v, want one %s", got, ReasonPoolNameTooLongForConfigMap)
+	}
+	if v := f.rejected(t, FormConfigMap, ReasonPoolNameTooLongForConfigMap); v != 1 {
+		t.Errorf("rejections_total = %v, want 1", v)
+	}
+
+	// The same pool again, and a resync: nothing new is recorded.
+	for i := 0; i < 3; i++ {
+		if i == 2 {
+			f.c.rejections.retryAll()
+		}
+		if err := f.sync(t, pool); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := f.drainEvents(); len(got) != 0 {
+		t.Errorf("unchanged pool: events %v, want none", got)
+	}
+	if v := f.rejected(t, FormConfigMap, ReasonPoolNameTooLongForConfigMap); v != 1 {
+		t.Errorf("rejections_total = %v after unchanged syncs, want 1", v)
+	}
+
+	// A change of the pool is a new object: recorded again.
+	np.Status.LeaderEndpoints = append(np.Status.LeaderEndpoints, leader("n2", "10.0.0.2"))
+	f.pools.set(np)
+	if err := f.sync(t, pool); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.drainEvents(); len(got) != 1 || got[0] != ReasonPoolNameTooLongForConfigMap {
+		t.Errorf("after a change: events %v, want one %s", got, ReasonPoolNameTooLongForConfigMap)
+	}
+	if v := f.rejected(t, FormConfigMap, ReasonPoolNameTooLongForConfigMap); v != 2 {
+		t.Errorf("rejections_total = %v after a change, want 2", v)
+	}
+}
+
+// TestInvalidObjectNotRetriedWithBackoff: an object kube-apiserver rejects as
+// Invalid is not an error (no backoff), is sent once per change and once
+// more at each resync, and is reported once; a transient failure of one form
+// is an error, and the other form is still written.
+func TestInvalidObjectNotRetriedWithBackoff(t *testing.T) {
+	f := newSyncFixture(t, FormConfigMap, FormEndpoints)
+	invalid := apierrors.NewInvalid(schema.GroupKind{Kind: "ConfigMap"}, "x",
+		field.ErrorList{field.Invalid(field.NewPath("data"), "", "rejected by a policy")})
+	var fail error = invalid
+	f.kube.PrependReactor("create", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return fail != nil, nil, fail
+	})
+	f.pools.set(nodePool("p", leader("n1", "10.0.0.1")))
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if err := f.sync(t, "p"); err != nil {
+			t.Fatalf("sync %d: %v", i, err)
+		}
+	}
+	if n := f.apiCalls("create", "configmaps"); n != 1 {
+		t.Errorf("%d ConfigMap creates for one rejected object, want 1", n)
+	}
+	if got := f.drainEvents(); len(got) != 1 || got[0] != ReasonObjectInvalid {
+		t.Errorf("events %v, want one %s", got, ReasonObjectInvalid)
+	}
+	f.c.rejections.retryAll()
+	if err := f.sync(t, "p"); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.apiCalls("create", "configmaps"); n != 2 {
+		t.Errorf("%d ConfigMap creates after a resync, want 2", n)
+	}
+	if got := f.drainEvents(); len(got) != 0 {
+		t.Errorf("the same rejection at resync: events %v, want none", got)
+	}
+
+	// A transient failure is an error (backoff), and Endpoints are written.
+	fail = apierrors.NewServiceUnavailable("etcd is slow")
+	f.pools.set(nodePool("q", leader("n1", "10.0.0.1")))
+	err := f.sync(t, "q")
+	if err == nil || !apierrors.IsServiceUnavailable(err) && !strings.Contains(err.Error(), "etcd is slow") {
+		t.Fatalf("transient failure: err %v, want it returned", err)
+	}
+	if _, err := f.kube.CoreV1().Endpoints(ns).Get(ctx, "leader-hub-q", metav1.GetOptions{}); err != nil {
+		t.Errorf("a failing ConfigMap kept the Endpoints from being written: %v", err)
+	}
+	// Once the API accepts it, the rejection is forgotten.
+	fail = nil
+	if err := f.sync(t, "q"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.kube.CoreV1().ConfigMaps(ns).Get(ctx, "leader-hub-q", metav1.GetOptions{}); err != nil {
+		t.Errorf("the ConfigMap was not written once accepted: %v", err)
+	}
+}
