@@ -128,22 +128,21 @@ func (c CompletedConfig) New() (*Server, error) {
 		return nil, err
 	}
 
+	judgeable := requestsJudgeable{frontProxyCA: c.generic.Authentication.RequestHeaderConfig}
+	if nodes != nil {
+		judgeable.nodes = nodes.HasSynced
+	}
+	c.generic.BuildHandlerChainFunc = judgeable.buildHandlerChain
+
 	generic, err := c.generic.New("leaderhub-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return nil, err
 	}
+	if err := generic.AddReadyzChecks(judgeable.readyzCheck()); err != nil {
+		return nil, err
+	}
 	if ctrls != nil {
 		if err := generic.AddReadyzChecks(ctrls.readyzChecks()...); err != nil {
-			return nil, err
-		}
-	}
-	if nodes != nil {
-		if err := generic.AddReadyzChecks(healthz.NamedCheck("node-cache-synced", func(*http.Request) error {
-			if !nodes.HasSynced() {
-				return errors.New("the Node cache for node authorization has not synced yet")
-			}
-			return nil
-		})); err != nil {
 			return nil, err
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/yaml"
 )
 
@@ -305,15 +306,22 @@ func (cp *ControlPlane) RegisterAPIService(ctx context.Context, lh *LeaderHub) e
 		return err
 	}
 	apiServices := dyn.Resource(apiServiceResource)
-	if live, err := apiServices.Get(ctx, APIServiceName, metav1.GetOptions{}); err == nil {
-		apiService.SetResourceVersion(live.GetResourceVersion())
-		if _, err := apiServices.Update(ctx, apiService, metav1.UpdateOptions{}); err != nil {
-			return fmt.Errorf("updating APIService: %w", err)
+	// The availability controller writes the status meanwhile: retry.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		live, err := apiServices.Get(ctx, APIServiceName, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			_, err = apiServices.Create(ctx, apiService, metav1.CreateOptions{})
+			return err
+		case err != nil:
+			return err
 		}
-	} else if !apierrors.IsNotFound(err) {
+		apiService.SetResourceVersion(live.GetResourceVersion())
+		_, err = apiServices.Update(ctx, apiService, metav1.UpdateOptions{})
 		return err
-	} else if _, err := apiServices.Create(ctx, apiService, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("creating APIService: %w", err)
+	})
+	if err != nil {
+		return fmt.Errorf("registering APIService %s: %w", APIServiceName, err)
 	}
 	return cp.WaitAPIServiceAvailable(ctx)
 }

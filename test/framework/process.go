@@ -71,6 +71,17 @@ func (p *Process) Exited() bool {
 	}
 }
 
+// Wait waits up to timeout for the process to end by itself and returns
+// its exit code; false if it is still running.
+func (p *Process) Wait(timeout time.Duration) (int, bool) {
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode(), true
+	case <-time.After(timeout):
+		return 0, false
+	}
+}
+
 // Stop sends SIGTERM to the process, waits up to grace for it to exit, then
 // sends SIGKILL. It removes the pid file.
 func (p *Process) Stop(grace time.Duration) error {

@@ -442,3 +442,63 @@ func TestControllerBadInput(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestControllerFormsFailIndependently: a NodePool whose name is 55
+// characters can have no upstream ConfigMap (its openyurt.io/configmap-name
+// label would hold the 66-character object name), but gets its view and
+// its Endpoints, one PoolNameTooLongForConfigMap Event, and no repeated
+// attempts: over 30 seconds (ten controller resyncs) the rejection and
+// error counters stay where they were and the Event is not repeated.
+func TestControllerFormsFailIndependently(t *testing.T) {
+	lh := sharedView(t)
+	pool := "forms-" + strings.Repeat("x", 49)
+	if len(pool) != 55 {
+		t.Fatalf("pool name is %d characters", len(pool))
+	}
+	name := "leader-hub-" + pool
+	createPool(t, pool, leaders("n1=10.17.0.1"))
+	waitEndpoints(t, viewNS, name, "appeared", func(ep *corev1.Endpoints) bool { return epLeaders(ep) == "n1/10.17.0.1" })
+	if got := viewLeaders(t, pool, "n1/10.17.0.1"); got.Name != name {
+		t.Errorf("view object %q, want %q", got.Name, name)
+	}
+	event := waitEvent(t, pool, "PoolNameTooLongForConfigMap")
+	if !strings.Contains(event.Message, "configmap-name") || !strings.Contains(event.Message, "66 characters") {
+		t.Errorf("Event message %q does not say why", event.Message)
+	}
+
+	rejections := `leaderhub_controller_rejections_total{form="configmap",reason="PoolNameTooLongForConfigMap"}`
+	errorSyncs := `leaderhub_controller_syncs_total{result="error"}`
+	rejectedBefore, errorsBefore := metricValue(t, lh, rejections), metricValue(t, lh, errorSyncs)
+	if rejectedBefore < 1 {
+		t.Fatalf("%s = %v, want the rejection counted", rejections, rejectedBefore)
+	}
+	time.Sleep(30 * time.Second)
+	if after := metricValue(t, lh, rejections); after != rejectedBefore {
+		t.Errorf("%s went from %v to %v in 30s with the pool unchanged", rejections, rejectedBefore, after)
+	}
+	if after := metricValue(t, lh, errorSyncs); after != errorsBefore {
+		t.Errorf("%s went from %v to %v in 30s: syncs are being retried", errorSyncs, errorsBefore, after)
+	}
+	list, err := kubeClient(t).CoreV1().Events("default").List(testContext(t, 10*time.Second), metav1.ListOptions{
+		FieldSelector: "involvedObject.name=" + pool + ",reason=PoolNameTooLongForConfigMap"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != 1 || list.Items[0].Count > 1 {
+		t.Errorf("PoolNameTooLongForConfigMap recorded %d times (%d Events), want once", eventCount(list.Items), len(list.Items))
+	}
+	if _, err := kubeClient(t).CoreV1().ConfigMaps(viewNS).Get(testContext(t, 10*time.Second), name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("ConfigMap %s: %v, want NotFound", name, err)
+	}
+	// The pool still follows changes in the forms that can hold it.
+	setLeaders(t, pool, leaders("n2=10.17.0.2"))
+	waitEndpoints(t, viewNS, name, "followed a leader change", func(ep *corev1.Endpoints) bool { return epLeaders(ep) == "n2/10.17.0.2" })
+}
+
+func eventCount(events []corev1.Event) int32 {
+	var n int32
+	for _, e := range events {
+		n += max(e.Count, 1)
+	}
+	return n
+}

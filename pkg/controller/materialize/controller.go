@@ -258,9 +258,9 @@ func (c *Controller) sync(ctx context.Context, pool string) error {
 // object read, and written on a copy of what was read.
 //
 // An object the form cannot hold, or that kube-apiserver rejects as
-// invalid, is a permanent rejection: it is recorded once per change of the
-// object (a Warning Event and a metric), not retried until the pool
-// changes or the next resync, and is not an error.
+// invalid, is a permanent rejection: its cause is recorded once (a Warning
+// Event and a metric), the object is not sent again until the pool changes
+// or the next resync, and it is not an error.
 func (c *Controller) syncForm(ctx context.Context, ref *metav1.PartialObjectMetadata, oc *ObjectCache, lh *v1alpha1.LeaderHub) (string, error) {
 	k := oc.kind
 	desired := k.desired(lh)
@@ -328,10 +328,10 @@ func (c *Controller) write(ctx context.Context, ref *metav1.PartialObjectMetadat
 }
 
 // reject records that one form's object cannot be written for a pool as it
-// is: the first time for this object, with a Warning Event, a log line and
-// the rejections metric; later, silently.
+// is: the first time for this cause, with a Warning Event, a log line and
+// the rejections metric; while the cause stays the same, silently.
 func (c *Controller) reject(ref *metav1.PartialObjectMetadata, key rejectionKey, want digest, reason, msg string) string {
-	if !c.rejections.record(key, rejection{digest: want, reason: reason}) {
+	if !c.rejections.record(key, rejection{digest: want, reason: reason, message: msg}) {
 		return "rejected"
 	}
 	name := v1alpha1.ObjectName(key.pool)

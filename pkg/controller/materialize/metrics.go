@@ -40,7 +40,7 @@ func newControllerMetrics(c *Controller) *controllerMetrics {
 			[]string{"form"}),
 		rejections: metrics.NewCounterVec(counterOpts("rejections_total",
 			"Objects of one form that cannot be written for a pool as it is (the form cannot hold its name, or "+
-				"kube-apiserver rejects the object as invalid), counted once per change of the object, by form and reason. "+
+				"kube-apiserver rejects the object as invalid), counted once per pool and cause, by form and reason. "+
 				"They are not retried with backoff, and the pool's other forms are written."), []string{"form", "reason"}),
 		syncDuration: metrics.NewHistogram(&metrics.HistogramOpts{
 			Namespace: "leaderhub", Subsystem: "controller", Name: "sync_duration_seconds",

@@ -10,28 +10,30 @@ type rejectionKey struct {
 
 // rejection is an object that cannot be written: its digest, and why.
 type rejection struct {
-	digest digest
-	reason string
+	digest          digest
+	reason, message string
 	// retry lets the next sync try the same object again (set at resync).
 	retry bool
 }
 
 // rejections remembers, per pool and form, the object that could not be
-// written, so that it is reported once and not retried with backoff. Only
+// written and why, so that the cause is reported once and the object is not
+// retried with backoff. Only
 // pools with a rejected object have an entry.
 type rejections struct {
 	mu    sync.Mutex
 	byKey map[rejectionKey]rejection
 }
 
-// record stores r for key and reports whether it is news: a different
-// object or reason than the one already recorded.
+// record stores r for key and reports whether it is news: a cause (reason
+// and message) other than the one already recorded. A pool whose name the
+// form cannot hold is reported once, however often its leaders change.
 func (rs *rejections) record(key rejectionKey, r rejection) bool {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	prev, ok := rs.byKey[key]
 	rs.byKey[key] = r
-	return !ok || prev.digest != r.digest || prev.reason != r.reason
+	return !ok || prev.reason != r.reason || prev.message != r.message
 }
 
 // holds reports whether the object with digest d was rejected for key and

@@ -116,8 +116,8 @@ func (f *syncFixture) apiCalls(verb, resource string) int {
 
 // TestFormsFailIndependently: a 55-character pool cannot have the upstream
 // ConfigMap (its configmap-name label would be 66 characters); its Endpoints
-// are written all the same, the rejection is recorded once per change, never
-// retried with backoff, and re-evaluated when the pool changes.
+// are written all the same, the rejection is recorded once, never retried
+// with backoff, and re-evaluated when the pool changes.
 func TestFormsFailIndependently(t *testing.T) {
 	f := newSyncFixture(t, FormConfigMap, FormEndpoints)
 	pool := strings.Repeat("p", 55)
@@ -157,23 +157,31 @@ func TestFormsFailIndependently(t *testing.T) {
 		t.Errorf("rejections_total = %v after unchanged syncs, want 1", v)
 	}
 
-	// A change of the pool is a new object: recorded again.
+	// A leader change is a new object with the same cause: re-evaluated,
+	// still not written, not reported again.
 	np.Status.LeaderEndpoints = append(np.Status.LeaderEndpoints, leader("n2", "10.0.0.2"))
 	f.pools.set(np)
 	if err := f.sync(t, pool); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.drainEvents(); len(got) != 1 || got[0] != ReasonPoolNameTooLongForConfigMap {
-		t.Errorf("after a change: events %v, want one %s", got, ReasonPoolNameTooLongForConfigMap)
+	if got := f.drainEvents(); len(got) != 0 {
+		t.Errorf("after a leader change: events %v, want none (same cause)", got)
 	}
-	if v := f.rejected(t, FormConfigMap, ReasonPoolNameTooLongForConfigMap); v != 2 {
-		t.Errorf("rejections_total = %v after a change, want 2", v)
+	if n := f.apiCalls("create", "configmaps"); n != 0 {
+		t.Errorf("%d ConfigMap creates after a change, want 0", n)
+	}
+	ep, err := f.kube.CoreV1().Endpoints(ns).Get(context.Background(), "leader-hub-"+pool, metav1.GetOptions{})
+	if err != nil || len(ep.Subsets) != 1 || len(ep.Subsets[0].Addresses) != 2 {
+		t.Errorf("the Endpoints did not follow the change: %+v, %v", ep, err)
+	}
+	if v := f.rejected(t, FormConfigMap, ReasonPoolNameTooLongForConfigMap); v != 1 {
+		t.Errorf("rejections_total = %v after a change with the same cause, want 1", v)
 	}
 }
 
 // TestInvalidObjectNotRetriedWithBackoff: an object kube-apiserver rejects as
 // Invalid is not an error (no backoff), is sent once per change and once
-// more at each resync, and is reported once; a transient failure of one form
+// more at each resync, and its cause is reported once; a transient failure of one form
 // is an error, and the other form is still written.
 func TestInvalidObjectNotRetriedWithBackoff(t *testing.T) {
 	f := newSyncFixture(t, FormConfigMap, FormEndpoints)
