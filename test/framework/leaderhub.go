@@ -52,6 +52,9 @@ type LeaderHubOptions struct {
 	Groups []string
 	// NoWait returns as soon as the process started, without waiting for /readyz.
 	NoWait bool
+	// Kubeconfig is the kubeconfig leaderhub reaches kube-apiserver with
+	// (a WatchGate's, say); by default one for User and Groups.
+	Kubeconfig string
 }
 
 // LeaderHub is a running leaderhub-apiserver.
@@ -140,9 +143,12 @@ func (cp *ControlPlane) StartLeaderHub(ctx context.Context, opts LeaderHubOption
 	if opts.User == "" {
 		opts.User, opts.Groups = LeaderHubServiceAccount, []string{"system:serviceaccounts", "system:serviceaccounts:kube-system"}
 	}
-	kubeconfig := filepath.Join(cp.Dir, opts.Name+".kubeconfig")
-	if err := cp.WriteKubeconfig(kubeconfig, opts.User, opts.Groups); err != nil {
-		return nil, err
+	kubeconfig := opts.Kubeconfig
+	if kubeconfig == "" {
+		kubeconfig = filepath.Join(cp.Dir, opts.Name+".kubeconfig")
+		if err := cp.WriteKubeconfig(kubeconfig, opts.User, opts.Groups); err != nil {
+			return nil, err
+		}
 	}
 	args := append([]string{
 		"--bind-address=127.0.0.1",
