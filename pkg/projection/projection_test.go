@@ -36,7 +36,7 @@ func pool(name string, leaders ...appsv1beta2.Leader) *appsv1beta2.NodePool {
 }
 
 // TestLeaderHubContract compares a whole projected object, as JSON, with the
-// object DESIGN.md fixes for a pool with two leaders.
+// object docs/design.md fixes for a pool with two leaders.
 func TestLeaderHubContract(t *testing.T) {
 	np := pool("hangzhou",
 		appsv1beta2.Leader{NodeName: "node-b", Address: "10.0.0.2"},

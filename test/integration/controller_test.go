@@ -71,7 +71,7 @@ func epLeaders(ep *corev1.Endpoints) string {
 }
 
 // TestControllerEndpointsContract: the Endpoints of a pool are exactly what
-// DESIGN.md fixes (read with real kubectl), and follow leader changes.
+// docs/design.md fixes (read with real kubectl), and follow leader changes.
 func TestControllerEndpointsContract(t *testing.T) {
 	sharedView(t)
 	ctx := testContext(t, time.Minute)

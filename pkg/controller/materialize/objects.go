@@ -88,17 +88,17 @@ func (k *endpointsKind) form() Form { return FormEndpoints }
 func (k *endpointsKind) example() runtime.Object { return &corev1.Endpoints{} }
 
 func (k *endpointsKind) list(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-	//nolint:staticcheck // Endpoints are the contract (DESIGN.md), though deprecated upstream.
+	//nolint:staticcheck // Endpoints are the contract (docs/design.md), though deprecated upstream.
 	return k.client.CoreV1().Endpoints(k.namespace).List(ctx, opts)
 }
 
 func (k *endpointsKind) watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-	//nolint:staticcheck // Endpoints are the contract (DESIGN.md), though deprecated upstream.
+	//nolint:staticcheck // Endpoints are the contract (docs/design.md), though deprecated upstream.
 	return k.client.CoreV1().Endpoints(k.namespace).Watch(ctx, opts)
 }
 
 func (k *endpointsKind) fetch(ctx context.Context, name string) (metav1.Object, error) {
-	//nolint:staticcheck // Endpoints are the contract (DESIGN.md), though deprecated upstream.
+	//nolint:staticcheck // Endpoints are the contract (docs/design.md), though deprecated upstream.
 	return k.client.CoreV1().Endpoints(k.namespace).Get(ctx, name, metav1.GetOptions{})
 }
 

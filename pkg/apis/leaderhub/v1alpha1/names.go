@@ -1,7 +1,7 @@
 package v1alpha1
 
 // The names below are the contract between leaderhub and its readers (see
-// DESIGN.md): the view, the materialized Endpoints and ConfigMap, and every
+// docs/design.md): the view, the materialized Endpoints and ConfigMap, and every
 // YurtHub that reads them use exactly these strings.
 const (
 	// ResourcePlural is the plural resource name of LeaderHub.
