@@ -33,6 +33,8 @@ type config struct {
 	throughputRequests, throughputConcurrency                     int
 	controllerPools                                               int
 	controllerResync                                              time.Duration
+	relistPools, relistWatchers                                   int
+	relistBinary                                                  string
 	goBench                                                       bool
 }
 
@@ -53,7 +55,7 @@ type env struct {
 func main() {
 	var c config
 	flag.StringVar(&c.out, "out", "docs/benchmarks.md", "where to write the report")
-	flag.StringVar(&c.scenarios, "scenarios", "controller,edge-bytes,fanout,memory,aggregator,throughput", "scenarios to run, comma-separated")
+	flag.StringVar(&c.scenarios, "scenarios", "controller,edge-bytes,fanout,memory,aggregator,throughput,relist", "scenarios to run, comma-separated")
 	flag.IntVar(&c.edgePools, "edge-pools", 50, "edge bytes: NodePools")
 	flag.IntVar(&c.edgeWatchers, "edge-watchers", 20, "edge bytes: watchers per pool and per form")
 	flag.IntVar(&c.edgeStatusUpdates, "edge-status-updates", 20, "edge bytes: status updates per pool that leave the projection alone")
@@ -67,6 +69,9 @@ func main() {
 	flag.IntVar(&c.throughputConcurrency, "throughput-concurrency", 16, "GET/LIST throughput: concurrent requests")
 	flag.IntVar(&c.controllerPools, "controller-pools", 10000, "controller scale and memory per pool: NodePools")
 	flag.DurationVar(&c.controllerResync, "controller-resync", 30*time.Second, "controller scale: resync period observed for writes")
+	flag.IntVar(&c.relistPools, "relist-pools", 100, "relist: NodePools")
+	flag.IntVar(&c.relistWatchers, "relist-watchers", 10000, "relist: watches of the view through the aggregator, spread over the pools")
+	flag.StringVar(&c.relistBinary, "relist-binary", "", "relist: the leaderhub-apiserver binary to measure (default: this commit's)")
 	flag.BoolVar(&c.goBench, "go-bench", true, "also run the Go testing.B benchmarks of the hot paths and include them")
 	flag.Parse()
 	klog.SetOutput(os.Stderr)
@@ -132,6 +137,7 @@ func run(c config) error {
 		"memory":     e.memoryPerWatcher,
 		"aggregator": e.aggregator,
 		"throughput": e.throughput,
+		"relist":     e.relist,
 	}
 	for _, name := range strings.Split(c.scenarios, ",") {
 		fn, ok := scenarios[strings.TrimSpace(name)]
