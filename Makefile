@@ -8,8 +8,9 @@ GO       ?= go
 OUTPUT   := _output
 BIN_DIR  := $(OUTPUT)/bin
 LOCAL    := $(OUTPUT)/local
-# Unit tests: everything but the integration packages, with the race detector.
-UNIT_PKGS := $(shell $(GO) list ./... | grep -v /test/)
+# Unit tests: everything but the integration packages, with the race detector
+# (a recursive variable: `go list` runs only for the targets that use it).
+UNIT_PKGS = $(shell $(GO) list ./... | grep -v /test/)
 INTEGRATION_PKGS := ./test/integration/...
 INTEGRATION_TIMEOUT ?= 30m
 

@@ -23,7 +23,7 @@ func BenchmarkLeaderHub(b *testing.B) {
 		b.Run(fmt.Sprintf("leaders=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				if _, _, err := LeaderHub(np, opts); err != nil {
+				if _, _, err := project(np); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -4,20 +4,54 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 )
 
 var opts = Options{Namespace: "kube-system", LeaderHubPort: 10269}
+
+// project projects a NodePool into the view's object, or says why not.
+func project(np *appsv1beta2.NodePool) (*leaderhub.LeaderHub, []InvalidLeader, error) {
+	p, invalid, err := Project(np)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p.LeaderHub(opts), invalid, nil
+}
+
+// wire is the object as served: the v1alpha1 LeaderHub.
+func wire(t testing.TB, lh *leaderhub.LeaderHub) *v1alpha1.LeaderHub {
+	t.Helper()
+	out := &v1alpha1.LeaderHub{}
+	if err := v1alpha1.Convert_leaderhub_LeaderHub_To_v1alpha1_LeaderHub(lh, out, nil); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// leadersOf renders an object's leaders as "node/ip,...".
+func leadersOf(lh *leaderhub.LeaderHub) string {
+	var parts []string
+	for _, s := range lh.Subsets {
+		for _, a := range s.Addresses {
+			parts = append(parts, *a.NodeName+"/"+a.IP)
+		}
+	}
+	return strings.Join(parts, ",")
+}
 
 func pool(name string, leaders ...appsv1beta2.Leader) *appsv1beta2.NodePool {
 	return &appsv1beta2.NodePool{
@@ -41,11 +75,11 @@ func TestLeaderHubContract(t *testing.T) {
 	np := pool("hangzhou",
 		appsv1beta2.Leader{NodeName: "node-b", Address: "10.0.0.2"},
 		appsv1beta2.Leader{NodeName: "node-a", Address: "10.0.0.1"})
-	lh, invalid, err := LeaderHub(np, opts)
+	lh, invalid, err := project(np)
 	if err != nil || len(invalid) != 0 {
-		t.Fatalf("LeaderHub() err=%v invalid=%v", err, invalid)
+		t.Fatalf("Project() err=%v invalid=%v", err, invalid)
 	}
-	got, _ := json.Marshal(lh)
+	got, _ := json.Marshal(wire(t, lh))
 	want := `{"metadata":{"name":"leader-hub-hangzhou","namespace":"kube-system","uid":"uid-hangzhou",` +
 		`"creationTimestamp":"2026-01-02T03:04:05Z",` +
 		`"labels":{"app.kubernetes.io/managed-by":"leaderhub","openyurt.io/pool-name":"hangzhou"},` +
@@ -109,7 +143,7 @@ func TestLeaderHubCases(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			lh, invalid, err := LeaderHub(tc.np, opts)
+			lh, invalid, err := project(tc.np)
 			if tc.wantErr != "" {
 				var ue *UnpublishableError
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || lh != nil || !errors.As(err, &ue) || ue.Reason == "" {
@@ -120,7 +154,7 @@ func TestLeaderHubCases(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := LeadersString(lh.Subsets); got != tc.wantLeaders {
+			if got := leadersOf(lh); got != tc.wantLeaders {
 				t.Errorf("leaders = %q, want %q", got, tc.wantLeaders)
 			}
 			if tc.wantLeaders == "" && len(lh.Subsets) != 0 {
@@ -158,31 +192,6 @@ func TestPoolScopedMetadata(t *testing.T) {
 	}
 }
 
-func TestEqualIgnoresResourceVersionOnly(t *testing.T) {
-	np := pool("p", appsv1beta2.Leader{NodeName: "a", Address: "10.0.0.1"})
-	a, _, _ := LeaderHub(np, opts)
-	b, _, _ := LeaderHub(np, opts)
-	b.ResourceVersion = "99"
-	if !Equal(a, b) {
-		t.Error("projections differing only in resourceVersion should be equal")
-	}
-	np.Status.ReadyNodeNum, np.Status.Nodes = 7, []string{"x"}
-	c, _, _ := LeaderHub(np, opts)
-	if !Equal(a, c) {
-		t.Error("status churn outside the projection should not change it")
-	}
-	np.Status.LeaderEndpoints[0].Address = "10.0.0.2"
-	d, _, _ := LeaderHub(np, opts)
-	if Equal(a, d) {
-		t.Error("a leader change should change the projection")
-	}
-	np.Spec.InterConnectivity = false
-	e, _, _ := LeaderHub(np, opts)
-	if Equal(d, e) {
-		t.Error("an interconnectivity change should change the projection")
-	}
-}
-
 // FuzzLeaderHub feeds arbitrary leaders and pool names: the projection never
 // panics, is independent of input order, keeps only valid sorted leaders, and
 // accounts for every input entry as kept, duplicate or invalid.
@@ -195,7 +204,7 @@ func FuzzLeaderHub(f *testing.F) {
 		leaders := []appsv1beta2.Leader{{NodeName: n1, Address: a1}, {NodeName: n2, Address: a2}, {NodeName: n1, Address: a2}}
 		np := pool(name, leaders...)
 		np.Spec.PoolScopeMetadata = append(np.Spec.PoolScopeMetadata, metav1.GroupVersionResource{Group: group, Version: "v1", Resource: resource})
-		lh, invalid, err := LeaderHub(np, opts)
+		lh, invalid, err := project(np)
 		if err != nil {
 			if lh != nil {
 				t.Fatal("an error must come without an object")
@@ -227,8 +236,8 @@ func FuzzLeaderHub(f *testing.F) {
 		rand.Shuffle(len(shuffled.Spec.PoolScopeMetadata), func(i, j int) {
 			shuffled.Spec.PoolScopeMetadata[i], shuffled.Spec.PoolScopeMetadata[j] = shuffled.Spec.PoolScopeMetadata[j], shuffled.Spec.PoolScopeMetadata[i]
 		})
-		again, _, err := LeaderHub(shuffled, opts)
-		if err != nil || !Equal(lh, again) {
+		again, _, err := project(shuffled)
+		if err != nil || !apiequality.Semantic.DeepEqual(lh, again) {
 			t.Fatalf("projection depends on input order:\n%v\n%v (err %v)", lh, again, err)
 		}
 		if lh.Name != v1alpha1.ObjectName(name) {
@@ -243,19 +252,16 @@ func TestMaterializedForms(t *testing.T) {
 	np := pool("hangzhou",
 		appsv1beta2.Leader{NodeName: "node1", Address: "10.0.0.1"},
 		appsv1beta2.Leader{NodeName: "node-b", Address: "10.0.0.2"})
-	lh, _, err := LeaderHub(np, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep, _ := json.Marshal(Endpoints(lh))
+	p := mustProject(t, np)
+	ep, _ := json.Marshal(p.Endpoints(opts))
 	// Endpoints get their own uid and creationTimestamp from kube-apiserver.
-	viewOnly := lh.DeepCopy()
+	viewOnly := wire(t, p.LeaderHub(opts))
 	viewOnly.UID, viewOnly.CreationTimestamp = "", metav1.Time{}
 	view, _ := json.Marshal(viewOnly)
 	if string(ep) != string(view) {
 		t.Errorf("Endpoints JSON differs from the view:\n%s\n%s", ep, view)
 	}
-	cm := ConfigMap(lh)
+	cm := p.ConfigMap(opts)
 	want := map[string]string{
 		"leaders":                "node-b/10.0.0.2,node1/10.0.0.1", // string order, as upstream sorts
 		"pool-scoped-metadata":   "/v1/services,discovery.k8s.io/v1/endpointslices",
@@ -316,7 +322,7 @@ func TestPoolEqualSeesOnlyWhatIsPublished(t *testing.T) {
 				t.Errorf("Equal = %v, want %v", got, tc.equal)
 			}
 			// Pool equality and object equality agree.
-			if got := Equal(before.LeaderHub(opts), after.LeaderHub(opts)); got != tc.equal {
+			if got := apiequality.Semantic.DeepEqual(before.LeaderHub(opts), after.LeaderHub(opts)); got != tc.equal {
 				t.Errorf("the LeaderHubs are equal: %v, want %v", got, tc.equal)
 			}
 		})
@@ -386,8 +392,8 @@ func TestPoolAccessors(t *testing.T) {
 			if want := strings.Join(pairs, ","); p.LeadersString() != want {
 				t.Errorf("LeadersString = %q, want %q", p.LeadersString(), want)
 			}
-			if lh := p.LeaderHub(opts); LeadersString(lh.Subsets) != p.LeadersString() {
-				t.Errorf("the LeaderHub's leaders %q differ from the pool's %q", LeadersString(lh.Subsets), p.LeadersString())
+			if lh := p.LeaderHub(opts); leadersOf(lh) != p.LeadersString() {
+				t.Errorf("the LeaderHub's leaders %q differ from the pool's %q", leadersOf(lh), p.LeadersString())
 			}
 		})
 	}
@@ -400,4 +406,27 @@ func mustProject(t *testing.T, np *appsv1beta2.NodePool) Pool {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestOwnedKeysAreWhatTheFormsCarry: the owned label and annotation keys,
+// declared once, are exactly the keys each form sets.
+func TestOwnedKeysAreWhatTheFormsCarry(t *testing.T) {
+	p := mustProject(t, pool("p", appsv1beta2.Leader{NodeName: "n", Address: "10.0.0.1"}))
+	keys := func(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
+	lh, ep, cm := p.LeaderHub(opts), p.Endpoints(opts), p.ConfigMap(opts)
+	for _, tc := range []struct {
+		form      string
+		got, want []string
+	}{
+		{"LeaderHub labels", keys(lh.Labels), Labels},
+		{"LeaderHub annotations", keys(lh.Annotations), Annotations},
+		{"Endpoints labels", keys(ep.Labels), Labels},
+		{"Endpoints annotations", keys(ep.Annotations), Annotations},
+		{"ConfigMap labels", keys(cm.Labels), ConfigMapLabels},
+		{"ConfigMap annotations", keys(cm.Annotations), nil},
+	} {
+		if !slices.Equal(tc.got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.form, tc.got, tc.want)
+		}
+	}
 }

@@ -40,16 +40,15 @@ type config struct {
 
 // env is the running system the scenarios measure.
 type env struct {
-	cfg      config
-	cp       *framework.ControlPlane
-	lh       *framework.LeaderHub
-	admin    *rest.Config // kube-apiserver, as admin
-	direct   *rest.Config // leaderhub-apiserver itself, as admin
-	kube     kubernetes.Interface
-	pools    versioned.Interface
-	report   *report
-	apiPID   int
-	startDir string
+	cfg    config
+	cp     *framework.ControlPlane
+	lh     *framework.LeaderHub
+	admin  *rest.Config // kube-apiserver, as admin
+	direct *rest.Config // leaderhub-apiserver itself, as admin
+	kube   kubernetes.Interface
+	pools  versioned.Interface
+	report *report
+	apiPID int
 }
 
 func main() {

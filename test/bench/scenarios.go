@@ -703,10 +703,6 @@ func (e *env) controllerScale(ctx context.Context) error {
 	return nil
 }
 
-func perPool(before, after int64, n float64) string {
-	return fmt.Sprintf("%.2f KiB", float64(after-before)/n/1024)
-}
-
 // goMemoryMetrics are the Go runtime's memory figures scenario 7 reports.
 var goMemoryMetrics = []struct{ metric, label string }{
 	{"go_memstats_heap_sys_bytes", "Go heap obtained from the OS"},

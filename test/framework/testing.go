@@ -12,31 +12,6 @@ import (
 	"time"
 )
 
-// StartForTest starts a control plane in a temporary directory with the
-// NodePool CRD installed, and stops it when the test ends. When the test
-// failed, the tail of every process log is printed first.
-func StartForTest(t testing.TB) *ControlPlane {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cp, err := Start(ctx, Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("starting control plane: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("control plane logs:\n%s", cp.Logs(16384))
-		}
-		if err := cp.Stop(); err != nil {
-			t.Errorf("stopping control plane: %v", err)
-		}
-	})
-	if err := cp.InstallCRDs(ctx); err != nil {
-		t.Fatalf("installing CRDs: %v", err)
-	}
-	return cp
-}
-
 // MainWithControlPlane runs a test binary's tests against one control plane
 // shared by the package: it starts it (with the CRDs installed), stores it
 // in *cp, runs the tests, prints the process logs when a test failed, and

@@ -220,23 +220,23 @@ func (c *Controller) sync(ctx context.Context, pool string) error {
 			return nil
 		}
 	}
-	lh := st.Pool.LeaderHub(c.opts.Projection)
+	name, ns := v1alpha1.ObjectName(pool), c.opts.Projection.Namespace
 	if len(st.Invalid) > 0 {
 		reasons := make([]string, 0, len(st.Invalid))
 		for _, l := range st.Invalid {
 			reasons = append(reasons, l.String())
 		}
 		c.recorder.Eventf(ref, corev1.EventTypeWarning, ReasonInvalidLeaderAddress,
-			"%d leader entries left out of %s: %s", len(st.Invalid), lh.Name, strings.Join(reasons, "; "))
+			"%d leader entries left out of %s: %s", len(st.Invalid), name, strings.Join(reasons, "; "))
 	}
 
 	result := "unchanged"
 	var errs []error
 	for _, oc := range c.objects {
-		r, err := c.syncForm(ctx, ref, oc, lh)
+		r, err := c.syncForm(ctx, ref, oc, &st.Pool)
 		if err != nil {
-			c.recorder.Eventf(ref, corev1.EventTypeWarning, ReasonSyncFailed, "syncing %s %s/%s: %v", oc.Form(), lh.Namespace, lh.Name, err)
-			errs = append(errs, fmt.Errorf("%s %s/%s: %w", oc.Form(), lh.Namespace, lh.Name, err))
+			c.recorder.Eventf(ref, corev1.EventTypeWarning, ReasonSyncFailed, "syncing %s %s/%s: %v", oc.Form(), ns, name, err)
+			errs = append(errs, fmt.Errorf("%s %s/%s: %w", oc.Form(), ns, name, err))
 			continue
 		}
 		if r != "unchanged" {
@@ -248,7 +248,7 @@ func (c *Controller) sync(ctx context.Context, pool string) error {
 	}
 	c.metrics.syncs.WithLabelValues(result).Inc()
 	if result != "unchanged" {
-		klog.V(2).InfoS("Synced pool", "nodePool", klog.KObj(ref), "result", result, "leaders", projection.LeadersString(lh.Subsets))
+		klog.V(2).InfoS("Synced pool", "nodePool", klog.KObj(ref), "result", result, "leaders", st.Pool.LeadersString())
 	}
 	return nil
 }
@@ -261,9 +261,9 @@ func (c *Controller) sync(ctx context.Context, pool string) error {
 // invalid, is a permanent rejection: its cause is recorded once (a Warning
 // Event and a metric), the object is not sent again until the pool changes
 // or the next resync, and it is not an error.
-func (c *Controller) syncForm(ctx context.Context, ref *metav1.PartialObjectMetadata, oc *ObjectCache, lh *v1alpha1.LeaderHub) (string, error) {
+func (c *Controller) syncForm(ctx context.Context, ref *metav1.PartialObjectMetadata, oc *ObjectCache, p *projection.Pool) (string, error) {
 	k := oc.kind
-	desired := k.desired(lh)
+	desired := k.desired(p)
 	want := oc.digestOf(desired)
 	key := rejectionKey{pool: ref.Name, form: k.form()}
 	if reason, msg := k.check(desired); reason != "" {
@@ -272,7 +272,7 @@ func (c *Controller) syncForm(ctx context.Context, ref *metav1.PartialObjectMeta
 	if c.rejections.holds(key, want) {
 		return "rejected", nil // until the pool changes or the next resync
 	}
-	result, err := c.write(ctx, ref, oc, lh, desired, want)
+	result, err := c.write(ctx, ref, oc, desired, want)
 	switch {
 	case apierrors.IsInvalid(err):
 		return c.reject(ref, key, want, ReasonObjectInvalid, err.Error()), nil
@@ -285,10 +285,9 @@ func (c *Controller) syncForm(ctx context.Context, ref *metav1.PartialObjectMeta
 
 // write creates or updates one form's object when the cache says it differs
 // from desired, whose digest is want.
-func (c *Controller) write(ctx context.Context, ref *metav1.PartialObjectMetadata, oc *ObjectCache, lh *v1alpha1.LeaderHub,
-	desired metav1.Object, want digest) (string, error) {
+func (c *Controller) write(ctx context.Context, ref *metav1.PartialObjectMetadata, oc *ObjectCache, desired metav1.Object, want digest) (string, error) {
 	k := oc.kind
-	have, cached := oc.get(lh.Name)
+	have, cached := oc.get(desired.GetName())
 	if !cached {
 		err := k.create(ctx, desired)
 		if err == nil {
@@ -298,24 +297,24 @@ func (c *Controller) write(ctx context.Context, ref *metav1.PartialObjectMetadat
 		if !apierrors.IsAlreadyExists(err) {
 			return "", err
 		}
-		existing, err := k.fetch(ctx, lh.Name)
+		existing, err := k.fetch(ctx, desired.GetName())
 		if err != nil {
 			return "", err
 		}
 		if managed(existing) {
 			return "", errors.New("exists but is not in the cache yet")
 		}
-		return c.conflict(ref, k.form(), lh), nil
+		return c.conflict(ref, k.form(), desired), nil
 	}
 	if have == want {
 		return "unchanged", nil
 	}
-	live, err := k.fetch(ctx, lh.Name)
+	live, err := k.fetch(ctx, desired.GetName())
 	if err != nil {
 		return "", err // deleted meanwhile: the delete event brings the pool back
 	}
 	if !managed(live) {
-		return c.conflict(ref, k.form(), lh), nil
+		return c.conflict(ref, k.form(), desired), nil
 	}
 	if oc.digestOf(live) == want {
 		return "unchanged", nil // the cache was behind
@@ -346,12 +345,12 @@ func (c *Controller) reject(ref *metav1.PartialObjectMetadata, key rejectionKey,
 
 // conflict reports an object with the pool's name that leaderhub does not
 // manage, and leaves it alone.
-func (c *Controller) conflict(ref *metav1.PartialObjectMetadata, form Form, lh *v1alpha1.LeaderHub) string {
+func (c *Controller) conflict(ref *metav1.PartialObjectMetadata, form Form, desired metav1.Object) string {
 	c.metrics.conflicts.WithLabelValues(string(form)).Inc()
 	c.recorder.Eventf(ref, corev1.EventTypeWarning, ReasonObjectConflict,
 		"%s %s/%s exists and is not managed by leaderhub (no %s=%s label); leaving it untouched",
-		form, lh.Namespace, lh.Name, v1alpha1.LabelManagedBy, v1alpha1.ManagedByValue)
-	klog.InfoS("Leaving a foreign object untouched", "form", form, "object", klog.KRef(lh.Namespace, lh.Name))
+		form, desired.GetNamespace(), desired.GetName(), v1alpha1.LabelManagedBy, v1alpha1.ManagedByValue)
+	klog.InfoS("Leaving a foreign object untouched", "form", form, "object", klog.KObj(desired))
 	return "conflict"
 }
 

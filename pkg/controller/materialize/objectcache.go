@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"sync"
 
@@ -36,9 +34,6 @@ type digest [16]byte
 type ObjectCache struct {
 	kind      kind
 	reflector *cache.Reflector
-	// ownedLabels and ownedAnnotations are the keys leaderhub sets on every
-	// object of the form, sorted.
-	ownedLabels, ownedAnnotations []string
 
 	mu       sync.RWMutex
 	digests  map[string]digest // by object name
@@ -55,19 +50,13 @@ func NewObjectCache(client kubernetes.Interface, form Form, opts projection.Opti
 	var k kind
 	switch form {
 	case FormEndpoints:
-		k = &endpointsKind{client: client, namespace: opts.Namespace}
+		k = &endpointsKind{client: client, opts: opts}
 	case FormConfigMap:
-		k = &configMapKind{client: client, namespace: opts.Namespace}
+		k = &configMapKind{client: client, opts: opts}
 	default:
 		return nil, fmt.Errorf("unknown form %q: want %s or %s", form, FormEndpoints, FormConfigMap)
 	}
-	sample := k.desired((&projection.Pool{}).LeaderHub(opts))
-	c := &ObjectCache{
-		kind:             k,
-		ownedLabels:      slices.Sorted(maps.Keys(sample.GetLabels())),
-		ownedAnnotations: slices.Sorted(maps.Keys(sample.GetAnnotations())),
-		digests:          map[string]digest{},
-	}
+	c := &ObjectCache{kind: k, digests: map[string]digest{}}
 	selector := v1alpha1.LabelManagedBy + "=" + v1alpha1.ManagedByValue
 	lw := cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
@@ -142,8 +131,8 @@ func (c *ObjectCache) digestOf(obj metav1.Object) digest {
 			fmt.Fprintf(h, "%q:%t:%q\n", k, ok, v)
 		}
 	}
-	owned(obj.GetLabels(), c.ownedLabels)
-	owned(obj.GetAnnotations(), c.ownedAnnotations)
+	owned(obj.GetLabels(), c.kind.ownedLabels())
+	owned(obj.GetAnnotations(), c.kind.ownedAnnotations())
 	enc := json.NewEncoder(h)
 	refs := obj.GetOwnerReferences()
 	if len(refs) == 0 {

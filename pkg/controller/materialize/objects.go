@@ -37,7 +37,11 @@ type kind interface {
 	watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 	// fetch reads the live object from kube-apiserver, managed or not.
 	fetch(ctx context.Context, name string) (metav1.Object, error)
-	desired(lh *v1alpha1.LeaderHub) metav1.Object
+	desired(p *projection.Pool) metav1.Object
+	// ownedLabels and ownedAnnotations are the keys leaderhub sets on every
+	// object of the form, sorted.
+	ownedLabels() []string
+	ownedAnnotations() []string
 	// check says why the form cannot hold desired, as an Event reason and
 	// a message; "" when it can.
 	check(desired metav1.Object) (reason, message string)
@@ -79,8 +83,8 @@ func uidPrecondition(obj metav1.Object) metav1.DeleteOptions {
 }
 
 type endpointsKind struct {
-	client    kubernetes.Interface
-	namespace string
+	client kubernetes.Interface
+	opts   projection.Options
 }
 
 func (k *endpointsKind) form() Form { return FormEndpoints }
@@ -89,22 +93,24 @@ func (k *endpointsKind) example() runtime.Object { return &corev1.Endpoints{} }
 
 func (k *endpointsKind) list(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 	//nolint:staticcheck // Endpoints are the contract (docs/design.md), though deprecated upstream.
-	return k.client.CoreV1().Endpoints(k.namespace).List(ctx, opts)
+	return k.client.CoreV1().Endpoints(k.opts.Namespace).List(ctx, opts)
 }
 
 func (k *endpointsKind) watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 	//nolint:staticcheck // Endpoints are the contract (docs/design.md), though deprecated upstream.
-	return k.client.CoreV1().Endpoints(k.namespace).Watch(ctx, opts)
+	return k.client.CoreV1().Endpoints(k.opts.Namespace).Watch(ctx, opts)
 }
 
 func (k *endpointsKind) fetch(ctx context.Context, name string) (metav1.Object, error) {
 	//nolint:staticcheck // Endpoints are the contract (docs/design.md), though deprecated upstream.
-	return k.client.CoreV1().Endpoints(k.namespace).Get(ctx, name, metav1.GetOptions{})
+	return k.client.CoreV1().Endpoints(k.opts.Namespace).Get(ctx, name, metav1.GetOptions{})
 }
 
-func (k *endpointsKind) desired(lh *v1alpha1.LeaderHub) metav1.Object {
-	return projection.Endpoints(lh)
-}
+func (k *endpointsKind) desired(p *projection.Pool) metav1.Object { return p.Endpoints(k.opts) }
+
+func (k *endpointsKind) ownedLabels() []string { return projection.Labels }
+
+func (k *endpointsKind) ownedAnnotations() []string { return projection.Annotations }
 
 // check: the view validated the object's name and labels, which the
 // Endpoints form shares.
@@ -115,7 +121,7 @@ func (k *endpointsKind) payload(obj metav1.Object) any {
 }
 
 func (k *endpointsKind) create(ctx context.Context, obj metav1.Object) error {
-	_, err := k.client.CoreV1().Endpoints(k.namespace).Create(ctx, obj.(*corev1.Endpoints), metav1.CreateOptions{FieldManager: fieldManager})
+	_, err := k.client.CoreV1().Endpoints(k.opts.Namespace).Create(ctx, obj.(*corev1.Endpoints), metav1.CreateOptions{FieldManager: fieldManager})
 	return err
 }
 
@@ -123,17 +129,17 @@ func (k *endpointsKind) update(ctx context.Context, live, desired metav1.Object)
 	out := live.(*corev1.Endpoints).DeepCopy()
 	mergeOwnedMeta(out, desired)
 	out.Subsets = desired.(*corev1.Endpoints).Subsets
-	_, err := k.client.CoreV1().Endpoints(k.namespace).Update(ctx, out, metav1.UpdateOptions{FieldManager: fieldManager})
+	_, err := k.client.CoreV1().Endpoints(k.opts.Namespace).Update(ctx, out, metav1.UpdateOptions{FieldManager: fieldManager})
 	return err
 }
 
 func (k *endpointsKind) delete(ctx context.Context, live metav1.Object) error {
-	return k.client.CoreV1().Endpoints(k.namespace).Delete(ctx, live.GetName(), uidPrecondition(live))
+	return k.client.CoreV1().Endpoints(k.opts.Namespace).Delete(ctx, live.GetName(), uidPrecondition(live))
 }
 
 type configMapKind struct {
-	client    kubernetes.Interface
-	namespace string
+	client kubernetes.Interface
+	opts   projection.Options
 }
 
 func (k *configMapKind) form() Form { return FormConfigMap }
@@ -141,20 +147,22 @@ func (k *configMapKind) form() Form { return FormConfigMap }
 func (k *configMapKind) example() runtime.Object { return &corev1.ConfigMap{} }
 
 func (k *configMapKind) list(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-	return k.client.CoreV1().ConfigMaps(k.namespace).List(ctx, opts)
+	return k.client.CoreV1().ConfigMaps(k.opts.Namespace).List(ctx, opts)
 }
 
 func (k *configMapKind) watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-	return k.client.CoreV1().ConfigMaps(k.namespace).Watch(ctx, opts)
+	return k.client.CoreV1().ConfigMaps(k.opts.Namespace).Watch(ctx, opts)
 }
 
 func (k *configMapKind) fetch(ctx context.Context, name string) (metav1.Object, error) {
-	return k.client.CoreV1().ConfigMaps(k.namespace).Get(ctx, name, metav1.GetOptions{})
+	return k.client.CoreV1().ConfigMaps(k.opts.Namespace).Get(ctx, name, metav1.GetOptions{})
 }
 
-func (k *configMapKind) desired(lh *v1alpha1.LeaderHub) metav1.Object {
-	return projection.ConfigMap(lh)
-}
+func (k *configMapKind) desired(p *projection.Pool) metav1.Object { return p.ConfigMap(k.opts) }
+
+func (k *configMapKind) ownedLabels() []string { return projection.ConfigMapLabels }
+
+func (k *configMapKind) ownedAnnotations() []string { return nil }
 
 // check: upstream YurtHub finds the ConfigMap by a label holding its name,
 // leader-hub-<pool>, and a label value is at most 63 characters.
@@ -178,7 +186,7 @@ func (k *configMapKind) payload(obj metav1.Object) any {
 }
 
 func (k *configMapKind) create(ctx context.Context, obj metav1.Object) error {
-	_, err := k.client.CoreV1().ConfigMaps(k.namespace).Create(ctx, obj.(*corev1.ConfigMap), metav1.CreateOptions{FieldManager: fieldManager})
+	_, err := k.client.CoreV1().ConfigMaps(k.opts.Namespace).Create(ctx, obj.(*corev1.ConfigMap), metav1.CreateOptions{FieldManager: fieldManager})
 	return err
 }
 
@@ -186,10 +194,10 @@ func (k *configMapKind) update(ctx context.Context, live, desired metav1.Object)
 	out := live.(*corev1.ConfigMap).DeepCopy()
 	mergeOwnedMeta(out, desired)
 	out.Data, out.BinaryData = desired.(*corev1.ConfigMap).Data, nil
-	_, err := k.client.CoreV1().ConfigMaps(k.namespace).Update(ctx, out, metav1.UpdateOptions{FieldManager: fieldManager})
+	_, err := k.client.CoreV1().ConfigMaps(k.opts.Namespace).Update(ctx, out, metav1.UpdateOptions{FieldManager: fieldManager})
 	return err
 }
 
 func (k *configMapKind) delete(ctx context.Context, live metav1.Object) error {
-	return k.client.CoreV1().ConfigMaps(k.namespace).Delete(ctx, live.GetName(), uidPrecondition(live))
+	return k.client.CoreV1().ConfigMaps(k.opts.Namespace).Delete(ctx, live.GetName(), uidPrecondition(live))
 }

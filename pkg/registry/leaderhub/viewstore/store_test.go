@@ -104,7 +104,7 @@ func TestOnlyProjectionChangesAreEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectNone(t, w)
-	if got := s.ResourceVersion(); got != 11 {
+	if got := storeRV(s); got != 11 {
 		t.Errorf("store rv = %d after churn, want 11", got)
 	}
 	obj, _ := s.Get(context.Background(), ns, "leader-hub-a")
@@ -503,4 +503,11 @@ func TestListenersHearWhatTheControllerNeeds(t *testing.T) {
 	remove()
 	_ = s.Update(nodePool("b", 17, "10.0.0.4"))
 	expectHeard("after remove")
+}
+
+// storeRV is the newest NodePool resource version the store has seen.
+func storeRV(s *Store) uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.rv
 }

@@ -1,0 +1,62 @@
+package viewstore
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/leaderhub/leaderhub/pkg/projection"
+)
+
+// State returns what the store makes of the NodePool called pool, and false
+// when there is no such NodePool.
+func (s *Store) State(pool string) (projection.State, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e := s.pools[pool]
+	if e == nil {
+		return projection.State{}, false
+	}
+	return e.State, true
+}
+
+// PoolNames returns the names of every NodePool in the store, published or
+// not.
+func (s *Store) PoolNames() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Collect(maps.Keys(s.pools))
+}
+
+// EachState calls fn with the state of every NodePool in the store. The
+// store is read-locked meanwhile: fn must be quick and must not call it.
+func (s *Store) EachState(fn func(st *projection.State)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, e := range s.pools {
+		fn(&e.State)
+	}
+}
+
+// AddListener has fn called with a NodePool's name whenever what the store
+// makes of it changes: its projection, what is left out of it, or its
+// deletion. fn runs with the store locked, so it must be quick and must not
+// call the store; queueing the name is what it is for. The returned func
+// removes fn.
+func (s *Store) AddListener(fn func(pool string)) (remove func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := s.nextID
+	s.nextID++
+	s.listeners[id] = fn
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.listeners, id)
+	}
+}
+
+func (s *Store) notifyLocked(pool string) {
+	for _, fn := range s.listeners {
+		fn(pool)
+	}
+}
