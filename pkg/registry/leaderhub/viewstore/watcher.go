@@ -28,9 +28,10 @@ type watcher struct {
 	// feeding: the feeder runs; live events wait in pending.
 	feeding bool
 	pending []watch.Event
-	// closed: the watcher is out of the set and gets no more events; result
-	// is closed, or is closed by the feeder once it has sent what it holds.
+	// closed: the watcher is out of the set and gets no more events.
 	closed bool
+	// resultClosed: result is closed (closeResultLocked).
+	resultClosed bool
 }
 
 var _ watch.Interface = &watcher{}
@@ -82,11 +83,18 @@ func (w *watcher) send(events []watch.Event) bool {
 
 // handOverLocked ends the feeding: from now on the store sends to result,
 // or, if the watcher was dropped or stopped meanwhile, result is closed.
-// Only the transition from feeding, or remove when not feeding, closes
-// result, both under the store's lock, so it is closed once.
 func (w *watcher) handOverLocked() {
 	w.feeding, w.pending = false, nil
-	if w.closed {
+	w.closeResultLocked()
+}
+
+// closeResultLocked closes result once nobody can send to it any more: the
+// watcher is out of the set (closed) and no feeder is sending (!feeding).
+// remove and handOverLocked, the two ways to reach that, both call it, under
+// the store's lock, so result is closed exactly once, by whichever is last.
+func (w *watcher) closeResultLocked() {
+	if w.closed && !w.feeding && !w.resultClosed {
+		w.resultClosed = true
 		close(w.result)
 	}
 }
@@ -123,15 +131,13 @@ func (ws *watcherSet) add(w *watcher) {
 }
 
 // remove takes w out of the set, once, and closes its result channel unless
-// the feeder is still sending to it (it closes it when it ends).
+// the feeder is still sending to it (it closes it when it hands over).
 func (ws *watcherSet) remove(w *watcher) {
 	if w.closed {
 		return
 	}
 	w.closed = true
-	if !w.feeding {
-		close(w.result)
-	}
+	w.closeResultLocked()
 	if w.name == "" {
 		delete(ws.any, w)
 	} else if set := ws.byName[w.name]; set != nil {
