@@ -16,11 +16,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/util/retry"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
+	"github.com/leaderhub/leaderhub/test/framework"
 )
 
 const ns = "kube-system"
@@ -92,18 +92,7 @@ func (e *env) createPoolRange(ctx context.Context, prefix string, from, to int) 
 }
 
 func (e *env) updateStatus(ctx context.Context, name string, change func(*appsv1beta2.NodePoolStatus)) (*appsv1beta2.NodePool, error) {
-	pools := e.pools.AppsV1beta2().NodePools()
-	var out *appsv1beta2.NodePool
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		np, err := pools.Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		change(&np.Status)
-		out, err = pools.UpdateStatus(ctx, np, metav1.UpdateOptions{})
-		return err
-	})
-	return out, err
+	return framework.UpdateNodePoolStatus(ctx, e.pools, name, change)
 }
 
 // churn changes status fields a LeaderHub does not carry: node counts and list.

@@ -259,6 +259,12 @@ func (cp *ControlPlane) RESTConfig() (*rest.Config, error) {
 	return clientcmd.BuildConfigFromFlags("", cp.Kubeconfig)
 }
 
+// RESTConfigFromKubeconfig is the client configuration of a kubeconfig file,
+// such as the one a detached control plane left in its directory.
+func RESTConfigFromKubeconfig(path string) (*rest.Config, error) {
+	return clientcmd.BuildConfigFromFlags("", path)
+}
+
 // RESTConfigFor is a client configuration for any user and groups, with a
 // client certificate issued by the cluster CA.
 func (cp *ControlPlane) RESTConfigFor(user string, groups ...string) (*rest.Config, error) {

@@ -108,16 +108,12 @@ func (p *Process) Stop(grace time.Duration) error {
 // running: SIGTERM, then SIGKILL after grace. A missing pid file is not an
 // error, so stopping twice is fine.
 func StopPIDFile(pidFile string, grace time.Duration) error {
-	data, err := os.ReadFile(pidFile)
+	pid, err := ReadPIDFile(pidFile)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return err
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 1 {
-		return fmt.Errorf("pid file %s holds no PID: %q", pidFile, data)
 	}
 	defer os.Remove(pidFile)
 	if !PIDAlive(pid) {
@@ -139,6 +135,19 @@ func StopPIDFile(pidFile string, grace time.Duration) error {
 		return fmt.Errorf("pid %d from %s did not exit after SIGKILL", pid, pidFile)
 	}
 	return nil
+}
+
+// ReadPIDFile returns the PID a pid file of the framework holds.
+func ReadPIDFile(pidFile string) (int, error) {
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 1 {
+		return 0, fmt.Errorf("pid file %s holds no PID: %q", pidFile, data)
+	}
+	return pid, nil
 }
 
 // PIDAlive reports whether a process with this PID exists and is not a zombie.

@@ -50,7 +50,13 @@ func MainWithControlPlane(m *testing.M, cp **ControlPlane) int {
 // Kubectl runs the built kubectl against the control plane as admin and
 // returns its standard output; standard error is included in the error.
 func (cp *ControlPlane) Kubectl(ctx context.Context, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, filepath.Join(cp.BinDir, "kubectl"), append([]string{"--kubeconfig=" + cp.Kubeconfig}, args...)...)
+	return Kubectl(ctx, cp.BinDir, cp.Kubeconfig, args...)
+}
+
+// Kubectl runs binDir/kubectl with a kubeconfig and returns its standard
+// output; standard error is included in the error.
+func Kubectl(ctx context.Context, binDir, kubeconfig string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "kubectl"), append([]string{"--kubeconfig=" + kubeconfig}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -16,25 +16,6 @@ import (
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 )
 
-// viewLeaders waits until the view serves the pool's LeaderHub with leaders.
-func viewLeaders(t *testing.T, pool, want string) *v1alpha1.LeaderHub {
-	t.Helper()
-	client := leaderHubClient(t, adminConfig(t)).LeaderhubV1alpha1().LeaderHubs(viewNS)
-	var got *v1alpha1.LeaderHub
-	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		lh, err := client.Get(ctx, v1alpha1.ObjectName(pool), metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		got = lh
-		return leadersOf(lh) == want, nil
-	})
-	if err != nil {
-		t.Fatalf("the view never served %s with leaders %q (last %v)", pool, want, got)
-	}
-	return got
-}
-
 func manyGVRs(n int) []metav1.GroupVersionResource {
 	out := make([]metav1.GroupVersionResource, n)
 	for i := range out {
@@ -49,13 +30,13 @@ func manyGVRs(n int) []metav1.GroupVersionResource {
 func TestBadInput(t *testing.T) {
 	lh := sharedView(t)
 	createPool(t, "bystander", leaders("by=10.50.0.1"))
-	bystander := viewLeaders(t, "bystander", "by/10.50.0.1")
+	bystander := waitViewLeaders(t, "bystander", "by/10.50.0.1")
 	healthy := func(t *testing.T) {
 		t.Helper()
 		if err := lh.WaitReady(testContext(t, 10*time.Second)); err != nil {
 			t.Fatalf("leaderhub not ready: %v", err)
 		}
-		if got := viewLeaders(t, "bystander", "by/10.50.0.1"); got.ResourceVersion != bystander.ResourceVersion {
+		if got := waitViewLeaders(t, "bystander", "by/10.50.0.1"); got.ResourceVersion != bystander.ResourceVersion {
 			t.Fatalf("another pool's LeaderHub changed: %s -> %s", bystander.ResourceVersion, got.ResourceVersion)
 		}
 	}
@@ -63,8 +44,8 @@ func TestBadInput(t *testing.T) {
 	t.Run("invalid leader addresses are left out with an Event", func(t *testing.T) {
 		before := metricValue(t, lh, "leaderhub_view_invalid_leaders_total")
 		createPool(t, "bi-addr", leaders("ok=10.51.0.1", "a=not-an-ip", "b=127.0.0.1", "c=", "d=fe80::1", "e=0.0.0.0"))
-		viewLeaders(t, "bi-addr", "ok/10.51.0.1")
-		waitEndpoints(t, viewNS, "leader-hub-bi-addr", "had only the valid leader", func(ep *corev1.Endpoints) bool { return epLeaders(ep) == "ok/10.51.0.1" })
+		waitViewLeaders(t, "bi-addr", "ok/10.51.0.1")
+		waitEndpoints(t, viewNS, "leader-hub-bi-addr", "had only the valid leader", func(ep *corev1.Endpoints) bool { return endpointsLeaders(ep) == "ok/10.51.0.1" })
 		ev := waitEvent(t, "bi-addr", "InvalidLeaderAddress")
 		for _, want := range []string{"not an IP", "loopback", "address is empty", "link-local", "unspecified"} {
 			if !strings.Contains(ev.Message, want) {
@@ -78,8 +59,8 @@ func TestBadInput(t *testing.T) {
 	})
 	t.Run("duplicate leader addresses collapse", func(t *testing.T) {
 		createPool(t, "bi-dup", leaders("a=10.52.0.1", "a=10.52.0.1", "b=10.52.0.1", "a=::ffff:10.52.0.1"))
-		viewLeaders(t, "bi-dup", "a/10.52.0.1,b/10.52.0.1")
-		waitEndpoints(t, viewNS, "leader-hub-bi-dup", "de-duplicated", func(ep *corev1.Endpoints) bool { return epLeaders(ep) == "a/10.52.0.1,b/10.52.0.1" })
+		waitViewLeaders(t, "bi-dup", "a/10.52.0.1,b/10.52.0.1")
+		waitEndpoints(t, viewNS, "leader-hub-bi-dup", "de-duplicated", func(ep *corev1.Endpoints) bool { return endpointsLeaders(ep) == "a/10.52.0.1,b/10.52.0.1" })
 		if ev := waitEvent(t, "bi-dup", "InvalidLeaderAddress"); !strings.Contains(ev.Message, "duplicate") {
 			t.Errorf("event %q does not name the duplicates", ev.Message)
 		}
@@ -87,7 +68,7 @@ func TestBadInput(t *testing.T) {
 	})
 	t.Run("empty and invalid node names are left out", func(t *testing.T) {
 		createPool(t, "bi-node", leaders("=10.53.0.1", "Not_A_Node=10.53.0.2", "fine=10.53.0.3"))
-		viewLeaders(t, "bi-node", "fine/10.53.0.3")
+		waitViewLeaders(t, "bi-node", "fine/10.53.0.3")
 		if ev := waitEvent(t, "bi-node", "InvalidLeaderAddress"); !strings.Contains(ev.Message, "nodeName is empty") {
 			t.Errorf("event %q", ev.Message)
 		}
@@ -126,8 +107,8 @@ func TestBadInput(t *testing.T) {
 		}
 		// A published pool keeps its last good objects.
 		createPool(t, "bi-meta-old", leaders("m=10.55.1.1"))
-		published := viewLeaders(t, "bi-meta-old", "m/10.55.1.1")
-		ep := waitEndpoints(t, viewNS, "leader-hub-bi-meta-old", "appeared", func(ep *corev1.Endpoints) bool { return epLeaders(ep) == "m/10.55.1.1" })
+		published := waitViewLeaders(t, "bi-meta-old", "m/10.55.1.1")
+		ep := waitEndpoints(t, viewNS, "leader-hub-bi-meta-old", "appeared", func(ep *corev1.Endpoints) bool { return endpointsLeaders(ep) == "m/10.55.1.1" })
 		old, err := pools.Get(testContext(t, 10*time.Second), "bi-meta-old", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -137,7 +118,7 @@ func TestBadInput(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitEvent(t, "bi-meta-old", "PoolScopedMetadataTooLarge")
-		if got := viewLeaders(t, "bi-meta-old", "m/10.55.1.1"); got.ResourceVersion != published.ResourceVersion {
+		if got := waitViewLeaders(t, "bi-meta-old", "m/10.55.1.1"); got.ResourceVersion != published.ResourceVersion {
 			t.Errorf("the view dropped or changed the last good projection")
 		}
 		now, err := kubeClient(t).CoreV1().Endpoints(viewNS).Get(testContext(t, 10*time.Second), "leader-hub-bi-meta-old", metav1.GetOptions{})
@@ -153,7 +134,7 @@ func TestBadInput(t *testing.T) {
 	t.Run("pool names of maximum length", func(t *testing.T) {
 		longest := strings.Repeat("l", 63) // the longest label value
 		createPool(t, longest, leaders("l=10.56.0.1"))
-		viewLeaders(t, longest, "l/10.56.0.1")
+		waitViewLeaders(t, longest, "l/10.56.0.1")
 		waitEndpoints(t, viewNS, v1alpha1.ObjectName(longest), "appeared", func(*corev1.Endpoints) bool { return true })
 		tooLong := strings.Repeat("t", 253) // the longest NodePool name
 		createPool(t, tooLong, leaders("t=10.56.0.2"))
@@ -164,7 +145,7 @@ func TestBadInput(t *testing.T) {
 	})
 	t.Run("list paging and unknown parameters", func(t *testing.T) {
 		createPool(t, "bi-page", leaders("p=10.57.0.1"))
-		viewLeaders(t, "bi-page", "p/10.57.0.1")
+		waitViewLeaders(t, "bi-page", "p/10.57.0.1")
 		rc := leaderHubClient(t, adminConfig(t)).LeaderhubV1alpha1().RESTClient()
 		ctx := testContext(t, 30*time.Second)
 		var list v1alpha1.LeaderHubList

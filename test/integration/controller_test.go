@@ -2,11 +2,7 @@ package integration
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"reflect"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,60 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
-
-	"github.com/leaderhub/leaderhub/test/framework"
 )
-
-func kubeClient(t *testing.T) kubernetes.Interface {
-	t.Helper()
-	c, err := controlPlane.KubeClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// waitEndpoints waits until the Endpoints exist and cond holds for them.
-func waitEndpoints(t *testing.T, ns, name string, what string, cond func(*corev1.Endpoints) bool) *corev1.Endpoints {
-	t.Helper()
-	var ep *corev1.Endpoints
-	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		var err error
-		ep, err = kubeClient(t).CoreV1().Endpoints(ns).Get(ctx, name, metav1.GetOptions{})
-		return err == nil && cond(ep), nil
-	})
-	if err != nil {
-		t.Fatalf("Endpoints %s/%s never %s (last: %+v)", ns, name, what, ep)
-	}
-	return ep
-}
-
-func waitGone(t *testing.T, get func(context.Context) error, what string, timeout time.Duration) {
-	t.Helper()
-	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		return apierrors.IsNotFound(get(ctx)), nil
-	})
-	if err != nil {
-		t.Fatalf("%s was not deleted within %v", what, timeout)
-	}
-}
-
-func epLeaders(ep *corev1.Endpoints) string {
-	var out []string
-	for _, s := range ep.Subsets {
-		for _, a := range s.Addresses {
-			n := ""
-			if a.NodeName != nil {
-				n = *a.NodeName
-			}
-			out = append(out, n+"/"+a.IP)
-		}
-	}
-	return strings.Join(out, ",")
-}
 
 // TestControllerEndpointsContract: the Endpoints of a pool are exactly what
 // docs/design.md fixes (read with real kubectl), and follow leader changes.
@@ -77,7 +21,7 @@ func TestControllerEndpointsContract(t *testing.T) {
 	ctx := testContext(t, time.Minute)
 	np := createPool(t, "materialized", leaders("edge-b=10.8.0.2", "edge-a=10.8.0.1"))
 	waitEndpoints(t, viewNS, "leader-hub-materialized", "had both leaders", func(ep *corev1.Endpoints) bool {
-		return epLeaders(ep) == "edge-a/10.8.0.1,edge-b/10.8.0.2"
+		return endpointsLeaders(ep) == "edge-a/10.8.0.1,edge-b/10.8.0.2"
 	})
 	out, err := controlPlane.Kubectl(ctx, "get", "endpoints", "leader-hub-materialized", "-n", viewNS, "-o", "yaml")
 	if err != nil {
@@ -129,7 +73,7 @@ subsets:
 
 	setLeaders(t, "materialized", leaders("edge-c=10.8.0.3"))
 	waitEndpoints(t, viewNS, "leader-hub-materialized", "followed the leader change", func(ep *corev1.Endpoints) bool {
-		return epLeaders(ep) == "edge-c/10.8.0.3"
+		return endpointsLeaders(ep) == "edge-c/10.8.0.3"
 	})
 	setLeaders(t, "materialized", nil)
 	ep := waitEndpoints(t, viewNS, "leader-hub-materialized", "lost its subsets", func(ep *corev1.Endpoints) bool {
@@ -148,7 +92,7 @@ func TestControllerZeroWrites(t *testing.T) {
 	ctx := testContext(t, 2*time.Minute)
 	createPool(t, "quietwrites", leaders("z1=10.9.0.1"))
 	ep := waitEndpoints(t, viewNS, "leader-hub-quietwrites", "appeared", func(ep *corev1.Endpoints) bool {
-		return epLeaders(ep) == "z1/10.9.0.1"
+		return endpointsLeaders(ep) == "z1/10.9.0.1"
 	})
 	w, err := kubeClient(t).CoreV1().Endpoints(viewNS).Watch(ctx, metav1.ListOptions{
 		ResourceVersion: ep.ResourceVersion, FieldSelector: "metadata.name=leader-hub-quietwrites"})
@@ -190,7 +134,7 @@ func TestControllerRepairsAndDeletes(t *testing.T) {
 	ctx := testContext(t, time.Minute)
 	eps := kubeClient(t).CoreV1().Endpoints(viewNS)
 	createPool(t, "repair", leaders("p1=10.10.0.1"))
-	ep := waitEndpoints(t, viewNS, "leader-hub-repair", "appeared", func(ep *corev1.Endpoints) bool { return epLeaders(ep) == "p1/10.10.0.1" })
+	ep := waitEndpoints(t, viewNS, "leader-hub-repair", "appeared", func(ep *corev1.Endpoints) bool { return endpointsLeaders(ep) == "p1/10.10.0.1" })
 
 	edited := ep.DeepCopy()
 	edited.Subsets[0].Addresses[0].IP = "10.10.9.9"
@@ -200,7 +144,7 @@ func TestControllerRepairsAndDeletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	repaired := waitEndpoints(t, viewNS, "leader-hub-repair", "were repaired", func(ep *corev1.Endpoints) bool {
-		return epLeaders(ep) == "p1/10.10.0.1" && ep.Annotations["openyurt.io/interconnectivity"] == "true"
+		return endpointsLeaders(ep) == "p1/10.10.0.1" && ep.Annotations["openyurt.io/interconnectivity"] == "true"
 	})
 	if repaired.Labels["team"] != "someone-elses-label" {
 		t.Errorf("repair dropped a label leaderhub does not own: %v", repaired.Labels)
@@ -210,7 +154,7 @@ func TestControllerRepairsAndDeletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	recreated := waitEndpoints(t, viewNS, "leader-hub-repair", "were recreated", func(e *corev1.Endpoints) bool {
-		return e.UID != ep.UID && epLeaders(e) == "p1/10.10.0.1"
+		return e.UID != ep.UID && endpointsLeaders(e) == "p1/10.10.0.1"
 	})
 	_ = recreated
 
@@ -291,7 +235,7 @@ func TestControllerConfigMapUpstreamFormat(t *testing.T) {
 	}
 	// The Endpoints of the same pool sort by node name (edge before edge-2).
 	waitEndpoints(t, viewNS, "leader-hub-configmap", "sorted by node name", func(ep *corev1.Endpoints) bool {
-		return epLeaders(ep) == "edge/10.12.0.1,edge-2/10.12.0.2"
+		return endpointsLeaders(ep) == "edge/10.12.0.1,edge-2/10.12.0.2"
 	})
 }
 
@@ -316,44 +260,6 @@ func TestControllerMetrics(t *testing.T) {
 	if !strings.Contains(scrape(t, lh), `workqueue_depth{name="leaderhub_materialize"}`) {
 		t.Error("no workqueue depth metric for the controller's queue")
 	}
-}
-
-func scrape(t *testing.T, lh *framework.LeaderHub) string {
-	t.Helper()
-	cfg, err := lh.RESTConfigFor(controlPlane, "metrics-reader", "system:masters")
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := client.Get(lh.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("/metrics: %s", resp.Status)
-	}
-	return string(body)
-}
-
-// metricValue returns the value of one series ("name" or "name{labels}")
-// from leaderhub's /metrics, 0 when absent.
-func metricValue(t *testing.T, lh *framework.LeaderHub, series string) float64 {
-	t.Helper()
-	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` ([0-9.e+-]+)$`)
-	m := re.FindStringSubmatch(scrape(t, lh))
-	if m == nil {
-		return 0
-	}
-	v, err := strconv.ParseFloat(m[1], 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }
 
 // TestControllerAdoptsHandedOverConfigMap: the migration path from
@@ -393,25 +299,6 @@ func TestControllerAdoptsHandedOverConfigMap(t *testing.T) {
 	}
 }
 
-// waitEvent waits for an Event with reason on the NodePool called pool.
-func waitEvent(t *testing.T, pool, reason string) *corev1.Event {
-	t.Helper()
-	var event *corev1.Event
-	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		list, err := kubeClient(t).CoreV1().Events("default").List(ctx, metav1.ListOptions{
-			FieldSelector: "involvedObject.name=" + pool + ",reason=" + reason})
-		if err != nil || len(list.Items) == 0 {
-			return false, nil
-		}
-		event = &list.Items[0]
-		return true, nil
-	})
-	if err != nil {
-		t.Fatalf("no %s Event on NodePool %s", reason, pool)
-	}
-	return event
-}
-
 // TestControllerBadInput: an invalid leader address is left out with an
 // Event; a pool name too long for a label value is skipped with an Event;
 // the other pools are still served.
@@ -419,7 +306,7 @@ func TestControllerBadInput(t *testing.T) {
 	lh := sharedView(t)
 	createPool(t, "badleader", leaders("ok=10.16.0.1", "bad=not-an-ip", "lo=127.0.0.1"))
 	waitEndpoints(t, viewNS, "leader-hub-badleader", "had only the valid leader", func(ep *corev1.Endpoints) bool {
-		return epLeaders(ep) == "ok/10.16.0.1"
+		return endpointsLeaders(ep) == "ok/10.16.0.1"
 	})
 	ev := waitEvent(t, "badleader", "InvalidLeaderAddress")
 	if !strings.Contains(ev.Message, "not-an-ip") || !strings.Contains(ev.Message, "loopback") {
@@ -437,7 +324,7 @@ func TestControllerBadInput(t *testing.T) {
 	}
 	// Everything else still works.
 	createPool(t, "afterbad", leaders("n=10.16.0.3"))
-	waitEndpoints(t, viewNS, "leader-hub-afterbad", "appeared", func(ep *corev1.Endpoints) bool { return epLeaders(ep) == "n/10.16.0.3" })
+	waitEndpoints(t, viewNS, "leader-hub-afterbad", "appeared", func(ep *corev1.Endpoints) bool { return endpointsLeaders(ep) == "n/10.16.0.3" })
 	if err := lh.WaitReady(testContext(t, 10*time.Second)); err != nil {
 		t.Error(err)
 	}
@@ -457,8 +344,8 @@ func TestControllerFormsFailIndependently(t *testing.T) {
 	}
 	name := "leader-hub-" + pool
 	createPool(t, pool, leaders("n1=10.17.0.1"))
-	waitEndpoints(t, viewNS, name, "appeared", func(ep *corev1.Endpoints) bool { return epLeaders(ep) == "n1/10.17.0.1" })
-	if got := viewLeaders(t, pool, "n1/10.17.0.1"); got.Name != name {
+	waitEndpoints(t, viewNS, name, "appeared", func(ep *corev1.Endpoints) bool { return endpointsLeaders(ep) == "n1/10.17.0.1" })
+	if got := waitViewLeaders(t, pool, "n1/10.17.0.1"); got.Name != name {
 		t.Errorf("view object %q, want %q", got.Name, name)
 	}
 	event := waitEvent(t, pool, "PoolNameTooLongForConfigMap")
@@ -492,7 +379,7 @@ func TestControllerFormsFailIndependently(t *testing.T) {
 	}
 	// The pool still follows changes in the forms that can hold it.
 	setLeaders(t, pool, leaders("n2=10.17.0.2"))
-	waitEndpoints(t, viewNS, name, "followed a leader change", func(ep *corev1.Endpoints) bool { return epLeaders(ep) == "n2/10.17.0.2" })
+	waitEndpoints(t, viewNS, name, "followed a leader change", func(ep *corev1.Endpoints) bool { return endpointsLeaders(ep) == "n2/10.17.0.2" })
 }
 
 func eventCount(events []corev1.Event) int32 {

@@ -68,7 +68,7 @@ func (pw *poolWatchers) waitAll(t *testing.T, want map[string]string, timeout ti
 		behind = 0
 		for i, store := range pw.stores {
 			items := store.List()
-			if len(items) != 1 || leadersOf(items[0].(*v1alpha1.LeaderHub)) != want[pw.pools[i]] {
+			if len(items) != 1 || leaderHubLeaders(items[0].(*v1alpha1.LeaderHub)) != want[pw.pools[i]] {
 				behind++
 			}
 		}
@@ -151,8 +151,8 @@ func TestLeaderhubRestart(t *testing.T) {
 	lh := start()
 	createPool(t, "rs-same", leaders("s1=10.31.0.1"))
 	createPool(t, "rs-changed", leaders("c1=10.31.1.1"))
-	same := waitEndpoints(t, ns, "leader-hub-rs-same", "appeared", func(ep *corev1.Endpoints) bool { return epLeaders(ep) == "s1/10.31.0.1" })
-	changed := waitEndpoints(t, ns, "leader-hub-rs-changed", "appeared", func(ep *corev1.Endpoints) bool { return epLeaders(ep) == "c1/10.31.1.1" })
+	same := waitEndpoints(t, ns, "leader-hub-rs-same", "appeared", func(ep *corev1.Endpoints) bool { return endpointsLeaders(ep) == "s1/10.31.0.1" })
+	changed := waitEndpoints(t, ns, "leader-hub-rs-changed", "appeared", func(ep *corev1.Endpoints) bool { return endpointsLeaders(ep) == "c1/10.31.1.1" })
 	ctx := testContext(t, 3*time.Minute)
 	watchEP := func(ep *corev1.Endpoints) watch.Interface {
 		w, err := kubeClient(t).CoreV1().Endpoints(ns).Watch(ctx, metav1.ListOptions{ResourceVersion: ep.ResourceVersion,
@@ -179,7 +179,7 @@ func TestLeaderhubRestart(t *testing.T) {
 	restarted := start()
 	watchers.waitAll(t, map[string]string{"rs-same": "s1/10.31.0.1", "rs-changed": "c2/10.31.1.2"}, time.Minute)
 	waitEndpoints(t, ns, "leader-hub-rs-changed", "followed the change made while leaderhub was down",
-		func(ep *corev1.Endpoints) bool { return epLeaders(ep) == "c2/10.31.1.2" })
+		func(ep *corev1.Endpoints) bool { return endpointsLeaders(ep) == "c2/10.31.1.2" })
 	// Wait until the restarted controller has synced every pool.
 	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		return metricValue(t, restarted, `leaderhub_controller_syncs_total{result="unchanged"}`) >= 1, nil

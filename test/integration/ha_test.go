@@ -14,23 +14,6 @@ import (
 	"github.com/leaderhub/leaderhub/test/framework"
 )
 
-// startInNamespace runs a leaderhub that materializes into its own namespace
-// (so it does not meet the shared one's controller), as a privileged user.
-func startInNamespace(t *testing.T, name, ns string, args ...string) *framework.LeaderHub {
-	t.Helper()
-	ctx := testContext(t, 2*time.Minute)
-	if _, err := kubeClient(t).CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
-		t.Fatal(err)
-	}
-	lh, err := controlPlane.StartLeaderHub(ctx, framework.LeaderHubOptions{Name: name, User: "controller-" + ns, Groups: []string{"system:masters"},
-		Args: append([]string{"--namespace=" + ns}, args...)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = lh.Process.Stop(10 * time.Second) })
-	return lh
-}
-
 // leaseHolderPID returns the PID in the holder identity of the controller
 // Lease (hostname_pid_uuid), or 0.
 func leaseHolderPID(t *testing.T, ns string) int {
@@ -56,7 +39,7 @@ func TestControllerHighAvailability(t *testing.T) {
 	a := startInNamespace(t, "leaderhub-ha-a", ns, election...)
 	b := startInNamespace(t, "leaderhub-ha-b", ns, election...)
 	createPool(t, "ha", leaders("h1=10.13.0.1"))
-	waitEndpoints(t, ns, "leader-hub-ha", "appeared", func(ep *corev1.Endpoints) bool { return epLeaders(ep) == "h1/10.13.0.1" })
+	waitEndpoints(t, ns, "leader-hub-ha", "appeared", func(ep *corev1.Endpoints) bool { return endpointsLeaders(ep) == "h1/10.13.0.1" })
 
 	var leader, standby *framework.LeaderHub
 	switch leaseHolderPID(t, ns) {
@@ -92,7 +75,7 @@ func TestControllerHighAvailability(t *testing.T) {
 	}
 
 	waitEndpoints(t, ns, "leader-hub-ha", "repaired by the standby", func(ep *corev1.Endpoints) bool {
-		return epLeaders(ep) == "h2/10.13.0.2" && ep.Annotations["openyurt.io/interconnectivity"] == "true"
+		return endpointsLeaders(ep) == "h2/10.13.0.2" && ep.Annotations["openyurt.io/interconnectivity"] == "true"
 	})
 	failover := time.Since(killed)
 	if pid := leaseHolderPID(t, ns); pid != standby.Process.PID {
@@ -115,7 +98,7 @@ func TestGarbageCollectionWithoutLeaderhub(t *testing.T) {
 	const ns = "leaderhub-gc"
 	lh := startInNamespace(t, "leaderhub-gc", ns, "--leader-elect=false")
 	createPool(t, "gc", leaders("g1=10.14.0.1"))
-	waitEndpoints(t, ns, "leader-hub-gc", "appeared", func(ep *corev1.Endpoints) bool { return epLeaders(ep) == "g1/10.14.0.1" })
+	waitEndpoints(t, ns, "leader-hub-gc", "appeared", func(ep *corev1.Endpoints) bool { return endpointsLeaders(ep) == "g1/10.14.0.1" })
 	if err := lh.Process.Stop(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}

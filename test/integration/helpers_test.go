@@ -3,15 +3,27 @@ package integration
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
+	"github.com/leaderhub/leaderhub/test/framework"
 )
 
 func adminConfig(t *testing.T) *rest.Config {
@@ -74,18 +86,7 @@ func createPool(t *testing.T, name string, ls []appsv1beta2.Leader) *appsv1beta2
 // updateStatus changes a NodePool's status and returns it as written.
 func updateStatus(t *testing.T, name string, change func(*appsv1beta2.NodePoolStatus)) *appsv1beta2.NodePool {
 	t.Helper()
-	ctx := testContext(t, 30*time.Second)
-	pools := clientset(t).AppsV1beta2().NodePools()
-	var out *appsv1beta2.NodePool
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		np, err := pools.Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		change(&np.Status)
-		out, err = pools.UpdateStatus(ctx, np, metav1.UpdateOptions{})
-		return err
-	})
+	out, err := framework.UpdateNodePoolStatus(testContext(t, 30*time.Second), clientset(t), name, change)
 	if err != nil {
 		t.Fatalf("updating NodePool %s status: %v", name, err)
 	}
@@ -111,4 +112,199 @@ func churn(t *testing.T, name string, i int) *appsv1beta2.NodePool {
 func leaderHubClient(t *testing.T, cfg *rest.Config) versioned.Interface {
 	t.Helper()
 	return versioned.NewForConfigOrDie(cfg)
+}
+
+func leaderHubLeaders(lh *v1alpha1.LeaderHub) string {
+	var got []string
+	for _, s := range lh.Subsets {
+		for _, a := range s.Addresses {
+			got = append(got, ptr.Deref(a.NodeName, "")+"/"+a.IP)
+		}
+	}
+	return strings.Join(got, ",")
+}
+
+// waitViewAt waits until a list through kube-apiserver is at rv or newer.
+func waitViewAt(t *testing.T, rv string) {
+	t.Helper()
+	client := leaderHubClient(t, adminConfig(t)).LeaderhubV1alpha1().LeaderHubs(viewNS)
+	_, err := client.List(testContext(t, 30*time.Second), metav1.ListOptions{ResourceVersion: rv, Limit: 1})
+	if err != nil {
+		t.Fatalf("view never reached resourceVersion %s: %v", rv, err)
+	}
+}
+
+func nextEvent(t *testing.T, w watch.Interface, d time.Duration) watch.Event {
+	t.Helper()
+	select {
+	case ev, ok := <-w.ResultChan():
+		if !ok {
+			t.Fatal("watch ended")
+		}
+		return ev
+	case <-time.After(d):
+		t.Fatalf("no watch event within %v", d)
+	}
+	return watch.Event{}
+}
+
+func kubeClient(t *testing.T) kubernetes.Interface {
+	t.Helper()
+	c, err := controlPlane.KubeClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// waitEndpoints waits until the Endpoints exist and cond holds for them.
+func waitEndpoints(t *testing.T, ns, name string, what string, cond func(*corev1.Endpoints) bool) *corev1.Endpoints {
+	t.Helper()
+	var ep *corev1.Endpoints
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		var err error
+		ep, err = kubeClient(t).CoreV1().Endpoints(ns).Get(ctx, name, metav1.GetOptions{})
+		return err == nil && cond(ep), nil
+	})
+	if err != nil {
+		t.Fatalf("Endpoints %s/%s never %s (last: %+v)", ns, name, what, ep)
+	}
+	return ep
+}
+
+func waitGone(t *testing.T, get func(context.Context) error, what string, timeout time.Duration) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		return apierrors.IsNotFound(get(ctx)), nil
+	})
+	if err != nil {
+		t.Fatalf("%s was not deleted within %v", what, timeout)
+	}
+}
+
+func endpointsLeaders(ep *corev1.Endpoints) string {
+	var out []string
+	for _, s := range ep.Subsets {
+		for _, a := range s.Addresses {
+			n := ""
+			if a.NodeName != nil {
+				n = *a.NodeName
+			}
+			out = append(out, n+"/"+a.IP)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func scrape(t *testing.T, lh *framework.LeaderHub) string {
+	t.Helper()
+	cfg, err := lh.RESTConfigFor(controlPlane, "metrics-reader", "system:masters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Get(lh.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: %s", resp.Status)
+	}
+	return string(body)
+}
+
+// metricValue returns the value of one series ("name" or "name{labels}")
+// from leaderhub's /metrics, 0 when absent.
+func metricValue(t *testing.T, lh *framework.LeaderHub, series string) float64 {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` ([0-9.e+-]+)$`)
+	m := re.FindStringSubmatch(scrape(t, lh))
+	if m == nil {
+		return 0
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// waitEvent waits for an Event with reason on the NodePool called pool.
+func waitEvent(t *testing.T, pool, reason string) *corev1.Event {
+	t.Helper()
+	var event *corev1.Event
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		list, err := kubeClient(t).CoreV1().Events("default").List(ctx, metav1.ListOptions{
+			FieldSelector: "involvedObject.name=" + pool + ",reason=" + reason})
+		if err != nil || len(list.Items) == 0 {
+			return false, nil
+		}
+		event = &list.Items[0]
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("no %s Event on NodePool %s", reason, pool)
+	}
+	return event
+}
+
+func clientset(t *testing.T) versioned.Interface {
+	t.Helper()
+	cfg, err := controlPlane.RESTConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return versioned.NewForConfigOrDie(cfg)
+}
+
+func get(t *testing.T, client *http.Client, url string) (int, string) {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// startInNamespace runs a leaderhub that materializes into its own namespace
+// (so it does not meet the shared one's controller), as a privileged user.
+func startInNamespace(t *testing.T, name, ns string, args ...string) *framework.LeaderHub {
+	t.Helper()
+	ctx := testContext(t, 2*time.Minute)
+	if _, err := kubeClient(t).CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
+		t.Fatal(err)
+	}
+	lh, err := controlPlane.StartLeaderHub(ctx, framework.LeaderHubOptions{Name: name, User: "controller-" + ns, Groups: []string{"system:masters"},
+		Args: append([]string{"--namespace=" + ns}, args...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lh.Process.Stop(10 * time.Second) })
+	return lh
+}
+
+// viewLeaders waits until the view serves the pool's LeaderHub with leaders.
+func waitViewLeaders(t *testing.T, pool, want string) *v1alpha1.LeaderHub {
+	t.Helper()
+	client := leaderHubClient(t, adminConfig(t)).LeaderhubV1alpha1().LeaderHubs(viewNS)
+	var got *v1alpha1.LeaderHub
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		lh, err := client.Get(ctx, v1alpha1.ObjectName(pool), metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		got = lh
+		return leaderHubLeaders(lh) == want, nil
+	})
+	if err != nil {
+		t.Fatalf("the view never served %s with leaders %q (last %v)", pool, want, got)
+	}
+	return got
 }

@@ -15,18 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
-	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
 	"github.com/leaderhub/leaderhub/pkg/generated/informers/externalversions"
 )
-
-func clientset(t *testing.T) versioned.Interface {
-	t.Helper()
-	cfg, err := controlPlane.RESTConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return versioned.NewForConfigOrDie(cfg)
-}
 
 func fullNodePool(name string) *appsv1beta2.NodePool {
 	elected := metav1.NewTime(time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC))

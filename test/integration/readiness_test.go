@@ -18,17 +18,6 @@ import (
 	"github.com/leaderhub/leaderhub/test/framework"
 )
 
-func get(t *testing.T, client *http.Client, url string) (int, string) {
-	t.Helper()
-	resp, err := client.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
-}
-
 // TestReadyOnlyAfterNodePoolsSynced: a leaderhub that may not list NodePools
 // serves (live) but is not ready, saying why; once RBAC lets it list, it
 // becomes ready without a restart.

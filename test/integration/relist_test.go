@@ -32,7 +32,7 @@ func (rw *relistWatcher) read() {
 		lh, ok := ev.Object.(*v1alpha1.LeaderHub)
 		rw.mu.Lock()
 		if ok {
-			rw.events = append(rw.events, fmt.Sprintf("%s %s", ev.Type, leadersOf(lh)))
+			rw.events = append(rw.events, fmt.Sprintf("%s %s", ev.Type, leaderHubLeaders(lh)))
 		} else {
 			rw.events = append(rw.events, fmt.Sprintf("%s %T", ev.Type, ev.Object))
 		}
@@ -95,7 +95,7 @@ func TestViewRelistEndsNoWatch(t *testing.T) {
 		}
 		found := 0
 		for _, item := range list.Items {
-			if strings.HasPrefix(item.Name, "leader-hub-rl-") && leadersOf(&item) != "" {
+			if strings.HasPrefix(item.Name, "leader-hub-rl-") && leaderHubLeaders(&item) != "" {
 				found++
 			}
 		}
@@ -135,7 +135,7 @@ func TestViewRelistEndsNoWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The changes are in kube-apiserver; leaderhub has not seen them.
-	if lhs, err := client.Get(ctx, "leader-hub-rl-0", metav1.GetOptions{}); err != nil || leadersOf(lhs) != "a0/10.40.0.1" {
+	if lhs, err := client.Get(ctx, "leader-hub-rl-0", metav1.GetOptions{}); err != nil || leaderHubLeaders(lhs) != "a0/10.40.0.1" {
 		t.Fatalf("leaderhub saw a change through the held watch: %v %v", lhs, err)
 	}
 	if err := gate.WaitHeld(ctx); err != nil {
@@ -198,7 +198,7 @@ func TestViewRelistEndsNoWatch(t *testing.T) {
 				t.Fatalf("resumed watch: %s %#v", ev.Type, ev.Object)
 			}
 			if strings.HasPrefix(lh.Name, "leader-hub-rl-") {
-				got = append(got, fmt.Sprintf("%s %s %s", ev.Type, lh.Name, leadersOf(lh)))
+				got = append(got, fmt.Sprintf("%s %s %s", ev.Type, lh.Name, leaderHubLeaders(lh)))
 			}
 		case <-timeout:
 			t.Fatalf("the resumed watch got only %v", got)

@@ -22,7 +22,6 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
@@ -279,23 +278,13 @@ func (c *eventCounter) lastLeaders() string {
 	if c.last == nil {
 		return ""
 	}
-	return leadersOf(c.last)
+	return leaderHubLeaders(c.last)
 }
 
 func (c *eventCounter) lastRV() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.last.ResourceVersion
-}
-
-func leadersOf(lh *v1alpha1.LeaderHub) string {
-	var got []string
-	for _, s := range lh.Subsets {
-		for _, a := range s.Addresses {
-			got = append(got, ptr.Deref(a.NodeName, "")+"/"+a.IP)
-		}
-	}
-	return strings.Join(got, ",")
 }
 
 // TestViewYurtHubClient: a YurtHub-style informer (generated clientset and
@@ -356,16 +345,6 @@ func TestViewYurtHubClient(t *testing.T) {
 	t.Logf("informer events: 1 add, 4 updates (status write and 3 leader changes), 1 delete; 0 for 100 status updates outside the projection")
 }
 
-// waitViewAt waits until a list through kube-apiserver is at rv or newer.
-func waitViewAt(t *testing.T, rv string) {
-	t.Helper()
-	client := leaderHubClient(t, adminConfig(t)).LeaderhubV1alpha1().LeaderHubs(viewNS)
-	_, err := client.List(testContext(t, 30*time.Second), metav1.ListOptions{ResourceVersion: rv, Limit: 1})
-	if err != nil {
-		t.Fatalf("view never reached resourceVersion %s: %v", rv, err)
-	}
-}
-
 // TestViewWatchResume: a watch resumed from a returned resourceVersion gets
 // exactly the missed changes; a version pushed out of the history gets 410.
 func TestViewWatchResume(t *testing.T) {
@@ -419,20 +398,6 @@ func TestViewWatchResume(t *testing.T) {
 		t.Fatalf("watch from an evicted version: err %v, want 410 Expired", err)
 	}
 	t.Logf("watch from evicted resourceVersion %s: %v", from, err)
-}
-
-func nextEvent(t *testing.T, w watch.Interface, d time.Duration) watch.Event {
-	t.Helper()
-	select {
-	case ev, ok := <-w.ResultChan():
-		if !ok {
-			t.Fatal("watch ended")
-		}
-		return ev
-	case <-time.After(d):
-		t.Fatalf("no watch event within %v", d)
-	}
-	return watch.Event{}
 }
 
 // TestViewBookmarksOnQuietWatch: a watch with nothing to report still gets
@@ -626,7 +591,7 @@ func waitStore(t *testing.T, store cache.Store, leaders string) {
 	t.Helper()
 	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		for _, obj := range store.List() {
-			if leadersOf(obj.(*v1alpha1.LeaderHub)) == leaders {
+			if leaderHubLeaders(obj.(*v1alpha1.LeaderHub)) == leaders {
 				return true, nil
 			}
 		}

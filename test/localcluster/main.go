@@ -127,12 +127,8 @@ func up(dir, samples string) error {
 // kube-apiserver answers /readyz.
 func running(ctx context.Context, dir string) bool {
 	for _, name := range stopOrder {
-		data, err := os.ReadFile(filepath.Join(dir, name+".pid"))
-		if err != nil {
-			return false
-		}
-		var pid int
-		if _, err := fmt.Sscanf(string(data), "%d", &pid); err != nil || !framework.PIDAlive(pid) {
+		pid, err := framework.ReadPIDFile(filepath.Join(dir, name+".pid"))
+		if err != nil || !framework.PIDAlive(pid) {
 			return false
 		}
 	}
@@ -204,8 +200,7 @@ func applySamples(ctx context.Context, cfg *rest.Config, file string) error {
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {
-	cp := &framework.ControlPlane{Kubeconfig: kubeconfig}
-	return cp.RESTConfig()
+	return framework.RESTConfigFromKubeconfig(kubeconfig)
 }
 
 func kubectl(ctx context.Context, kubeconfig string, args ...string) (string, error) {
@@ -213,7 +208,6 @@ func kubectl(ctx context.Context, kubeconfig string, args ...string) (string, er
 	if err != nil {
 		return "", err
 	}
-	cp := &framework.ControlPlane{Kubeconfig: kubeconfig, BinDir: filepath.Join(root, "_output", "bin")}
-	out, err := cp.Kubectl(ctx, args...)
+	out, err := framework.Kubectl(ctx, filepath.Join(root, "_output", "bin"), kubeconfig, args...)
 	return strings.TrimRight(out, "\n"), err
 }
