@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/testutil"
 
+	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/projection"
 )
 
@@ -31,11 +33,11 @@ type syncFixture struct {
 	registry metrics.KubeRegistry
 }
 
-func newSyncFixture(t *testing.T, forms ...Form) *syncFixture {
+func newSyncFixture(t *testing.T, forms []Form, objects ...runtime.Object) *syncFixture {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	f := &syncFixture{kube: fake.NewClientset(), pools: &fakePools{states: map[string]projection.State{}},
+	f := &syncFixture{kube: fake.NewClientset(objects...), pools: &fakePools{states: map[string]projection.State{}},
 		events: record.NewFakeRecorder(100), registry: metrics.NewKubeRegistry()}
 	var caches []*ObjectCache
 	for _, form := range forms {
@@ -114,12 +116,73 @@ func (f *syncFixture) apiCalls(verb, resource string) int {
 	return n
 }
 
+// writeActions are the API calls a sync made, as "verb resource", leaving
+// out the caches' lists and watches.
+func (f *syncFixture) writeActions(from int) []string {
+	var out []string
+	for _, a := range f.kube.Actions()[from:] {
+		if a.GetVerb() == "list" || a.GetVerb() == "watch" {
+			continue
+		}
+		out = append(out, a.GetVerb()+" "+a.GetResource().Resource)
+	}
+	return out
+}
+
+// TestSyncActions drives one pool through sync against a fake API and
+// checks the calls it makes, as sample-controller's and the endpoints
+// controller's tests do.
+func TestSyncActions(t *testing.T) {
+	np := nodePool("p", leader("n1", "10.0.0.1"))
+	inLine := desiredEndpoints(t, np)
+	edited := inLine.DeepCopy()
+	edited.Subsets[0].Addresses[0].IP = "10.0.0.99"
+	foreign := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "leader-hub-p", Namespace: ns}}
+	unpublishable := nodePool(strings.Repeat("x", 64), leader("n1", "10.0.0.1"))
+	for _, tc := range []struct {
+		name     string
+		existing []runtime.Object
+		pool     *appsv1beta2.NodePool // nil: the pool is gone
+		syncs    string
+		want     []string
+		result   string
+	}{
+		{name: "a missing object is created", pool: np, syncs: "p", want: []string{"create endpoints"}, result: "created"},
+		{name: "an object in line costs no call", existing: []runtime.Object{inLine}, pool: np, syncs: "p", result: "unchanged"},
+		{name: "a hand edit is read and repaired", existing: []runtime.Object{edited}, pool: np, syncs: "p",
+			want: []string{"get endpoints", "update endpoints"}, result: "updated"},
+		{name: "a foreign object is read and left alone", existing: []runtime.Object{foreign}, pool: np, syncs: "p",
+			want: []string{"create endpoints", "get endpoints"}, result: "conflict"},
+		{name: "a gone pool's object is read and deleted", existing: []runtime.Object{inLine}, syncs: "p",
+			want: []string{"get endpoints", "delete endpoints"}, result: "deleted"},
+		{name: "a gone pool with no object costs no call", syncs: "p", result: "unchanged"},
+		{name: "a pool that cannot be published costs no call", pool: unpublishable, syncs: unpublishable.Name, result: "skipped"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newSyncFixture(t, []Form{FormEndpoints}, tc.existing...)
+			if tc.pool != nil {
+				f.pools.set(tc.pool)
+			}
+			from := len(f.kube.Actions())
+			if err := f.c.sync(context.Background(), tc.syncs); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.writeActions(from); strings.Join(got, ";") != strings.Join(tc.want, ";") {
+				t.Errorf("calls %v, want %v", got, tc.want)
+			}
+			if v, err := testutil.GetCounterMetricValue(f.c.metrics.syncs.WithLabelValues(tc.result)); err != nil || v != 1 {
+				t.Errorf("syncs_total{result=%q} = %v (%v), want 1", tc.result, v, err)
+			}
+		})
+	}
+}
+
 // TestFormsFailIndependently: a 55-character pool cannot have the upstream
 // ConfigMap (its configmap-name label would be 66 characters); its Endpoints
 // are written all the same, the rejection is recorded once, never retried
 // with backoff, and re-evaluated when the pool changes.
 func TestFormsFailIndependently(t *testing.T) {
-	f := newSyncFixture(t, FormConfigMap, FormEndpoints)
+	f := newSyncFixture(t, []Form{FormConfigMap, FormEndpoints})
 	pool := strings.Repeat("p", 55)
 	np := nodePool(pool, leader("n1", "10.0.0.1"))
 	f.pools.set(np)
@@ -184,7 +247,7 @@ func TestFormsFailIndependently(t *testing.T) {
 // more at each resync, and its cause is reported once; a transient failure of one form
 // is an error, and the other form is still written.
 func TestInvalidObjectNotRetriedWithBackoff(t *testing.T) {
-	f := newSyncFixture(t, FormConfigMap, FormEndpoints)
+	f := newSyncFixture(t, []Form{FormConfigMap, FormEndpoints})
 	invalid := apierrors.NewInvalid(schema.GroupKind{Kind: "ConfigMap"}, "x",
 		field.ErrorList{field.Invalid(field.NewPath("data"), "", "rejected by a policy")})
 	var fail error = invalid
