@@ -26,16 +26,12 @@ const (
 func (p *Pool) LeaderHub(opts Options) *leaderhub.LeaderHub {
 	lh := &leaderhub.LeaderHub{ObjectMeta: p.objectMeta(opts, nil)}
 	lh.UID, lh.CreationTimestamp, lh.Annotations = p.UID(), p.CreationTimestamp(), p.annotations()
-	if n := p.LeaderCount(); n > 0 {
-		subset := leaderhub.LeaderHubSubset{
-			Addresses: make([]leaderhub.LeaderHubAddress, 0, n),
-			Ports:     []leaderhub.LeaderHubPort{{Name: v1alpha1.PortName, Port: opts.LeaderHubPort, Protocol: corev1.ProtocolTCP}},
-		}
-		for l := range p.Leaders() {
-			subset.Addresses = append(subset.Addresses, leaderhub.LeaderHubAddress{IP: l.IP, NodeName: ptr.To(l.NodeName)})
-		}
-		lh.Subsets = []leaderhub.LeaderHubSubset{subset}
-	}
+	lh.Subsets = leaderSubsets(p,
+		func(l Leader) leaderhub.LeaderHubAddress { return leaderhub.LeaderHubAddress{IP: l.IP, NodeName: ptr.To(l.NodeName)} },
+		func(addresses []leaderhub.LeaderHubAddress) leaderhub.LeaderHubSubset {
+			return leaderhub.LeaderHubSubset{Addresses: addresses,
+				Ports: []leaderhub.LeaderHubPort{{Name: v1alpha1.PortName, Port: opts.LeaderHubPort, Protocol: corev1.ProtocolTCP}}}
+		})
 	return lh
 }
 
@@ -44,17 +40,27 @@ func (p *Pool) LeaderHub(opts Options) *leaderhub.LeaderHub {
 func (p *Pool) Endpoints(opts Options) *corev1.Endpoints {
 	ep := &corev1.Endpoints{ObjectMeta: p.objectMeta(opts, nil)}
 	ep.Annotations = p.annotations()
-	if n := p.LeaderCount(); n > 0 {
-		subset := corev1.EndpointSubset{
-			Addresses: make([]corev1.EndpointAddress, 0, n),
-			Ports:     []corev1.EndpointPort{{Name: v1alpha1.PortName, Port: opts.LeaderHubPort, Protocol: corev1.ProtocolTCP}},
-		}
-		for l := range p.Leaders() {
-			subset.Addresses = append(subset.Addresses, corev1.EndpointAddress{IP: l.IP, NodeName: ptr.To(l.NodeName)})
-		}
-		ep.Subsets = []corev1.EndpointSubset{subset}
-	}
+	ep.Subsets = leaderSubsets(p,
+		func(l Leader) corev1.EndpointAddress { return corev1.EndpointAddress{IP: l.IP, NodeName: ptr.To(l.NodeName)} },
+		func(addresses []corev1.EndpointAddress) corev1.EndpointSubset {
+			return corev1.EndpointSubset{Addresses: addresses,
+				Ports: []corev1.EndpointPort{{Name: v1alpha1.PortName, Port: opts.LeaderHubPort, Protocol: corev1.ProtocolTCP}}}
+		})
 	return ep
+}
+
+// leaderSubsets is the one subset that holds the pool's leaders, in the
+// types of either API (the view's and core/v1 Endpoints' have the same
+// shape); none when the pool has no leader.
+func leaderSubsets[S, A any](p *Pool, address func(Leader) A, subset func([]A) S) []S {
+	if p.LeaderCount() == 0 {
+		return nil
+	}
+	addresses := make([]A, 0, p.LeaderCount())
+	for l := range p.Leaders() {
+		addresses = append(addresses, address(l))
+	}
+	return []S{subset(addresses)}
 }
 
 // ConfigMap is the form upstream YurtHub's multiplexer reads today: label

@@ -50,9 +50,9 @@ func NewObjectCache(client kubernetes.Interface, form Form, opts projection.Opti
 	var k kind
 	switch form {
 	case FormEndpoints:
-		k = &endpointsKind{client: client, opts: opts}
+		k = newEndpointsKind(client, opts)
 	case FormConfigMap:
-		k = &configMapKind{client: client, opts: opts}
+		k = newConfigMapKind(client, opts)
 	default:
 		return nil, fmt.Errorf("unknown form %q: want %s or %s", form, FormEndpoints, FormConfigMap)
 	}

@@ -82,96 +82,102 @@ func uidPrecondition(obj metav1.Object) metav1.DeleteOptions {
 	return metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}
 }
 
-type endpointsKind struct {
-	client kubernetes.Interface
+// objectClient is what a form needs of its typed client-go client
+// (core/v1 Endpoints, ConfigMaps, and so on), for objects T listed as L.
+type objectClient[T runtime.Object, L runtime.Object] interface {
+	List(ctx context.Context, opts metav1.ListOptions) (L, error)
+	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
+	Create(ctx context.Context, obj T, opts metav1.CreateOptions) (T, error)
+	Update(ctx context.Context, obj T, opts metav1.UpdateOptions) (T, error)
+	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
+}
+
+// typedKind implements kind for one form of type T from what sets the
+// forms apart: how the object is built, checked and compared, and how its
+// owned payload is copied.
+type typedKind[T interface {
+	runtime.Object
+	metav1.Object
+}, L runtime.Object] struct {
+	name Form
+	// empty is an empty object of the form, for the reflector.
+	empty  T
+	client objectClient[T, L]
 	opts   projection.Options
+	// build makes the desired object of a pool.
+	build               func(p *projection.Pool, opts projection.Options) T
+	labels, annotations []string
+	// canHold says why the form cannot hold an object ("" when it can).
+	canHold func(desired T) (reason, message string)
+	// ownedPayload is what T carries beyond metadata, all of it owned.
+	ownedPayload func(obj T) any
+	// copyPayload sets the owned payload of desired on a copy of live.
+	copyPayload func(live, desired T) T
 }
 
-func (k *endpointsKind) form() Form { return FormEndpoints }
+func (k *typedKind[T, L]) form() Form { return k.name }
 
-func (k *endpointsKind) example() runtime.Object { return &corev1.Endpoints{} }
+func (k *typedKind[T, L]) example() runtime.Object { return k.empty }
 
-func (k *endpointsKind) list(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-	//nolint:staticcheck // Endpoints are the contract (docs/design.md), though deprecated upstream.
-	return k.client.CoreV1().Endpoints(k.opts.Namespace).List(ctx, opts)
+func (k *typedKind[T, L]) list(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+	return k.client.List(ctx, opts)
 }
 
-func (k *endpointsKind) watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-	//nolint:staticcheck // Endpoints are the contract (docs/design.md), though deprecated upstream.
-	return k.client.CoreV1().Endpoints(k.opts.Namespace).Watch(ctx, opts)
+func (k *typedKind[T, L]) watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+	return k.client.Watch(ctx, opts)
 }
 
-func (k *endpointsKind) fetch(ctx context.Context, name string) (metav1.Object, error) {
-	//nolint:staticcheck // Endpoints are the contract (docs/design.md), though deprecated upstream.
-	return k.client.CoreV1().Endpoints(k.opts.Namespace).Get(ctx, name, metav1.GetOptions{})
+func (k *typedKind[T, L]) fetch(ctx context.Context, name string) (metav1.Object, error) {
+	return k.client.Get(ctx, name, metav1.GetOptions{})
 }
 
-func (k *endpointsKind) desired(p *projection.Pool) metav1.Object { return p.Endpoints(k.opts) }
+func (k *typedKind[T, L]) desired(p *projection.Pool) metav1.Object { return k.build(p, k.opts) }
 
-func (k *endpointsKind) ownedLabels() []string { return projection.Labels }
+func (k *typedKind[T, L]) ownedLabels() []string { return k.labels }
 
-func (k *endpointsKind) ownedAnnotations() []string { return projection.Annotations }
+func (k *typedKind[T, L]) ownedAnnotations() []string { return k.annotations }
 
-// check: the view validated the object's name and labels, which the
-// Endpoints form shares.
-func (k *endpointsKind) check(metav1.Object) (string, string) { return "", "" }
-
-func (k *endpointsKind) payload(obj metav1.Object) any {
-	return obj.(*corev1.Endpoints).Subsets
-}
-
-func (k *endpointsKind) create(ctx context.Context, obj metav1.Object) error {
-	_, err := k.client.CoreV1().Endpoints(k.opts.Namespace).Create(ctx, obj.(*corev1.Endpoints), metav1.CreateOptions{FieldManager: fieldManager})
-	return err
-}
-
-func (k *endpointsKind) update(ctx context.Context, live, desired metav1.Object) error {
-	out := live.(*corev1.Endpoints).DeepCopy()
-	mergeOwnedMeta(out, desired)
-	out.Subsets = desired.(*corev1.Endpoints).Subsets
-	_, err := k.client.CoreV1().Endpoints(k.opts.Namespace).Update(ctx, out, metav1.UpdateOptions{FieldManager: fieldManager})
-	return err
-}
-
-func (k *endpointsKind) delete(ctx context.Context, live metav1.Object) error {
-	return k.client.CoreV1().Endpoints(k.opts.Namespace).Delete(ctx, live.GetName(), uidPrecondition(live))
-}
-
-type configMapKind struct {
-	client kubernetes.Interface
-	opts   projection.Options
-}
-
-func (k *configMapKind) form() Form { return FormConfigMap }
-
-func (k *configMapKind) example() runtime.Object { return &corev1.ConfigMap{} }
-
-func (k *configMapKind) list(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-	return k.client.CoreV1().ConfigMaps(k.opts.Namespace).List(ctx, opts)
-}
-
-func (k *configMapKind) watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-	return k.client.CoreV1().ConfigMaps(k.opts.Namespace).Watch(ctx, opts)
-}
-
-func (k *configMapKind) fetch(ctx context.Context, name string) (metav1.Object, error) {
-	return k.client.CoreV1().ConfigMaps(k.opts.Namespace).Get(ctx, name, metav1.GetOptions{})
-}
-
-func (k *configMapKind) desired(p *projection.Pool) metav1.Object { return p.ConfigMap(k.opts) }
-
-func (k *configMapKind) ownedLabels() []string { return projection.ConfigMapLabels }
-
-func (k *configMapKind) ownedAnnotations() []string { return nil }
-
-// check: upstream YurtHub finds the ConfigMap by a label holding its name,
-// leader-hub-<pool>, and a label value is at most 63 characters.
-func (k *configMapKind) check(desired metav1.Object) (string, string) {
-	if errs := validation.IsValidLabelValue(desired.GetName()); len(errs) > 0 {
-		return ReasonPoolNameTooLongForConfigMap, fmt.Sprintf("its %s label must hold its name, %d characters long, and %s",
-			v1alpha1.LabelConfigMapName, len(desired.GetName()), strings.Join(errs, "; "))
+func (k *typedKind[T, L]) check(desired metav1.Object) (string, string) {
+	if k.canHold == nil {
+		return "", ""
 	}
-	return "", ""
+	return k.canHold(desired.(T))
+}
+
+func (k *typedKind[T, L]) payload(obj metav1.Object) any { return k.ownedPayload(obj.(T)) }
+
+func (k *typedKind[T, L]) create(ctx context.Context, obj metav1.Object) error {
+	_, err := k.client.Create(ctx, obj.(T), metav1.CreateOptions{FieldManager: fieldManager})
+	return err
+}
+
+func (k *typedKind[T, L]) update(ctx context.Context, live, desired metav1.Object) error {
+	out := k.copyPayload(live.(T), desired.(T))
+	mergeOwnedMeta(out, desired)
+	_, err := k.client.Update(ctx, out, metav1.UpdateOptions{FieldManager: fieldManager})
+	return err
+}
+
+func (k *typedKind[T, L]) delete(ctx context.Context, live metav1.Object) error {
+	return k.client.Delete(ctx, live.GetName(), uidPrecondition(live))
+}
+
+// newEndpointsKind is the Endpoints form: leaderhub owns the subsets. The
+// view validated the name and labels the form shares with it.
+func newEndpointsKind(client kubernetes.Interface, opts projection.Options) kind {
+	return &typedKind[*corev1.Endpoints, *corev1.EndpointsList]{
+		name: FormEndpoints, empty: &corev1.Endpoints{},
+		//nolint:staticcheck // Endpoints are the contract (docs/design.md), though deprecated upstream.
+		client: client.CoreV1().Endpoints(opts.Namespace), opts: opts,
+		build: (*projection.Pool).Endpoints, labels: projection.Labels, annotations: projection.Annotations,
+		ownedPayload: func(ep *corev1.Endpoints) any { return ep.Subsets },
+		copyPayload: func(live, desired *corev1.Endpoints) *corev1.Endpoints {
+			out := live.DeepCopy()
+			out.Subsets = desired.Subsets
+			return out
+		},
+	}
 }
 
 // configMapPayload: leaderhub owns all of data, and binaryData must be empty.
@@ -180,24 +186,28 @@ type configMapPayload struct {
 	HasBinaryData bool
 }
 
-func (k *configMapKind) payload(obj metav1.Object) any {
-	cm := obj.(*corev1.ConfigMap)
-	return configMapPayload{Data: cm.Data, HasBinaryData: len(cm.BinaryData) > 0}
-}
-
-func (k *configMapKind) create(ctx context.Context, obj metav1.Object) error {
-	_, err := k.client.CoreV1().ConfigMaps(k.opts.Namespace).Create(ctx, obj.(*corev1.ConfigMap), metav1.CreateOptions{FieldManager: fieldManager})
-	return err
-}
-
-func (k *configMapKind) update(ctx context.Context, live, desired metav1.Object) error {
-	out := live.(*corev1.ConfigMap).DeepCopy()
-	mergeOwnedMeta(out, desired)
-	out.Data, out.BinaryData = desired.(*corev1.ConfigMap).Data, nil
-	_, err := k.client.CoreV1().ConfigMaps(k.opts.Namespace).Update(ctx, out, metav1.UpdateOptions{FieldManager: fieldManager})
-	return err
-}
-
-func (k *configMapKind) delete(ctx context.Context, live metav1.Object) error {
-	return k.client.CoreV1().ConfigMaps(k.opts.Namespace).Delete(ctx, live.GetName(), uidPrecondition(live))
+// newConfigMapKind is the upstream ConfigMap form: leaderhub owns all of
+// data. Upstream YurtHub finds it by a label holding its name,
+// leader-hub-<pool>, and a label value is at most 63 characters.
+func newConfigMapKind(client kubernetes.Interface, opts projection.Options) kind {
+	return &typedKind[*corev1.ConfigMap, *corev1.ConfigMapList]{
+		name: FormConfigMap, empty: &corev1.ConfigMap{},
+		client: client.CoreV1().ConfigMaps(opts.Namespace), opts: opts,
+		build: (*projection.Pool).ConfigMap, labels: projection.ConfigMapLabels,
+		canHold: func(desired *corev1.ConfigMap) (string, string) {
+			if errs := validation.IsValidLabelValue(desired.Name); len(errs) > 0 {
+				return ReasonPoolNameTooLongForConfigMap, fmt.Sprintf("its %s label must hold its name, %d characters long, and %s",
+					v1alpha1.LabelConfigMapName, len(desired.Name), strings.Join(errs, "; "))
+			}
+			return "", ""
+		},
+		ownedPayload: func(cm *corev1.ConfigMap) any {
+			return configMapPayload{Data: cm.Data, HasBinaryData: len(cm.BinaryData) > 0}
+		},
+		copyPayload: func(live, desired *corev1.ConfigMap) *corev1.ConfigMap {
+			out := live.DeepCopy()
+			out.Data, out.BinaryData = desired.Data, nil
+			return out
+		},
+	}
 }

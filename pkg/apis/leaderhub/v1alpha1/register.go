@@ -26,11 +26,6 @@ func init() {
 	localSchemeBuilder.Register(addKnownTypes)
 }
 
-// Kind returns a group-qualified kind of this group.
-func Kind(kind string) schema.GroupKind {
-	return SchemeGroupVersion.WithKind(kind).GroupKind()
-}
-
 // Resource returns a group-qualified resource of this group.
 func Resource(resource string) schema.GroupResource {
 	return SchemeGroupVersion.WithResource(resource).GroupResource()

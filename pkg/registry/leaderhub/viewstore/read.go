@@ -68,6 +68,23 @@ func requestRV(rv string) (uint64, bool, error) {
 	return v, false, nil
 }
 
+// waitReadable parses a request's resourceVersion and waits until the store
+// can answer it: synced, and at that version or newer.
+func (s *Store) waitReadable(ctx context.Context, rv string) (want uint64, legacy bool, err error) {
+	if want, legacy, err = requestRV(rv); err != nil {
+		return 0, false, err
+	}
+	if err := s.waitSynced(ctx); err != nil {
+		return 0, false, err
+	}
+	if !legacy {
+		if err := s.waitForRV(ctx, want); err != nil {
+			return 0, false, err
+		}
+	}
+	return want, legacy, nil
+}
+
 // Get returns the LeaderHub called name in namespace.
 func (s *Store) Get(ctx context.Context, namespace, name string) (*leaderhub.LeaderHub, error) {
 	if err := s.waitSynced(ctx); err != nil {
@@ -92,17 +109,9 @@ func (s *Store) List(ctx context.Context, namespace string, opts *metainternalve
 	if opts.Continue != "" {
 		return nil, apierrors.NewBadRequest("continue tokens are not supported: leaderhub always returns complete lists")
 	}
-	want, legacy, err := requestRV(opts.ResourceVersion)
+	want, legacy, err := s.waitReadable(ctx, opts.ResourceVersion)
 	if err != nil {
 		return nil, err
-	}
-	if err := s.waitSynced(ctx); err != nil {
-		return nil, err
-	}
-	if !legacy {
-		if err := s.waitForRV(ctx, want); err != nil {
-			return nil, err
-		}
 	}
 	p := newPredicate(namespace, opts.LabelSelector, opts.FieldSelector)
 	s.mu.RLock()
@@ -137,21 +146,13 @@ func (s *Store) Watch(ctx context.Context, namespace string, opts *metainternalv
 	if opts == nil {
 		opts = &metainternalversion.ListOptions{}
 	}
-	want, legacy, err := requestRV(opts.ResourceVersion)
+	want, legacy, err := s.waitReadable(ctx, opts.ResourceVersion)
 	if err != nil {
 		return nil, err
 	}
 	sendInitial := legacy
 	if opts.SendInitialEvents != nil {
 		sendInitial = *opts.SendInitialEvents
-	}
-	if err := s.waitSynced(ctx); err != nil {
-		return nil, err
-	}
-	if !legacy {
-		if err := s.waitForRV(ctx, want); err != nil {
-			return nil, err
-		}
 	}
 
 	p := newPredicate(namespace, opts.LabelSelector, opts.FieldSelector)
