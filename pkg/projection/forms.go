@@ -27,7 +27,9 @@ func (p *Pool) LeaderHub(opts Options) *leaderhub.LeaderHub {
 	lh := &leaderhub.LeaderHub{ObjectMeta: p.objectMeta(opts, nil)}
 	lh.UID, lh.CreationTimestamp, lh.Annotations = p.UID(), p.CreationTimestamp(), p.annotations()
 	lh.Subsets = leaderSubsets(p,
-		func(l Leader) leaderhub.LeaderHubAddress { return leaderhub.LeaderHubAddress{IP: l.IP, NodeName: ptr.To(l.NodeName)} },
+		func(l Leader) leaderhub.LeaderHubAddress {
+			return leaderhub.LeaderHubAddress{IP: l.IP, NodeName: ptr.To(l.NodeName)}
+		},
 		func(addresses []leaderhub.LeaderHubAddress) leaderhub.LeaderHubSubset {
 			return leaderhub.LeaderHubSubset{Addresses: addresses,
 				Ports: []leaderhub.LeaderHubPort{{Name: v1alpha1.PortName, Port: opts.LeaderHubPort, Protocol: corev1.ProtocolTCP}}}
@@ -41,7 +43,9 @@ func (p *Pool) Endpoints(opts Options) *corev1.Endpoints {
 	ep := &corev1.Endpoints{ObjectMeta: p.objectMeta(opts, nil)}
 	ep.Annotations = p.annotations()
 	ep.Subsets = leaderSubsets(p,
-		func(l Leader) corev1.EndpointAddress { return corev1.EndpointAddress{IP: l.IP, NodeName: ptr.To(l.NodeName)} },
+		func(l Leader) corev1.EndpointAddress {
+			return corev1.EndpointAddress{IP: l.IP, NodeName: ptr.To(l.NodeName)}
+		},
 		func(addresses []corev1.EndpointAddress) corev1.EndpointSubset {
 			return corev1.EndpointSubset{Addresses: addresses,
 				Ports: []corev1.EndpointPort{{Name: v1alpha1.PortName, Port: opts.LeaderHubPort, Protocol: corev1.ProtocolTCP}}}
