@@ -13,10 +13,26 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/rest"
 
 	"github.com/leaderhub/leaderhub/test/framework"
 )
+
+// startNotReady starts a leaderhub without waiting for it to be ready, and
+// returns it with a client for its health endpoints; the test stops it.
+func startNotReady(t *testing.T, ctx context.Context, opts framework.LeaderHubOptions) (*framework.LeaderHub, *http.Client) {
+	t.Helper()
+	opts.NoWait = true
+	lh, err := controlPlane.StartLeaderHub(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lh.Process.Stop(10 * time.Second) })
+	client, err := lh.HTTPClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lh, client
+}
 
 // TestReadyOnlyAfterNodePoolsSynced: a leaderhub that may not list NodePools
 // serves (live) but is not ready, saying why; once RBAC lets it list, it
@@ -48,15 +64,7 @@ func TestReadyOnlyAfterNodePoolsSynced(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	lh, err := controlPlane.StartLeaderHub(ctx, framework.LeaderHubOptions{Name: "leaderhub-unsynced", User: user, NoWait: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = lh.Process.Stop(10 * time.Second) }()
-	client, err := lh.HTTPClient()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lh, client := startNotReady(t, ctx, framework.LeaderHubOptions{Name: "leaderhub-unsynced", User: user})
 	// Live, but not ready, for several seconds.
 	deadline := time.Now().Add(5 * time.Second)
 	live := false
@@ -96,20 +104,9 @@ func TestReadyOnlyAfterNodePoolsSynced(t *testing.T) {
 // own metrics next to the API server's.
 func TestMetricsServed(t *testing.T) {
 	lh := sharedView(t)
-	cfg, err := lh.RESTConfigFor(controlPlane, "metrics-reader", "system:masters")
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	np := createPool(t, "metrics", leaders("m1=10.7.0.1"))
 	waitViewAt(t, np.ResourceVersion)
-	code, body := get(t, client, lh.URL+"/metrics")
-	if code != http.StatusOK {
-		t.Fatalf("/metrics: %d", code)
-	}
+	body := scrape(t, lh)
 	for _, metric := range []string{"leaderhub_view_pools", "leaderhub_view_watchers", `leaderhub_view_events_total{type="ADDED"}`, `leaderhub_view_events_total{type="MODIFIED"}`, "apiserver_request_total"} {
 		if !strings.Contains(body, metric) {
 			t.Errorf("/metrics lacks %s", metric)
@@ -154,18 +151,9 @@ func TestReadyOnlyWhenTheControllerCanRun(t *testing.T) {
 		metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	lh, err := controlPlane.StartLeaderHub(ctx, framework.LeaderHubOptions{Name: "leaderhub-no-lease", User: user, NoWait: true,
-		Args: []string{"--namespace=" + ns}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = lh.Process.Stop(10 * time.Second) }()
-	client, err := lh.HTTPClient()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lh, client := startNotReady(t, ctx, framework.LeaderHubOptions{Name: "leaderhub-no-lease", User: user, Args: []string{"--namespace=" + ns}})
 	var body string
-	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		resp, err := client.Get(lh.URL + "/readyz?verbose")
 		if err != nil {
 			return false, nil // not serving yet

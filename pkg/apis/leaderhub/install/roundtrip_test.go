@@ -4,7 +4,12 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/apitesting/roundtrip"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	runtimeserializer "k8s.io/apimachinery/pkg/runtime/serializer"
+
+	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub"
+	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 )
 
 // noFuzzerFuncs: LeaderHub has no field whose random values need shaping.
@@ -14,4 +19,20 @@ func noFuzzerFuncs(runtimeserializer.CodecFactory) []interface{} { return nil }
 // JSON and YAML → internal unchanged, as sample-apiserver checks its types.
 func TestRoundTrip(t *testing.T) {
 	roundtrip.RoundTripTestForAPIGroup(t, Install, noFuzzerFuncs)
+}
+
+// TestInstall: both versions know both kinds, and v1alpha1 is preferred.
+func TestInstall(t *testing.T) {
+	scheme := runtime.NewScheme()
+	Install(scheme)
+	for _, gv := range []schema.GroupVersion{leaderhub.SchemeGroupVersion, v1alpha1.SchemeGroupVersion} {
+		for _, kind := range []string{"LeaderHub", "LeaderHubList"} {
+			if !scheme.Recognizes(gv.WithKind(kind)) {
+				t.Errorf("the scheme does not know %s", gv.WithKind(kind))
+			}
+		}
+	}
+	if got := scheme.PrioritizedVersionsForGroup(leaderhub.GroupName); len(got) != 1 || got[0] != v1alpha1.SchemeGroupVersion {
+		t.Errorf("preferred versions %v", got)
+	}
 }
