@@ -303,11 +303,7 @@ func (cp *ControlPlane) RegisterAPIService(ctx context.Context, lh *LeaderHub) e
 	if err := unstructured.SetNestedField(apiService.Object, int64(lh.Port), "spec", "service", "port"); err != nil {
 		return err
 	}
-	cfg, err := cp.RESTConfig()
-	if err != nil {
-		return err
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
+	dyn, err := cp.dynamicClient()
 	if err != nil {
 		return err
 	}
@@ -332,14 +328,19 @@ func (cp *ControlPlane) RegisterAPIService(ctx context.Context, lh *LeaderHub) e
 	return cp.WaitAPIServiceAvailable(ctx)
 }
 
+// dynamicClient is an admin dynamic client.
+func (cp *ControlPlane) dynamicClient() (dynamic.Interface, error) {
+	cfg, err := cp.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	return dynamic.NewForConfig(cfg)
+}
+
 // WaitAPIServiceAvailable waits until the leaderhub APIService reports
 // Available=True.
 func (cp *ControlPlane) WaitAPIServiceAvailable(ctx context.Context) error {
-	cfg, err := cp.RESTConfig()
-	if err != nil {
-		return err
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
+	dyn, err := cp.dynamicClient()
 	if err != nil {
 		return err
 	}
@@ -361,11 +362,7 @@ func (cp *ControlPlane) WaitAPIServiceAvailable(ctx context.Context) error {
 
 // APIServiceAvailable returns the Available condition's status and message.
 func (cp *ControlPlane) APIServiceAvailable(ctx context.Context) (string, string, error) {
-	cfg, err := cp.RESTConfig()
-	if err != nil {
-		return "", "", err
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
+	dyn, err := cp.dynamicClient()
 	if err != nil {
 		return "", "", err
 	}

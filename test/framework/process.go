@@ -95,13 +95,7 @@ func (p *Process) Stop(grace time.Duration) error {
 		return nil
 	case <-time.After(grace):
 	}
-	_ = p.cmd.Process.Kill()
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("%s (pid %d) did not exit after SIGKILL", p.Name, p.PID)
-	}
+	return p.Kill()
 }
 
 // StopPIDFile stops the process whose PID is in pidFile, if it is still
