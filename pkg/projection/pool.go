@@ -85,12 +85,6 @@ func (p *Pool) CreationTimestamp() metav1.Time {
 	return metav1.Unix(p.created, 0)
 }
 
-// InterConnectivity is the pool's spec.interConnectivity.
-func (p *Pool) InterConnectivity() bool { return p.interConnectivity }
-
-// EnableLeaderElection is the pool's spec.enableLeaderElection.
-func (p *Pool) EnableLeaderElection() bool { return p.enableLeaderElection }
-
 // LeadersString is the valid leaders as "node/ip,node/ip", sorted as Leaders
 // returns them: the form of kubectl's LEADERS column.
 func (p *Pool) LeadersString() string { return p.text[p.uidEnd:] }
