@@ -253,7 +253,7 @@ func (c *Controller) sync(ctx context.Context, pool string) error {
 	return nil
 }
 
-// syncForm makes one form's object match lh. The cache says whether the
+// syncForm makes one form's object match the pool. The cache says whether the
 // object exists and whether its owned fields differ; only then is the live
 // object read, and written on a copy of what was read.
 //
@@ -336,7 +336,7 @@ func (c *Controller) reject(ref *metav1.PartialObjectMetadata, key rejectionKey,
 	name := v1alpha1.ObjectName(key.pool)
 	c.metrics.rejections.WithLabelValues(string(key.form), reason).Inc()
 	c.recorder.Eventf(ref, corev1.EventTypeWarning, reason,
-		"%s %s/%s cannot be written: %s; the pool's other forms are written, and this one is tried again when the pool changes or at the next resync",
+		"%s %s/%s cannot be written: %s; the pool's other forms, if any, are still written, and this one is tried again when the pool changes or at the next resync",
 		key.form, c.opts.Projection.Namespace, name, msg)
 	klog.InfoS("An object cannot be written for a pool; not retrying it until the pool changes", "nodePool", klog.KObj(ref),
 		"form", key.form, "object", klog.KRef(c.opts.Projection.Namespace, name), "reason", reason, "detail", msg)
