@@ -24,47 +24,49 @@ const (
 // API server serves it), with the NodePool's uid and creationTimestamp and
 // no resourceVersion: the caller sets it.
 func (p *Pool) LeaderHub(opts Options) *leaderhub.LeaderHub {
-	lh := &leaderhub.LeaderHub{ObjectMeta: p.objectMeta(opts, nil)}
+	lh := &leaderhub.LeaderHub{ObjectMeta: p.objectMeta(opts, nil), Subsets: leaderSubsets(p, opts, leaderHubSubset)}
 	lh.UID, lh.CreationTimestamp, lh.Annotations = p.UID(), p.CreationTimestamp(), p.annotations()
-	lh.Subsets = leaderSubsets(p,
-		func(l Leader) leaderhub.LeaderHubAddress {
-			return leaderhub.LeaderHubAddress{IP: l.IP, NodeName: ptr.To(l.NodeName)}
-		},
-		func(addresses []leaderhub.LeaderHubAddress) leaderhub.LeaderHubSubset {
-			return leaderhub.LeaderHubSubset{Addresses: addresses,
-				Ports: []leaderhub.LeaderHubPort{{Name: v1alpha1.PortName, Port: opts.LeaderHubPort, Protocol: corev1.ProtocolTCP}}}
-		})
 	return lh
 }
 
 // Endpoints is the pool's core/v1 Endpoints: the view's object as an
 // Endpoints, without the uid and creationTimestamp kube-apiserver gives it.
 func (p *Pool) Endpoints(opts Options) *corev1.Endpoints {
-	ep := &corev1.Endpoints{ObjectMeta: p.objectMeta(opts, nil)}
+	ep := &corev1.Endpoints{ObjectMeta: p.objectMeta(opts, nil), Subsets: leaderSubsets(p, opts, endpointSubset)}
 	ep.Annotations = p.annotations()
-	ep.Subsets = leaderSubsets(p,
-		func(l Leader) corev1.EndpointAddress {
-			return corev1.EndpointAddress{IP: l.IP, NodeName: ptr.To(l.NodeName)}
-		},
-		func(addresses []corev1.EndpointAddress) corev1.EndpointSubset {
-			return corev1.EndpointSubset{Addresses: addresses,
-				Ports: []corev1.EndpointPort{{Name: v1alpha1.PortName, Port: opts.LeaderHubPort, Protocol: corev1.ProtocolTCP}}}
-		})
 	return ep
 }
 
-// leaderSubsets is the one subset that holds the pool's leaders, in the
-// types of either API (the view's and core/v1 Endpoints' have the same
-// shape); none when the pool has no leader.
-func leaderSubsets[S, A any](p *Pool, address func(Leader) A, subset func([]A) S) []S {
-	if p.LeaderCount() == 0 {
+// leaderHubSubset and endpointSubset are the subset of leaders, with the
+// leader-hub port, in the view's and in core/v1's types.
+func leaderHubSubset(leaders []Leader, port int32) leaderhub.LeaderHubSubset {
+	addresses := make([]leaderhub.LeaderHubAddress, len(leaders))
+	for i, l := range leaders {
+		addresses[i] = leaderhub.LeaderHubAddress{IP: l.IP, NodeName: ptr.To(l.NodeName)}
+	}
+	return leaderhub.LeaderHubSubset{Addresses: addresses, Ports: []leaderhub.LeaderHubPort{{Name: v1alpha1.PortName, Port: port, Protocol: corev1.ProtocolTCP}}}
+}
+
+func endpointSubset(leaders []Leader, port int32) corev1.EndpointSubset {
+	addresses := make([]corev1.EndpointAddress, len(leaders))
+	for i, l := range leaders {
+		addresses[i] = corev1.EndpointAddress{IP: l.IP, NodeName: ptr.To(l.NodeName)}
+	}
+	return corev1.EndpointSubset{Addresses: addresses, Ports: []corev1.EndpointPort{{Name: v1alpha1.PortName, Port: port, Protocol: corev1.ProtocolTCP}}}
+}
+
+// leaderSubsets is the pool's one subset of leaders, built by subset in
+// either API's types; none when the pool has no leader.
+func leaderSubsets[S any](p *Pool, opts Options, subset func(leaders []Leader, port int32) S) []S {
+	n := p.LeaderCount()
+	if n == 0 {
 		return nil
 	}
-	addresses := make([]A, 0, p.LeaderCount())
+	leaders := make([]Leader, 0, n)
 	for l := range p.Leaders() {
-		addresses = append(addresses, address(l))
+		leaders = append(leaders, l)
 	}
-	return []S{subset(addresses)}
+	return []S{subset(leaders, opts.LeaderHubPort)}
 }
 
 // ConfigMap is the form upstream YurtHub's multiplexer reads today: label
