@@ -17,10 +17,7 @@ import (
 // watch must be established and receive one change.
 func (e *env) aggregator(ctx context.Context) error {
 	const prefix = "ag"
-	if err := e.createPools(ctx, prefix, 1); err != nil {
-		return err
-	}
-	if err := e.waitPublished(ctx, prefix, 1, time.Minute); err != nil {
+	if err := e.publishPools(ctx, prefix, 1, time.Minute); err != nil {
 		return err
 	}
 	var rows [][]string

@@ -49,10 +49,7 @@ func sumBytes(ws []*streamWatch) (bytes, events int64) {
 func (e *env) edgeBytes(ctx context.Context) error {
 	c := e.cfg
 	const prefix = "eb"
-	if err := e.createPools(ctx, prefix, c.edgePools); err != nil {
-		return err
-	}
-	if err := e.waitPublished(ctx, prefix, c.edgePools, 5*time.Minute); err != nil {
+	if err := e.publishPools(ctx, prefix, c.edgePools, 5*time.Minute); err != nil {
 		return err
 	}
 	npRV, lhRV, epRV, err := e.currentRVs(ctx)

@@ -16,10 +16,7 @@ import (
 func (e *env) fanout(ctx context.Context) error {
 	c := e.cfg
 	const prefix = "fo"
-	if err := e.createPools(ctx, prefix, c.fanoutPools); err != nil {
-		return err
-	}
-	if err := e.waitPublished(ctx, prefix, c.fanoutPools, 5*time.Minute); err != nil {
+	if err := e.publishPools(ctx, prefix, c.fanoutPools, 5*time.Minute); err != nil {
 		return err
 	}
 	forms := []form{

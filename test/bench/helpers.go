@@ -65,6 +65,15 @@ func (e *env) createPools(ctx context.Context, prefix string, n int) error {
 	return e.createPoolRange(ctx, prefix, 0, n)
 }
 
+// publishPools creates pools prefix-0..n-1 and waits, up to timeout, until
+// the view and the Endpoints hold them.
+func (e *env) publishPools(ctx context.Context, prefix string, n int, timeout time.Duration) error {
+	if err := e.createPools(ctx, prefix, n); err != nil {
+		return err
+	}
+	return e.waitPublished(ctx, prefix, n, timeout)
+}
+
 // createPoolRange creates pools from to to-1 of prefix, as createPools does.
 func (e *env) createPoolRange(ctx context.Context, prefix string, from, to int) error {
 	pools := e.pools.AppsV1beta2().NodePools()

@@ -17,10 +17,7 @@ func (e *env) memoryPerWatcher(ctx context.Context) error {
 	c := e.cfg
 	const prefix = "fo" // the fan-out pools; created if the fan-out scenario did not run
 	if _, err := e.pools.AppsV1beta2().NodePools().Get(ctx, poolName(prefix, 0), metav1.GetOptions{}); err != nil {
-		if err := e.createPools(ctx, prefix, c.fanoutPools); err != nil {
-			return err
-		}
-		if err := e.waitPublished(ctx, prefix, c.fanoutPools, 5*time.Minute); err != nil {
+		if err := e.publishPools(ctx, prefix, c.fanoutPools, 5*time.Minute); err != nil {
 			return err
 		}
 	}

@@ -15,10 +15,7 @@ import (
 func (e *env) throughput(ctx context.Context) error {
 	c := e.cfg
 	const prefix = "tp"
-	if err := e.createPools(ctx, prefix, 1); err != nil {
-		return err
-	}
-	if err := e.waitPublished(ctx, prefix, 1, time.Minute); err != nil {
+	if err := e.publishPools(ctx, prefix, 1, time.Minute); err != nil {
 		return err
 	}
 	name := v1alpha1.ObjectName(poolName(prefix, 0))
