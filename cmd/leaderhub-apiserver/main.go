@@ -10,15 +10,22 @@ import (
 	"github.com/spf13/pflag"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	cliflag "k8s.io/component-base/cli/flag"
+	_ "k8s.io/component-base/logs/json/register" // --logging-format=json
 	"k8s.io/klog/v2"
 
+	"github.com/leaderhub/leaderhub/pkg/instancemetrics"
 	"github.com/leaderhub/leaderhub/pkg/server"
+	"github.com/leaderhub/leaderhub/pkg/version"
 )
+
+const program = "leaderhub-apiserver"
 
 func main() {
 	opts := server.NewOptions()
 	sections := opts.Flags()
-	fs := pflag.NewFlagSet("leaderhub-apiserver", pflag.ContinueOnError)
+	var versionRequest version.Request
+	version.AddFlag(sections.FlagSet("global"), &versionRequest)
+	fs := pflag.NewFlagSet(program, pflag.ContinueOnError)
 	fs.SetNormalizeFunc(cliflag.WordSepNormalizeFunc)
 	for _, name := range sections.Order {
 		fs.AddFlagSet(sections.FlagSets[name])
@@ -35,8 +42,21 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	if version.Print(os.Stdout, program, versionRequest) {
+		os.Exit(0)
+	}
 	cliflag.PrintFlags(fs)
+	opts.Complete()
+	if err := opts.Validate(); err != nil {
+		klog.ErrorS(err, "Invalid options")
+		klog.FlushAndExit(klog.ExitFlushTimeout, 1)
+	}
+	// The first line in the configured log format says which build runs.
+	info := version.Get()
+	klog.InfoS("Starting "+program, "version", info.GitVersion, "revision", info.GitCommit,
+		"buildDate", info.BuildDate, "goversion", info.GoVersion, "platform", info.Platform)
 	setDefaultGCPercent()
+	version.RegisterBuildInfo(instancemetrics.Legacy())
 
 	ctx := genericapiserver.SetupSignalContext()
 	if err := server.Run(ctx, opts); err != nil {

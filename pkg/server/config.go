@@ -184,11 +184,12 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.generic.PrepareRun().RunWithContext(ctx)
 }
 
-// Run completes, validates and runs leaderhub-apiserver with opts.
+// Run serves until ctx ends. o must be completed and valid (Complete, then
+// Validate, which also applies the logging options): the caller does both
+// first, so that everything it logs is already in the configured format.
 func Run(ctx context.Context, o *Options) error {
-	o.Complete()
-	if err := o.Validate(); err != nil {
-		return err
+	if !o.validated {
+		return errors.New("server.Run: options not validated (call Complete and Validate first)")
 	}
 	config, err := o.Config()
 	if err != nil {

@@ -60,6 +60,9 @@ type Options struct {
 	ControllerWorkers int
 	ControllerResync  time.Duration
 	LeaderElection    componentbaseconfig.LeaderElectionConfiguration
+
+	// validated is set by a Validate that found nothing wrong; Run needs it.
+	validated bool
 }
 
 // NewOptions returns the defaults: no etcd (the view is computed), no
@@ -179,6 +182,7 @@ func (o *Options) Validate() error {
 	if err := logsapi.ValidateAndApply(o.Logs, utilfeature.DefaultFeatureGate); err != nil {
 		errs = append(errs, err)
 	}
+	o.validated = len(errs) == 0
 	return utilerrors.NewAggregate(errs)
 }
 
