@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Builds the pinned command-line tools the project's scripts run, from the Go
+# module proxy, into _output/bin (git-ignored), the way build-controlplane.sh
+# builds the control plane:
+#
+#   hack/build-tools.sh helm golangci-lint image-builder
+#
+# Each tool is pinned by the tools module under hack/tools/<module>. A pinned
+# tool is rebuilt only when its version or the Go version changed (a stamp file
+# next to the binary records both); the image builder is the project's own
+# code and is always rebuilt (Go's build cache makes that quick).
+set -o errexit -o nounset -o pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN="${BIN_DIR:-${ROOT}/_output/bin}"
+TOOLS="${ROOT}/hack/tools"
+mkdir -p "${BIN}"
+
+build_pinned() { # binary name, tools module dir, module path, package, extra ldflags
+  local name=$1 dir=$2 module=$3 pkg=$4 ldflags=${5:-}
+  local version stamp want
+  version=$(cd "${dir}" && go list -m -f '{{.Version}}' "${module}")
+  stamp="${BIN}/.${name}-stamp"
+  want="${module}=${version} go=$(go env GOVERSION) ldflags=${ldflags//\$\{version\}/${version}}"
+  if [[ -x "${BIN}/${name}" && -f "${stamp}" && "$(cat "${stamp}")" == "${want}" ]]; then
+    return 0
+  fi
+  echo "building ${name} ${version} into ${BIN} (a cold build takes a few minutes on 2 cores)"
+  rm -f "${stamp}"
+  local start=$SECONDS
+  (cd "${dir}" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w ${ldflags//\$\{version\}/${version}}" -o "${BIN}/${name}" "${pkg}")
+  echo "${want}" > "${stamp}"
+  echo "built ${name} ${version} ($(( SECONDS - start ))s)"
+}
+
+for tool in "$@"; do
+  case "${tool}" in
+    helm)
+      # Stamped as helm's own Makefile does: its version, and the Kubernetes
+      # version of its client libraries as the default for `helm template`.
+      kube_minor=$(cd "${TOOLS}/helm" && go list -m -f '{{.Version}}' k8s.io/client-go | cut -d. -f2)
+      helm_ldflags='-X helm.sh/helm/v3/internal/version.version=${version}'
+      for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+        helm_ldflags+=" -X ${pkg}.k8sVersionMajor=1 -X ${pkg}.k8sVersionMinor=${kube_minor}"
+      done
+      build_pinned helm "${TOOLS}/helm" helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "${helm_ldflags}" ;;
+    golangci-lint)
+      build_pinned golangci-lint "${TOOLS}/golangci-lint" github.com/golangci/golangci-lint/v2 \
+        github.com/golangci/golangci-lint/v2/cmd/golangci-lint ;;
+    image-builder)
+      (cd "${TOOLS}/image" && go build -o "${BIN}/image-builder" .) ;;
+    *)
+      echo "build-tools: unknown tool ${tool} (helm, golangci-lint, image-builder)" >&2
+      exit 2 ;;
+  esac
+done
