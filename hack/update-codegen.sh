@@ -45,3 +45,8 @@ rm -rf "${ROOT}/artifacts/crds"
   crd:crdVersions=v1 \
   paths="${ROOT}/pkg/apis/apps/v1beta2/..." \
   output:crd:artifacts:config="${ROOT}/artifacts/crds")
+# The chart installs the same CRD when crds.install=true (a chart cannot read
+# files outside its directory, so it gets a copy).
+rm -rf "${ROOT}/charts/leaderhub/files/crds"
+mkdir -p "${ROOT}/charts/leaderhub/files/crds"
+cp "${ROOT}"/artifacts/crds/*.yaml "${ROOT}/charts/leaderhub/files/crds/"

@@ -22,7 +22,7 @@ done | tar --null -T - -cf - | tar -xf - -C "${copy}"
 "${copy}/hack/update-codegen.sh" >"${scratch}/update.log" 2>&1 || {
   cat "${scratch}/update.log"; echo "verify-codegen: hack/update-codegen.sh failed" >&2; exit 1; }
 
-generated=(pkg/generated artifacts/crds hack/api-rules-violations.list)
+generated=(pkg/generated artifacts/crds charts/leaderhub/files/crds hack/api-rules-violations.list)
 while IFS= read -r f; do generated+=("${f}"); done < <(cd "${copy}" && find pkg/apis -name 'zz_generated.*.go')
 while IFS= read -r f; do generated+=("${f}"); done < <(find pkg/apis -name 'zz_generated.*.go')
 
