@@ -36,6 +36,10 @@ type Options struct {
 	APIServerPort, EtcdPort int
 	// Profiling turns on kube-apiserver's /debug/pprof (benchmarks).
 	Profiling bool
+	// AggregatorRouting makes kube-apiserver proxy to an aggregated API's
+	// Service endpoints (EndpointSlices) instead of its cluster IP, as
+	// --enable-aggregator-routing=true does in a cluster.
+	AggregatorRouting bool
 }
 
 // ControlPlane is a running etcd and kube-apiserver on loopback.
@@ -166,6 +170,7 @@ func (cp *ControlPlane) startAPIServer(opts Options) (err error) {
 		"--proxy-client-cert-file=" + f("front-proxy-client.crt"),
 		"--proxy-client-key-file=" + f("front-proxy-client.key"),
 		"--profiling=" + strconv.FormatBool(opts.Profiling),
+		"--enable-aggregator-routing=" + strconv.FormatBool(opts.AggregatorRouting),
 		"--v=1",
 	}, opts.Detached)
 	if err != nil {
@@ -345,7 +350,7 @@ func waitHTTP(ctx context.Context, url string, client *http.Client, p *Process) 
 		return true, nil
 	})
 	if err != nil && last != nil {
-		return fmt.Errorf("%w (last: %v)", err, last)
+		return fmt.Errorf("%w (last: %w)", err, last)
 	}
 	return err
 }

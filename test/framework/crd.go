@@ -41,8 +41,11 @@ func InstallCRDs(ctx context.Context, cfg *rest.Config, dir string) error {
 		return err
 	}
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	if err != nil || len(files) == 0 {
-		return fmt.Errorf("no CRD manifests in %s (%v)", dir, err)
+	if err != nil {
+		return fmt.Errorf("listing CRD manifests in %s: %w", dir, err)
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("no CRD manifests in %s", dir)
 	}
 	for _, file := range files {
 		data, err := os.ReadFile(file)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -22,7 +23,6 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
-	"sigs.k8s.io/yaml"
 )
 
 // LeaderHub identity and names used when running leaderhub-apiserver locally.
@@ -31,6 +31,9 @@ const (
 	LeaderHubServiceName    = "leaderhub"
 	LeaderHubServiceAccount = "system:serviceaccount:kube-system:leaderhub"
 	APIServiceName          = "v1alpha1.leaderhub.openyurt.io"
+	// ServingDNSName is the name kube-apiserver verifies leaderhub's serving
+	// certificate for; clients of a LeaderHub verify it for the same name.
+	ServingDNSName = LeaderHubServiceName + "." + LeaderHubNamespace + ".svc"
 )
 
 var apiServiceResource = schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
@@ -43,9 +46,21 @@ type LeaderHubOptions struct {
 	Binary string
 	// Port defaults to a free one.
 	Port int
-	// Args are extra flags.
-	Args     []string
-	Detached bool
+	// Args are extra flags, after the framework's own.
+	Args []string
+	// BaseArgs come before the framework's own flags (bind address, port,
+	// certificates, kubeconfig, namespace), which override them: the
+	// container args a Helm release runs with, say.
+	BaseArgs []string
+	// Serving, when set, is the serving certificate to use instead of one
+	// issued by the framework's leaderhub CA; ServingCAFile holds the CA
+	// that signed it.
+	Serving       *CertKeyPair
+	ServingCAFile string
+	// SkipShippedRBAC leaves RBAC to the caller (a Helm release installed it)
+	// instead of applying the RBAC of DeployManifest.
+	SkipShippedRBAC bool
+	Detached        bool
 	// User and Groups are the identity leaderhub runs as; the default is the
 	// leaderhub service account, which the shipped RBAC grants what it needs.
 	User   string
@@ -63,6 +78,7 @@ type LeaderHub struct {
 	Port    int
 	URL     string
 	// CA signed the serving certificate; it is the APIService's caBundle.
+	// With LeaderHubOptions.Serving only its CertFile is known.
 	CA *CertAuthority
 	// Serving is the serving certificate and key leaderhub reads (and reloads).
 	Serving CertKeyPair
@@ -75,7 +91,8 @@ var (
 )
 
 // LeaderHubBinary builds ./cmd/leaderhub-apiserver into _output/bin once per
-// process, so tests always run the code they were built with.
+// process with `make build` (static and version-stamped, as released), so
+// tests always run the code they were built with.
 func LeaderHubBinary() (string, error) {
 	buildOnce.Do(func() {
 		root, err := RepoRoot()
@@ -84,7 +101,7 @@ func LeaderHubBinary() (string, error) {
 			return
 		}
 		buildPath = filepath.Join(root, "_output", "bin", "leaderhub-apiserver")
-		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/leaderhub-apiserver")
+		cmd := exec.Command("make", "--no-print-directory", "build")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("building leaderhub-apiserver: %w\n%s", err, out)
@@ -126,19 +143,26 @@ func (cp *ControlPlane) StartLeaderHub(ctx context.Context, opts LeaderHubOption
 		}
 		opts.Port = port
 	}
-	if err := cp.ApplyManifest(ctx, "artifacts/deploy/rbac.yaml"); err != nil {
-		return nil, err
+	if !opts.SkipShippedRBAC {
+		if err := cp.ApplyShippedRBAC(ctx); err != nil {
+			return nil, err
+		}
 	}
-	ca, err := cp.leaderHubCA()
-	if err != nil {
-		return nil, err
-	}
-	pki := filepath.Join(cp.Dir, PKIDir)
-	serving, err := ca.Issue(pki, opts.Name+"-serving", CertSpec{CommonName: "leaderhub", Server: true,
-		DNSNames: []string{"leaderhub.kube-system.svc", "leaderhub.kube-system.svc.cluster.local", "localhost"},
-		IPs:      []net.IP{net.ParseIP("127.0.0.1")}})
-	if err != nil {
-		return nil, err
+	var ca *CertAuthority
+	var serving CertKeyPair
+	if opts.Serving != nil {
+		ca, serving = &CertAuthority{CertFile: opts.ServingCAFile}, *opts.Serving
+	} else {
+		var err error
+		if ca, err = cp.leaderHubCA(); err != nil {
+			return nil, err
+		}
+		serving, err = ca.Issue(filepath.Join(cp.Dir, PKIDir), opts.Name+"-serving", CertSpec{CommonName: "leaderhub", Server: true,
+			DNSNames: []string{"leaderhub.kube-system.svc", "leaderhub.kube-system.svc.cluster.local", "localhost"},
+			IPs:      []net.IP{net.ParseIP("127.0.0.1")}})
+		if err != nil {
+			return nil, err
+		}
 	}
 	if opts.User == "" {
 		opts.User, opts.Groups = LeaderHubServiceAccount, []string{"system:serviceaccounts", "system:serviceaccounts:kube-system"}
@@ -150,15 +174,16 @@ func (cp *ControlPlane) StartLeaderHub(ctx context.Context, opts LeaderHubOption
 			return nil, err
 		}
 	}
-	args := append([]string{
+	args := append(slices.Clone(opts.BaseArgs),
 		"--bind-address=127.0.0.1",
-		"--secure-port=" + strconv.Itoa(opts.Port),
-		"--tls-cert-file=" + serving.CertFile,
-		"--tls-private-key-file=" + serving.KeyFile,
-		"--kubeconfig=" + kubeconfig,
-		"--namespace=" + LeaderHubNamespace,
+		"--secure-port="+strconv.Itoa(opts.Port),
+		"--tls-cert-file="+serving.CertFile,
+		"--tls-private-key-file="+serving.KeyFile,
+		"--kubeconfig="+kubeconfig,
+		"--namespace="+LeaderHubNamespace,
 		"--v=2",
-	}, opts.Args...)
+	)
+	args = append(args, opts.Args...)
 	p, err := startProcess(cp.Dir, opts.Name, opts.Binary, args, opts.Detached)
 	if err != nil {
 		return nil, err
@@ -236,7 +261,7 @@ func (lh *LeaderHub) HTTPClient() (*http.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return rest.HTTPClientFor(&rest.Config{Host: lh.URL, TLSClientConfig: rest.TLSClientConfig{CAData: caPEM}})
+	return rest.HTTPClientFor(&rest.Config{Host: lh.URL, TLSClientConfig: rest.TLSClientConfig{CAData: caPEM, ServerName: ServingDNSName}})
 }
 
 // RESTConfigFor is a configuration that talks to leaderhub directly (not
@@ -253,6 +278,7 @@ func (lh *LeaderHub) RESTConfigFor(cp *ControlPlane, user string, groups ...stri
 	}
 	cfg.Host = lh.URL
 	cfg.TLSClientConfig.CAData, cfg.TLSClientConfig.CAFile = caPEM, ""
+	cfg.TLSClientConfig.ServerName = ServingDNSName
 	return cfg, nil
 }
 
@@ -281,18 +307,14 @@ func (cp *ControlPlane) RegisterAPIService(ctx context.Context, lh *LeaderHub) e
 		return fmt.Errorf("creating Service %s: %w", svc.Name, err)
 	}
 
-	root, err := RepoRoot()
+	apiServices, err := ManifestObjects(DeployManifest, "APIService")
 	if err != nil {
 		return err
 	}
-	data, err := os.ReadFile(filepath.Join(root, "artifacts", "deploy", "apiservice.yaml"))
-	if err != nil {
-		return err
+	if len(apiServices) != 1 {
+		return fmt.Errorf("%s holds %d APIServices, want 1", DeployManifest, len(apiServices))
 	}
-	apiService := &unstructured.Unstructured{}
-	if err := yaml.Unmarshal(data, &apiService.Object); err != nil {
-		return err
-	}
+	apiService := apiServices[0]
 	caPEM, err := os.ReadFile(lh.CA.CertFile)
 	if err != nil {
 		return err
@@ -307,19 +329,19 @@ func (cp *ControlPlane) RegisterAPIService(ctx context.Context, lh *LeaderHub) e
 	if err != nil {
 		return err
 	}
-	apiServices := dyn.Resource(apiServiceResource)
+	apiServiceClient := dyn.Resource(apiServiceResource)
 	// The availability controller writes the status meanwhile: retry.
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		live, err := apiServices.Get(ctx, APIServiceName, metav1.GetOptions{})
+		live, err := apiServiceClient.Get(ctx, APIServiceName, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
-			_, err = apiServices.Create(ctx, apiService, metav1.CreateOptions{})
+			_, err = apiServiceClient.Create(ctx, apiService, metav1.CreateOptions{})
 			return err
 		case err != nil:
 			return err
 		}
 		apiService.SetResourceVersion(live.GetResourceVersion())
-		_, err = apiServices.Update(ctx, apiService, metav1.UpdateOptions{})
+		_, err = apiServiceClient.Update(ctx, apiService, metav1.UpdateOptions{})
 		return err
 	})
 	if err != nil {
@@ -382,14 +404,4 @@ func (cp *ControlPlane) apiServiceAvailable(ctx context.Context, dyn dynamic.Int
 		}
 	}
 	return "", "no Available condition yet", nil
-}
-
-// ApplyManifest runs kubectl apply on a file of the repository, as admin.
-func (cp *ControlPlane) ApplyManifest(ctx context.Context, relPath string) error {
-	root, err := RepoRoot()
-	if err != nil {
-		return err
-	}
-	_, err = cp.Kubectl(ctx, "apply", "-f", filepath.Join(root, relPath))
-	return err
 }

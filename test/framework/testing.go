@@ -56,11 +56,16 @@ func (cp *ControlPlane) Kubectl(ctx context.Context, args ...string) (string, er
 // Kubectl runs binDir/kubectl with a kubeconfig and returns its standard
 // output; standard error is included in the error.
 func Kubectl(ctx context.Context, binDir, kubeconfig string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "kubectl"), append([]string{"--kubeconfig=" + kubeconfig}, args...)...)
+	return runOutput(exec.CommandContext(ctx, filepath.Join(binDir, "kubectl"), append([]string{"--kubeconfig=" + kubeconfig}, args...)...))
+}
+
+// runOutput runs cmd and returns its standard output; standard error is
+// included in the error.
+func runOutput(cmd *exec.Cmd) (string, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+		return stdout.String(), fmt.Errorf("%s %s: %w: %s", filepath.Base(cmd.Path), strings.Join(cmd.Args[1:], " "), err, stderr.String())
 	}
 	return stdout.String(), nil
 }

@@ -1,0 +1,44 @@
+package framework
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// ChartDir is the Helm chart, relative to the repository root.
+const ChartDir = "charts/leaderhub"
+
+// Helm runs the pinned helm CLI (built into <BinDir> by hack/build-tools.sh)
+// against a control plane as admin, with its cache, config and data kept in
+// a directory of its own.
+type Helm struct {
+	binary, kubeconfig, home string
+}
+
+// Helm returns a helm runner for cp whose state lives under home.
+func (cp *ControlPlane) Helm(home string) (*Helm, error) {
+	binary := filepath.Join(cp.BinDir, "helm")
+	if _, err := os.Stat(binary); err != nil {
+		return nil, fmt.Errorf("helm is missing in %s: run `hack/build-tools.sh helm` first (make test does): %w", cp.BinDir, err)
+	}
+	return &Helm{binary: binary, kubeconfig: cp.Kubeconfig, home: home}, nil
+}
+
+// Run runs helm with args in the repository root and returns its standard
+// output; standard error is included in the error.
+func (h *Helm) Run(ctx context.Context, args ...string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, h.binary, append([]string{"--kubeconfig=" + h.kubeconfig}, args...)...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(),
+		"HELM_CACHE_HOME="+filepath.Join(h.home, "cache"),
+		"HELM_CONFIG_HOME="+filepath.Join(h.home, "config"),
+		"HELM_DATA_HOME="+filepath.Join(h.home, "data"))
+	return runOutput(cmd)
+}

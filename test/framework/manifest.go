@@ -1,0 +1,95 @@
+package framework
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+)
+
+// DeployManifest is the checked-in rendering of the Helm chart that tests
+// take the shipped RBAC and APIService from (hack/verify-chart.sh keeps it
+// equal to the chart).
+const DeployManifest = "artifacts/deploy/leaderhub.yaml"
+
+// rbacKinds are the kinds StartLeaderHub applies from DeployManifest.
+var rbacKinds = []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+
+// ManifestObjects returns the objects of a multi-document YAML file of the
+// repository whose kind is one of kinds (all of them when kinds is empty).
+func ManifestObjects(relPath string, kinds ...string) ([]*unstructured.Unstructured, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(filepath.Join(root, relPath))
+	if err != nil {
+		return nil, err
+	}
+	return decodeObjects(data, kinds...)
+}
+
+// decodeObjects splits multi-document YAML into objects, keeping kinds.
+func decodeObjects(data []byte, kinds ...string) ([]*unstructured.Unstructured, error) {
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	var out []*unstructured.Unstructured
+	for {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(doc, &obj.Object); err != nil {
+			return nil, fmt.Errorf("decoding %q: %w", doc, err)
+		}
+		if len(obj.Object) == 0 {
+			continue // a document of comments only
+		}
+		if len(kinds) == 0 || slices.Contains(kinds, obj.GetKind()) {
+			out = append(out, obj)
+		}
+	}
+}
+
+// applyObjects runs kubectl apply on objs, as admin.
+func (cp *ControlPlane) applyObjects(ctx context.Context, name string, objs []*unstructured.Unstructured) error {
+	var buf bytes.Buffer
+	for _, obj := range objs {
+		data, err := yaml.Marshal(obj.Object)
+		if err != nil {
+			return err
+		}
+		buf.WriteString("---\n")
+		buf.Write(data)
+	}
+	file := filepath.Join(cp.Dir, name+".yaml")
+	if err := os.WriteFile(file, buf.Bytes(), 0o600); err != nil {
+		return err
+	}
+	_, err := cp.Kubectl(ctx, "apply", "-f", file)
+	return err
+}
+
+// ApplyShippedRBAC applies the service account and RBAC of DeployManifest.
+func (cp *ControlPlane) ApplyShippedRBAC(ctx context.Context) error {
+	objs, err := ManifestObjects(DeployManifest, rbacKinds...)
+	if err != nil {
+		return err
+	}
+	if len(objs) == 0 {
+		return fmt.Errorf("%s holds no RBAC", DeployManifest)
+	}
+	return cp.applyObjects(ctx, "shipped-rbac", objs)
+}
