@@ -23,11 +23,13 @@ func TestDefaultGCPercent(t *testing.T) {
 		{"GOGC set", ptr.To("80"), 80, 80},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Setenv("GOGC", "") // restored after the test
 			if tc.gogc == nil {
-				os.Unsetenv("GOGC")
+				t.Setenv("GOGC", "") // restored after the test
+				if err := os.Unsetenv("GOGC"); err != nil {
+					t.Fatal(err)
+				}
 			} else {
-				os.Setenv("GOGC", *tc.gogc)
+				t.Setenv("GOGC", *tc.gogc)
 			}
 			orig := debug.SetGCPercent(tc.atStart)
 			defer debug.SetGCPercent(orig)

@@ -75,7 +75,7 @@ func (e *env) edgeBytes(ctx context.Context) error {
 			}
 		}
 		if failed, err := waitEstablished(watchers[f], 2*time.Minute); failed > 0 {
-			return fmt.Errorf("%s: %d watches failed: %v", fm.name, failed, err)
+			return fmt.Errorf("%s: %d watches failed: %w", fm.name, failed, err)
 		}
 	}
 	defer func() {

@@ -75,7 +75,7 @@ func (e *env) fanoutForm(ctx context.Context, prefix string, fm form, seed int) 
 	}
 	defer stopAll(watchers)
 	if failed, err := waitEstablished(watchers, 2*time.Minute); failed > 0 {
-		return nil, nil, fmt.Errorf("%d watches failed: %v", failed, err)
+		return nil, nil, fmt.Errorf("%d watches failed: %w", failed, err)
 	}
 	time.Sleep(2 * time.Second) // initial events of legacy watches are in
 	for i := 0; i < c.fanoutChanges; i++ {

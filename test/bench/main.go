@@ -102,7 +102,11 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	defer cp.Stop()
+	defer func() {
+		if err := cp.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stopping the control plane:", err)
+		}
+	}()
 	if err := cp.InstallCRDs(ctx); err != nil {
 		return err
 	}

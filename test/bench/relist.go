@@ -31,7 +31,7 @@ func (e *env) relist(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer gate.Close()
+	defer func() { _ = gate.Close() }()
 	kubeconfig := filepath.Join(e.cp.Dir, "leaderhub-relist-gate.kubeconfig")
 	if err := gate.WriteKubeconfig(kubeconfig); err != nil {
 		return err
@@ -90,7 +90,7 @@ func (e *env) relist(ctx context.Context) error {
 	}
 	defer stopAll(ws)
 	if failed, err := waitEstablished(ws, 5*time.Minute); failed > 0 {
-		return fmt.Errorf("%d of %d watches not established: %v", failed, len(ws), err)
+		return fmt.Errorf("%d of %d watches not established: %w", failed, len(ws), err)
 	}
 
 	gate.Hold()

@@ -282,7 +282,7 @@ func TestControllerAdoptsHandedOverConfigMap(t *testing.T) {
 	waitEndpoints(t, viewNS, "leader-hub-adopted", "appeared", func(*corev1.Endpoints) bool { return true })
 	time.Sleep(controllerResync)
 	if cm, _ := cms.Get(ctx, "leader-hub-adopted", metav1.GetOptions{}); cm.ResourceVersion != upstream.ResourceVersion {
-		t.Fatal("an unlabelled upstream ConfigMap was changed")
+		t.Fatal("an unlabeled upstream ConfigMap was changed")
 	}
 
 	if _, err := controlPlane.Kubectl(ctx, "label", "configmap", "-n", viewNS, "leader-hub-adopted", "app.kubernetes.io/managed-by=leaderhub"); err != nil {
@@ -295,7 +295,7 @@ func TestControllerAdoptsHandedOverConfigMap(t *testing.T) {
 	})
 	if err != nil {
 		cm, _ := cms.Get(ctx, "leader-hub-adopted", metav1.GetOptions{})
-		t.Fatalf("the labelled ConfigMap was not taken over in place: %+v", cm)
+		t.Fatalf("the labeled ConfigMap was not taken over in place: %+v", cm)
 	}
 }
 

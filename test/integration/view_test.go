@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -512,7 +513,6 @@ func TestViewReflectorWatchListAndRelist(t *testing.T) {
 			return cutAfter(w, cut), nil
 		case 2:
 			resumeErr.Store(errString(err))
-
 		}
 		return w, err
 	}
@@ -663,7 +663,11 @@ func TestViewRejectsWritesAndBadRequests(t *testing.T) {
 	}
 	client, _ := lh.HTTPClient()
 	resp, err := client.Get(lh.URL + "/readyz")
-	if err != nil || resp.StatusCode != 200 {
-		t.Errorf("/readyz: %v %v", resp, err)
+	if err != nil {
+		t.Fatalf("/readyz: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/readyz: %s", resp.Status)
 	}
 }

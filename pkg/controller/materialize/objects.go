@@ -168,7 +168,6 @@ func (k *typedKind[T, L]) delete(ctx context.Context, live metav1.Object) error 
 func newEndpointsKind(client kubernetes.Interface, opts projection.Options) kind {
 	return &typedKind[*corev1.Endpoints, *corev1.EndpointsList]{
 		name: FormEndpoints, empty: &corev1.Endpoints{},
-		//nolint:staticcheck // Endpoints are the contract (docs/design.md), though deprecated upstream.
 		client: client.CoreV1().Endpoints(opts.Namespace), opts: opts,
 		build: (*projection.Pool).Endpoints, labels: projection.Labels, annotations: projection.Annotations,
 		ownedPayload: func(ep *corev1.Endpoints) any { return ep.Subsets },
