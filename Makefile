@@ -14,17 +14,65 @@ UNIT_PKGS = $(shell $(GO) list ./... | grep -v /test/)
 INTEGRATION_PKGS := ./test/integration/...
 INTEGRATION_TIMEOUT ?= 30m
 
+# The build stamp (pkg/version): the chart's appVersion is the release
+# version; the revision and date come from git, the date from the commit so
+# that the same commit builds the same bytes.
+VERSION     ?= v$(shell sed -n 's/^appVersion: *"*\([^"]*\)"*$$/\1/p' charts/leaderhub/Chart.yaml)
+REVISION    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+TREE_STATE  ?= $(shell test -z "$$(git status --porcelain 2>/dev/null)" && echo clean || echo dirty)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+BUILD_DATE  := $(shell date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%dT%H:%M:%SZ)
+VERSION_PKG := github.com/leaderhub/leaderhub/pkg/version
+LDFLAGS     := -s -w -X $(VERSION_PKG).gitVersion=$(VERSION) -X $(VERSION_PKG).gitCommit=$(REVISION) \
+               -X $(VERSION_PKG).gitTreeState=$(TREE_STATE) -X $(VERSION_PKG).buildDate=$(BUILD_DATE)
+GO_BUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
+
 .PHONY: build
-build: ## Build leaderhub-apiserver into _output/bin.
+build: ## Build leaderhub-apiserver (static, version-stamped) into _output/bin.
 	$(GO) build ./...
-	$(GO) build -o $(BIN_DIR)/leaderhub-apiserver ./cmd/leaderhub-apiserver
+	$(GO_BUILD) -o $(BIN_DIR)/leaderhub-apiserver ./cmd/leaderhub-apiserver
+
+# The image: one OCI index for PLATFORMS, each a static binary on an empty
+# base running as 65532:65532, written as an OCI image layout (no Docker
+# daemon or registry needed); see hack/tools/image.
+PLATFORMS    ?= linux/amd64 linux/arm64
+IMAGE        ?= docker.io/leaderhub/leaderhub-apiserver:$(VERSION)
+IMAGE_LAYOUT := $(OUTPUT)/image/leaderhub-apiserver
+IMAGE_BINS   := $(OUTPUT)/image/bin
+IMAGE_FLAGS   = $(foreach p,$(PLATFORMS),--binary $(p)=$(IMAGE_BINS)/$(subst /,-,$(p))/leaderhub-apiserver) \
+	--entrypoint /leaderhub-apiserver --created $(SOURCE_DATE_EPOCH) --layout $(IMAGE_LAYOUT) --ref-name $(VERSION) \
+	--label org.opencontainers.image.title=leaderhub-apiserver --label org.opencontainers.image.version=$(VERSION) \
+	--label org.opencontainers.image.revision=$(REVISION) --label org.opencontainers.image.created=$(BUILD_DATE) \
+	--label org.opencontainers.image.source=https://github.com/leaderhub/leaderhub \
+	--label org.opencontainers.image.licenses=Apache-2.0
+
+.PHONY: image-binaries
+image-binaries:
+	@for p in $(PLATFORMS); do \
+	  echo "building leaderhub-apiserver $(VERSION) for $$p"; \
+	  GOOS=$${p%/*} GOARCH=$${p#*/} $(GO_BUILD) -o $(IMAGE_BINS)/$${p%/*}-$${p#*/}/leaderhub-apiserver ./cmd/leaderhub-apiserver; \
+	done
+
+.PHONY: image
+image: image-binaries ## Build the multi-architecture image into _output/image/leaderhub-apiserver (an OCI layout).
+	hack/build-tools.sh image-builder
+	$(BIN_DIR)/image-builder $(IMAGE_FLAGS)
+
+.PHONY: image-push
+image-push: image-binaries ## Build the image and push it to IMAGE (a reachable registry; docker login credentials apply).
+	hack/build-tools.sh image-builder
+	$(BIN_DIR)/image-builder $(IMAGE_FLAGS) --push $(IMAGE)
+
+.PHONY: tools
+tools: ## Build the pinned helm and golangci-lint into _output/bin (skipped when up to date).
+	hack/build-tools.sh helm golangci-lint
 
 .PHONY: controlplane
 controlplane: ## Build etcd, kube-apiserver, kube-controller-manager and kubectl into _output/bin (skipped when up to date).
 	hack/build-controlplane.sh
 
 .PHONY: test
-test: controlplane test-unit test-fuzz test-integration ## Unit, short fuzz and integration tests (builds the control plane first).
+test: controlplane tools test-unit test-fuzz test-image test-integration ## Unit, fuzz, image and integration tests (builds the control plane and tools first).
 
 .PHONY: test-unit
 test-unit: ## Unit tests with the race detector.
@@ -40,8 +88,13 @@ test-fuzz: ## A short, bounded run of each fuzz target (the checked-in seed corp
 	$(GO) test -run '^$$' -fuzz '^FuzzLeaderHub$$' -fuzztime $(FUZZ_PROJECTION) ./pkg/projection
 	$(GO) test -run '^$$' -fuzz '^FuzzRequestOptions$$' -fuzztime $(FUZZ_REQUESTS) ./pkg/registry/leaderhub/viewstore
 
+.PHONY: test-image
+test-image: image ## Build the image, then read it back and run its amd64 binary.
+	LEADERHUB_IMAGE_LAYOUT=$(CURDIR)/$(IMAGE_LAYOUT) LEADERHUB_IMAGE_VERSION=$(VERSION) \
+	  $(GO) test -count=1 -v ./test/image/...
+
 .PHONY: test-integration
-test-integration: controlplane ## Integration tests against a real etcd and kube-apiserver.
+test-integration: controlplane tools ## Integration tests against a real etcd and kube-apiserver (and the chart, with helm).
 	$(GO) test -count=1 -timeout $(INTEGRATION_TIMEOUT) -v $(INTEGRATION_PKGS)
 
 BENCH_FLAGS ?=
@@ -50,7 +103,21 @@ bench: controlplane ## Measure leaderhub against the alternatives on a real cont
 	$(GO) run ./test/bench $(BENCH_FLAGS)
 
 .PHONY: verify
-verify: verify-gofmt verify-vet verify-codegen verify-tidy ## Static checks CI runs.
+verify: verify-gofmt verify-vet verify-codegen verify-tidy verify-chart lint ## Static checks CI runs.
+
+.PHONY: verify-chart
+verify-chart: ## helm lint and template over the chart's values variants; artifacts/ match the chart.
+	hack/verify-chart.sh
+
+.PHONY: manifests
+manifests: ## Render artifacts/deploy and artifacts/monitoring from the chart.
+	hack/update-manifests.sh
+
+.PHONY: lint
+lint: ## golangci-lint with .golangci.yaml, over leaderhub and the image builder's module.
+	hack/build-tools.sh golangci-lint
+	$(BIN_DIR)/golangci-lint run ./...
+	cd hack/tools/image && $(CURDIR)/$(BIN_DIR)/golangci-lint run --config $(CURDIR)/.golangci.yaml ./...
 
 .PHONY: verify-gofmt
 verify-gofmt:
