@@ -83,10 +83,12 @@ test-unit: ## Unit tests with the race detector.
 # which fails the run without any crasher. About 10s each on 2 cores.
 FUZZ_PROJECTION ?= 150000x
 FUZZ_REQUESTS ?= 20000x
+FUZZ_ENCODINGS ?= 10000x
 .PHONY: test-fuzz
 test-fuzz: ## A short, bounded run of each fuzz target (the checked-in seed corpus always runs in test-unit).
 	$(GO) test -run '^$$' -fuzz '^FuzzLeaderHub$$' -fuzztime $(FUZZ_PROJECTION) ./pkg/projection
 	$(GO) test -run '^$$' -fuzz '^FuzzRequestOptions$$' -fuzztime $(FUZZ_REQUESTS) ./pkg/registry/leaderhub/viewstore
+	$(GO) test -run '^$$' -fuzz '^FuzzLeaderHubEncodings$$' -fuzztime $(FUZZ_ENCODINGS) ./pkg/apis/leaderhub/install
 
 .PHONY: test-image
 test-image: image ## Build the image, then read it back and run its amd64 binary.

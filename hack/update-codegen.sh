@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates everything generated in leaderhub: deepcopy/conversion/defaults
-# (zz_generated.*.go next to the types), OpenAPI definitions, the clientset,
+# Regenerates everything generated in leaderhub: protobuf (generated.proto,
+# generated.pb.go), deepcopy/conversion/defaults
+# (zz_generated.*.go next to the types), OpenAPI definitions, the clientsets,
 # listers, informers and apply configurations (pkg/generated), and the NodePool
 # CRD (artifacts/crds). Generators come from the pinned tools module
 # hack/tools/codegen, never from leaderhub's own go.mod.
@@ -17,6 +18,31 @@ CODEGEN_PKG=$(cd "${TOOLS}" && go list -m -f '{{.Dir}}' k8s.io/code-generator)
 # shellcheck source=/dev/null
 source "${CODEGEN_PKG}/kube_codegen.sh"
 
+# Protobuf for leaderhub.openyurt.io/v1alpha1 (generated.proto and
+# generated.pb.go next to the types; go-to-protobuf also writes the protobuf
+# struct tags in types.go, keeping the field numbers already there, which
+# mirror core/v1 Endpoints). go-to-protobuf wants its packages under one
+# GOPATH-style root and runs protoc, protoc-gen-gogo, goimports and gofmt
+# from PATH: all pinned, protoc by hack/ensure-protoc.sh.
+"${ROOT}/hack/ensure-protoc.sh"
+scratch=$(mktemp -d)
+trap 'rm -rf "${scratch}"' EXIT
+(cd "${TOOLS}" && go build -o "${scratch}/bin/" k8s.io/code-generator/cmd/go-to-protobuf \
+  k8s.io/code-generator/cmd/go-to-protobuf/protoc-gen-gogo golang.org/x/tools/cmd/goimports)
+mkdir -p "${scratch}/src/github.com/leaderhub" "${scratch}/include/k8s.io" "${scratch}/include/github.com/gogo"
+ln -s "${ROOT}" "${scratch}/src/${MODULE}"
+ln -s "$(go list -m -f '{{.Dir}}' k8s.io/api)" "${scratch}/include/k8s.io/api"
+ln -s "$(go list -m -f '{{.Dir}}' k8s.io/apimachinery)" "${scratch}/include/k8s.io/apimachinery"
+GOGO=$(cd "${TOOLS}" && go list -m -f '{{.Dir}}' github.com/gogo/protobuf)
+ln -s "${GOGO}" "${scratch}/include/github.com/gogo/protobuf"
+PATH="${scratch}/bin:${PATH}" go-to-protobuf \
+  --go-header-file "${BOILERPLATE}" \
+  --output-dir "${scratch}/src" \
+  --proto-import "${scratch}/include" \
+  --proto-import "${GOGO}/protobuf" \
+  --packages "${MODULE}/pkg/apis/leaderhub/v1alpha1" \
+  --apimachinery-packages "-k8s.io/apimachinery/pkg/util/intstr,-k8s.io/apimachinery/pkg/api/resource,-k8s.io/apimachinery/pkg/runtime/schema,-k8s.io/apimachinery/pkg/runtime,-k8s.io/apimachinery/pkg/apis/meta/v1,-k8s.io/api/core/v1"
+
 kube::codegen::gen_helpers \
   --boilerplate "${BOILERPLATE}" \
   "${ROOT}/pkg/apis"
@@ -30,12 +56,29 @@ kube::codegen::gen_openapi \
   --boilerplate "${BOILERPLATE}" \
   "${ROOT}/pkg/apis"
 
+# Two clientsets. LeaderHubs are served by leaderhub's own API server, which
+# speaks protobuf, so their clientset prefers it (informers and edge clients
+# get protobuf without configuration). NodePools are a custom resource, which
+# kube-apiserver serves in JSON only and cannot accept in protobuf, so their
+# clientset stays JSON (client-gen's --prefers-protobuf is clientset-wide).
+# The first call clears pkg/generated, the second writes pkg/generated/openyurt.
+kube::codegen::gen_client \
+  --with-watch \
+  --with-applyconfig \
+  --prefers-protobuf \
+  --one-input-api leaderhub \
+  --output-dir "${ROOT}/pkg/generated" \
+  --output-pkg "${MODULE}/pkg/generated" \
+  --boilerplate "${BOILERPLATE}" \
+  "${ROOT}/pkg/apis"
+
 kube::codegen::gen_client \
   --with-watch \
   --with-applyconfig \
   --applyconfig-externals "k8s.io/api/core/v1.Taint:k8s.io/client-go/applyconfigurations/core/v1" \
-  --output-dir "${ROOT}/pkg/generated" \
-  --output-pkg "${MODULE}/pkg/generated" \
+  --one-input-api apps \
+  --output-dir "${ROOT}/pkg/generated/openyurt" \
+  --output-pkg "${MODULE}/pkg/generated/openyurt" \
   --boilerplate "${BOILERPLATE}" \
   "${ROOT}/pkg/apis"
 

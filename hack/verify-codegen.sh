@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fails when anything generated (zz_generated.*, pkg/generated, the CRD, the
-# API rule report) differs from what hack/update-codegen.sh writes now. It
+# Fails when anything generated (zz_generated.*, generated.proto and
+# generated.pb.go and the protobuf tags in types.go, pkg/generated, the CRD,
+# the API rule report) differs from what hack/update-codegen.sh writes now. It
 # runs the generators in a temporary copy of the repository and compares the
 # copy with the work tree, which it never writes: an interrupted run leaves
 # nothing behind but the temporary copy, which it removes on exit.
@@ -25,6 +26,11 @@ done | tar --null -T - -cf - | tar -xf - -C "${copy}"
 generated=(pkg/generated artifacts/crds charts/leaderhub/files/crds hack/api-rules-violations.list)
 while IFS= read -r f; do generated+=("${f}"); done < <(cd "${copy}" && find pkg/apis -name 'zz_generated.*.go')
 while IFS= read -r f; do generated+=("${f}"); done < <(find pkg/apis -name 'zz_generated.*.go')
+# Protobuf: the IDL, the marshalling code, and the types whose protobuf
+# struct tags go-to-protobuf writes.
+for pkg in pkg/apis/leaderhub/v1alpha1; do
+  generated+=("${pkg}/generated.proto" "${pkg}/generated.pb.go" "${pkg}/types.go")
+done
 
 stale=0
 for path in $(printf '%s\n' "${generated[@]}" | sort -u); do

@@ -24,7 +24,7 @@ import (
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/authorizer/nodepool"
-	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
+	openyurtclient "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned"
 	"github.com/leaderhub/leaderhub/pkg/instancemetrics"
 	"github.com/leaderhub/leaderhub/pkg/projection"
 	"github.com/leaderhub/leaderhub/pkg/registry/leaderhub/storage"
@@ -86,7 +86,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	}
 	restConfig.UserAgent = "leaderhub-apiserver"
 	restConfig.QPS, restConfig.Burst = c.extra.KubeAPIQPS, c.extra.KubeAPIBurst
-	client, err := versioned.NewForConfig(restConfig)
+	client, err := openyurtclient.NewForConfig(restConfig)
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
-	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
+	openyurtclient "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned"
 	"github.com/leaderhub/leaderhub/test/framework"
 )
 
@@ -46,7 +46,7 @@ type env struct {
 	admin  *rest.Config // kube-apiserver, as admin
 	direct *rest.Config // leaderhub-apiserver itself, as admin
 	kube   kubernetes.Interface
-	pools  versioned.Interface
+	pools  openyurtclient.Interface
 	report *report
 	apiPID int
 }
@@ -131,7 +131,7 @@ func run(c config) error {
 	}
 	e.direct.QPS, e.direct.Burst = 2000, 4000
 	e.kube = kubernetes.NewForConfigOrDie(e.admin)
-	e.pools = versioned.NewForConfigOrDie(e.admin)
+	e.pools = openyurtclient.NewForConfigOrDie(e.admin)
 
 	scenarios := map[string]func(context.Context) error{
 		"controller": e.controllerScale,

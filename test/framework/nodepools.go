@@ -7,12 +7,12 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
-	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
+	openyurtclient "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned"
 )
 
 // UpdateNodePoolStatus changes a NodePool's status as change says, reading
 // it again on a conflict, and returns it as written.
-func UpdateNodePoolStatus(ctx context.Context, client versioned.Interface, name string, change func(*appsv1beta2.NodePoolStatus)) (*appsv1beta2.NodePool, error) {
+func UpdateNodePoolStatus(ctx context.Context, client openyurtclient.Interface, name string, change func(*appsv1beta2.NodePoolStatus)) (*appsv1beta2.NodePool, error) {
 	pools := client.AppsV1beta2().NodePools()
 	var out *appsv1beta2.NodePool
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {

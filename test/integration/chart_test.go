@@ -25,7 +25,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
-	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
+	openyurtclient "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned"
 	"github.com/leaderhub/leaderhub/test/framework"
 )
 
@@ -146,7 +146,7 @@ func TestHelmChart(t *testing.T) {
 	if want := base64.StdEncoding.EncodeToString(secret.Data["ca.crt"]); caBundle != want {
 		t.Errorf("APIService caBundle is not the chart Secret's ca.crt")
 	}
-	pools := versioned.NewForConfigOrDie(cfg).AppsV1beta2().NodePools()
+	pools := openyurtclient.NewForConfigOrDie(cfg).AppsV1beta2().NodePools()
 	np, err := pools.Create(ctx, &appsv1beta2.NodePool{ObjectMeta: metav1.ObjectMeta{Name: "chart-pool"},
 		Spec: appsv1beta2.NodePoolSpec{Type: appsv1beta2.Edge, EnableLeaderElection: true, LeaderReplicas: 1}}, metav1.CreateOptions{})
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
+	openyurtclient "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned"
 	"github.com/leaderhub/leaderhub/test/framework"
 )
 
@@ -253,13 +254,15 @@ func waitEvent(t *testing.T, pool, reason string) *corev1.Event {
 	return event
 }
 
-func clientset(t *testing.T) versioned.Interface {
+// clientset is an admin NodePool clientset (JSON: NodePools are a custom
+// resource).
+func clientset(t *testing.T) openyurtclient.Interface {
 	t.Helper()
 	cfg, err := controlPlane.RESTConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return versioned.NewForConfigOrDie(cfg)
+	return openyurtclient.NewForConfigOrDie(cfg)
 }
 
 func get(t *testing.T, client *http.Client, url string) (int, string) {

@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
-	"github.com/leaderhub/leaderhub/pkg/generated/informers/externalversions"
+	openyurtinformers "github.com/leaderhub/leaderhub/pkg/generated/openyurt/informers/externalversions"
 )
 
 func fullNodePool(name string) *appsv1beta2.NodePool {
@@ -80,7 +80,7 @@ func TestNodePoolAllFieldsThroughClientsetAndInformer(t *testing.T) {
 		t.Fatalf("update status: %v", err)
 	}
 
-	factory := externalversions.NewSharedInformerFactory(client, 0)
+	factory := openyurtinformers.NewSharedInformerFactory(client, 0)
 	lister := factory.Apps().V1beta2().NodePools().Lister()
 	stop := make(chan struct{})
 	factory.Start(stop)

@@ -24,7 +24,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
-	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
+	openyurtclient "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned"
 	"github.com/leaderhub/leaderhub/test/framework"
 )
 
@@ -168,7 +168,7 @@ func applySamples(ctx context.Context, cfg *rest.Config, file string) error {
 	if err != nil {
 		return err
 	}
-	pools := versioned.NewForConfigOrDie(cfg).AppsV1beta2().NodePools()
+	pools := openyurtclient.NewForConfigOrDie(cfg).AppsV1beta2().NodePools()
 	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
 	for {
 		var np appsv1beta2.NodePool

@@ -19,8 +19,6 @@ limitations under the License.
 package applyconfiguration
 
 import (
-	v1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
-	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/generated/applyconfiguration/apps/v1beta2"
 	internal "github.com/leaderhub/leaderhub/pkg/generated/applyconfiguration/internal"
 	runtime "k8s.io/apimachinery/pkg/runtime"
 	schema "k8s.io/apimachinery/pkg/runtime/schema"
@@ -31,18 +29,6 @@ import (
 // apply configuration type exists for the given GroupVersionKind.
 func ForKind(kind schema.GroupVersionKind) interface{} {
 	switch kind {
-	// Group=apps.openyurt.io, Version=v1beta2
-	case v1beta2.SchemeGroupVersion.WithKind("Leader"):
-		return &appsv1beta2.LeaderApplyConfiguration{}
-	case v1beta2.SchemeGroupVersion.WithKind("NodePool"):
-		return &appsv1beta2.NodePoolApplyConfiguration{}
-	case v1beta2.SchemeGroupVersion.WithKind("NodePoolCondition"):
-		return &appsv1beta2.NodePoolConditionApplyConfiguration{}
-	case v1beta2.SchemeGroupVersion.WithKind("NodePoolSpec"):
-		return &appsv1beta2.NodePoolSpecApplyConfiguration{}
-	case v1beta2.SchemeGroupVersion.WithKind("NodePoolStatus"):
-		return &appsv1beta2.NodePoolStatusApplyConfiguration{}
-
 	}
 	return nil
 }

@@ -21,6 +21,12 @@ func TestRoundTrip(t *testing.T) {
 	roundtrip.RoundTripTestForAPIGroup(t, Install, noFuzzerFuncs)
 }
 
+// TestRoundTripProtobuf: the same through protobuf (v1alpha1 is served in
+// protobuf; the internal version never is).
+func TestRoundTripProtobuf(t *testing.T) {
+	roundtrip.RoundTripProtobufTestForAPIGroup(t, Install, noFuzzerFuncs)
+}
+
 // TestInstall: both versions know both kinds, and v1alpha1 is preferred.
 func TestInstall(t *testing.T) {
 	scheme := runtime.NewScheme()

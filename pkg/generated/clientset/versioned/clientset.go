@@ -22,7 +22,6 @@ import (
 	fmt "fmt"
 	http "net/http"
 
-	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned/typed/apps/v1beta2"
 	leaderhubv1alpha1 "github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned/typed/leaderhub/v1alpha1"
 	discovery "k8s.io/client-go/discovery"
 	rest "k8s.io/client-go/rest"
@@ -31,20 +30,13 @@ import (
 
 type Interface interface {
 	Discovery() discovery.DiscoveryInterfaces
-	AppsV1beta2() appsv1beta2.AppsV1beta2Interface
 	LeaderhubV1alpha1() leaderhubv1alpha1.LeaderhubV1alpha1Interface
 }
 
 // Clientset contains the clients for groups.
 type Clientset struct {
 	*discovery.DiscoveryClient
-	appsV1beta2       *appsv1beta2.AppsV1beta2Client
 	leaderhubV1alpha1 *leaderhubv1alpha1.LeaderhubV1alpha1Client
-}
-
-// AppsV1beta2 retrieves the AppsV1beta2Client
-func (c *Clientset) AppsV1beta2() appsv1beta2.AppsV1beta2Interface {
-	return c.appsV1beta2
 }
 
 // LeaderhubV1alpha1 retrieves the LeaderhubV1alpha1Client
@@ -96,10 +88,6 @@ func NewForConfigAndClient(c *rest.Config, httpClient *http.Client) (*Clientset,
 
 	var cs Clientset
 	var err error
-	cs.appsV1beta2, err = appsv1beta2.NewForConfigAndClient(&configShallowCopy, httpClient)
-	if err != nil {
-		return nil, err
-	}
 	cs.leaderhubV1alpha1, err = leaderhubv1alpha1.NewForConfigAndClient(&configShallowCopy, httpClient)
 	if err != nil {
 		return nil, err
@@ -125,7 +113,6 @@ func NewForConfigOrDie(c *rest.Config) *Clientset {
 // New creates a new Clientset for the given RESTClient.
 func New(c rest.Interface) *Clientset {
 	var cs Clientset
-	cs.appsV1beta2 = appsv1beta2.New(c)
 	cs.leaderhubV1alpha1 = leaderhubv1alpha1.New(c)
 
 	cs.DiscoveryClient = discovery.NewDiscoveryClient(c)

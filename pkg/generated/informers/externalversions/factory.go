@@ -25,7 +25,6 @@ import (
 	time "time"
 
 	versioned "github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
-	apps "github.com/leaderhub/leaderhub/pkg/generated/informers/externalversions/apps"
 	internalinterfaces "github.com/leaderhub/leaderhub/pkg/generated/informers/externalversions/internalinterfaces"
 	leaderhub "github.com/leaderhub/leaderhub/pkg/generated/informers/externalversions/leaderhub"
 	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -326,12 +325,7 @@ type SharedInformerFactory interface {
 	// client.
 	InformerFor(obj runtime.Object, newFunc internalinterfaces.NewInformerFunc) cache.SharedIndexInformer
 
-	Apps() apps.Interface
 	Leaderhub() leaderhub.Interface
-}
-
-func (f *sharedInformerFactory) Apps() apps.Interface {
-	return apps.New(f, f.namespace, f.tweakListOptions)
 }
 
 func (f *sharedInformerFactory) Leaderhub() leaderhub.Interface {

@@ -21,7 +21,6 @@ package externalversions
 import (
 	fmt "fmt"
 
-	v1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	v1alpha1 "github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	schema "k8s.io/apimachinery/pkg/runtime/schema"
 	cache "k8s.io/client-go/tools/cache"
@@ -53,11 +52,7 @@ func (f *genericInformer) Lister() cache.GenericLister {
 // TODO extend this to unknown resources with a client pool
 func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource) (GenericInformer, error) {
 	switch resource {
-	// Group=apps.openyurt.io, Version=v1beta2
-	case v1beta2.SchemeGroupVersion.WithResource("nodepools"):
-		return &genericInformer{resource: resource.GroupResource(), informer: f.Apps().V1beta2().NodePools().Informer()}, nil
-
-		// Group=leaderhub.openyurt.io, Version=v1alpha1
+	// Group=leaderhub.openyurt.io, Version=v1alpha1
 	case v1alpha1.SchemeGroupVersion.WithResource("leaderhubs"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Leaderhub().V1alpha1().LeaderHubs().Informer()}, nil
 

@@ -21,8 +21,6 @@ package fake
 import (
 	applyconfiguration "github.com/leaderhub/leaderhub/pkg/generated/applyconfiguration"
 	clientset "github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
-	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned/typed/apps/v1beta2"
-	fakeappsv1beta2 "github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned/typed/apps/v1beta2/fake"
 	leaderhubv1alpha1 "github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned/typed/leaderhub/v1alpha1"
 	fakeleaderhubv1alpha1 "github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned/typed/leaderhub/v1alpha1/fake"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -137,11 +135,6 @@ var (
 	_ clientset.Interface = &Clientset{}
 	_ testing.FakeClient  = &Clientset{}
 )
-
-// AppsV1beta2 retrieves the AppsV1beta2Client
-func (c *Clientset) AppsV1beta2() appsv1beta2.AppsV1beta2Interface {
-	return &fakeappsv1beta2.FakeAppsV1beta2{Fake: &c.Fake}
-}
 
 // LeaderhubV1alpha1 retrieves the LeaderhubV1alpha1Client
 func (c *Clientset) LeaderhubV1alpha1() leaderhubv1alpha1.LeaderhubV1alpha1Interface {

@@ -19,7 +19,6 @@ limitations under the License.
 package fake
 
 import (
-	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	leaderhubv1alpha1 "github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtime "k8s.io/apimachinery/pkg/runtime"
@@ -32,7 +31,6 @@ var scheme = runtime.NewScheme()
 var codecs = serializer.NewCodecFactory(scheme)
 
 var localSchemeBuilder = runtime.SchemeBuilder{
-	appsv1beta2.AddToScheme,
 	leaderhubv1alpha1.AddToScheme,
 }
 

@@ -57,6 +57,7 @@ func newLeaderHubs(c *LeaderhubV1alpha1Client, namespace string) *leaderHubs {
 			namespace,
 			func() *leaderhubv1alpha1.LeaderHub { return &leaderhubv1alpha1.LeaderHub{} },
 			func() *leaderhubv1alpha1.LeaderHubList { return &leaderhubv1alpha1.LeaderHubList{} },
+			gentype.PrefersProtobuf[*leaderhubv1alpha1.LeaderHub](),
 		),
 	}
 }

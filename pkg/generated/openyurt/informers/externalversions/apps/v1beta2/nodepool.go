@@ -23,9 +23,9 @@ import (
 	time "time"
 
 	apisappsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
-	versioned "github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
-	internalinterfaces "github.com/leaderhub/leaderhub/pkg/generated/informers/externalversions/internalinterfaces"
-	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/generated/listers/apps/v1beta2"
+	versioned "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned"
+	internalinterfaces "github.com/leaderhub/leaderhub/pkg/generated/openyurt/informers/externalversions/internalinterfaces"
+	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/generated/openyurt/listers/apps/v1beta2"
 	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtime "k8s.io/apimachinery/pkg/runtime"
 	schema "k8s.io/apimachinery/pkg/runtime/schema"

@@ -22,8 +22,8 @@ import (
 	context "context"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
-	applyconfigurationappsv1beta2 "github.com/leaderhub/leaderhub/pkg/generated/applyconfiguration/apps/v1beta2"
-	scheme "github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned/scheme"
+	applyconfigurationappsv1beta2 "github.com/leaderhub/leaderhub/pkg/generated/openyurt/applyconfiguration/apps/v1beta2"
+	scheme "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned/scheme"
 	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	types "k8s.io/apimachinery/pkg/types"
 	watch "k8s.io/apimachinery/pkg/watch"

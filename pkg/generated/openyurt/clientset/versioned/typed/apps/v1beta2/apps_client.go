@@ -22,7 +22,7 @@ import (
 	http "net/http"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
-	scheme "github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned/scheme"
+	scheme "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned/scheme"
 	rest "k8s.io/client-go/rest"
 )
 

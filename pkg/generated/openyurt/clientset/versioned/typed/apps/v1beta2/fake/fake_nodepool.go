@@ -20,8 +20,8 @@ package fake
 
 import (
 	v1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
-	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/generated/applyconfiguration/apps/v1beta2"
-	typedappsv1beta2 "github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned/typed/apps/v1beta2"
+	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/generated/openyurt/applyconfiguration/apps/v1beta2"
+	typedappsv1beta2 "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned/typed/apps/v1beta2"
 	gentype "k8s.io/client-go/gentype"
 )
 
