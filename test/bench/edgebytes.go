@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -33,6 +34,8 @@ type form struct {
 	name string
 	url  func(pool string) string
 	cfg  *rest.Config
+	// accept is the encoding asked for; JSON when empty.
+	accept string
 }
 
 func sumBytes(ws []*streamWatch) (bytes, events int64) {
@@ -58,9 +61,11 @@ func (e *env) edgeBytes(ctx context.Context) error {
 	}
 	host := e.admin.Host
 	forms := []form{
-		{"(a) own NodePool", func(p string) string { return nodePoolWatchURL(host, p, npRV) }, e.admin},
-		{"(b) leader-hub view", func(p string) string { return leaderHubWatchURL(host, p, lhRV) }, e.admin},
-		{"(c) materialized Endpoints", func(p string) string { return endpointsWatchURL(host, p, epRV) }, e.admin},
+		{"(a) own NodePool", func(p string) string { return nodePoolWatchURL(host, p, npRV) }, e.admin, ""},
+		{"(b) leader-hub view", func(p string) string { return leaderHubWatchURL(host, p, lhRV) }, e.admin, ""},
+		{"(c) materialized Endpoints", func(p string) string { return endpointsWatchURL(host, p, epRV) }, e.admin, ""},
+		{"(d) leader-hub view, protobuf", func(p string) string { return leaderHubWatchURL(host, p, lhRV) }, e.admin, protobufMediaType},
+		{"(e) materialized Endpoints, protobuf", func(p string) string { return endpointsWatchURL(host, p, epRV) }, e.admin, protobufMediaType},
 	}
 	watchers := make([][]*streamWatch, len(forms))
 	for f, fm := range forms {
@@ -71,7 +76,7 @@ func (e *env) edgeBytes(ctx context.Context) error {
 		defer tr.close()
 		for p := 0; p < c.edgePools; p++ {
 			for w := 0; w < c.edgeWatchers; w++ {
-				watchers[f] = append(watchers[f], openWatch(ctx, tr.client(), fm.url(poolName(prefix, p)), nil))
+				watchers[f] = append(watchers[f], openWatchAs(ctx, tr.client(), fm.url(poolName(prefix, p)), cmp.Or(fm.accept, jsonMediaType), nil))
 			}
 		}
 		if failed, err := waitEstablished(watchers[f], 2*time.Minute); failed > 0 {
@@ -117,11 +122,16 @@ func (e *env) edgeBytes(ctx context.Context) error {
 	// Endpoints with the leaders of the moment, so changes that come while
 	// a pool waits in its queue reach Endpoints watchers as one: those must
 	// end at the last leaders.
-	atLastLeaders := func(ws []*streamWatch) bool {
+	// A protobuf event holds the address as its plain bytes.
+	atLastLeaders := func(ws []*streamWatch, protobuf bool) bool {
 		for i, w := range ws {
 			p := i / c.edgeWatchers
 			last := twoLeaders(1000 + p*c.edgeLeaderChanges + c.edgeLeaderChanges - 1)[0].Address
-			if !bytes.Contains(w.lastObject(), []byte(`"ip":"`+last+`"`)) {
+			want := []byte(`"ip":"` + last + `"`)
+			if protobuf {
+				want = []byte(last)
+			}
+			if !bytes.Contains(w.lastObject(), want) {
 				return false
 			}
 		}
@@ -130,8 +140,11 @@ func (e *env) edgeBytes(ctx context.Context) error {
 	waitErr := waitFor(ctx, 3*time.Minute, "every watcher receiving the leader changes", func(context.Context) (bool, error) {
 		_, npEvents := sumBytes(watchers[0])
 		_, viewEvents := sumBytes(watchers[1])
-		return npEvents >= n*int64(c.edgeStatusUpdates+c.edgeLeaderChanges) && viewEvents >= n*int64(c.edgeLeaderChanges) &&
-			atLastLeaders(watchers[1]) && atLastLeaders(watchers[2]), nil
+		_, viewPBEvents := sumBytes(watchers[3])
+		return npEvents >= n*int64(c.edgeStatusUpdates+c.edgeLeaderChanges) &&
+			viewEvents >= n*int64(c.edgeLeaderChanges) && viewPBEvents >= n*int64(c.edgeLeaderChanges) &&
+			atLastLeaders(watchers[1], false) && atLastLeaders(watchers[2], false) &&
+			atLastLeaders(watchers[3], true) && atLastLeaders(watchers[4], true), nil
 	})
 	time.Sleep(2 * time.Second)
 	var rows [][]string
@@ -150,7 +163,17 @@ func (e *env) edgeBytes(ctx context.Context) error {
 		totalF, _ := sumBytes(watchers[f])
 		rows[f][5] = ratio(float64(total0), float64(totalF))
 	}
-	delivered := fmt.Sprintf("Every leader change delivered to every view watcher as an event of its own, and every Endpoints watcher "+
+	// Per leader change, the view against the Endpoints form, each in protobuf
+	// and JSON: the bytes an edge node pays for what it does need.
+	perChange := func(f int) float64 {
+		b, _ := sumBytes(watchers[f])
+		return float64(b-churnBytes[f]) / float64(n) / float64(c.edgeLeaderChanges)
+	}
+	perChangeNote := fmt.Sprintf("Per leader change and watcher: view %.0f B in JSON, %.0f B in protobuf (%.2f× JSON); "+
+		"Endpoints %.0f B in JSON, %.0f B in protobuf. Goal: view protobuf ≤ 0.5× view JSON (%v) and ≤ Endpoints protobuf (%v).",
+		perChange(1), perChange(3), perChange(3)/perChange(1), perChange(2), perChange(4),
+		perChange(3) <= 0.5*perChange(1), perChange(3) <= perChange(4))
+	delivered := fmt.Sprintf("Every leader change delivered to every view watcher (JSON and protobuf) as an event of its own, and every Endpoints watcher "+
 		"at the last leaders (the controller writes one Endpoints for changes that come while the pool is queued): %v.", waitErr == nil)
 	if waitErr != nil {
 		delivered += " (" + waitErr.Error() + ")"
@@ -160,7 +183,7 @@ func (e *env) edgeBytes(ctx context.Context) error {
 			"%d status updates per pool that leave the projection alone (ready/unready counts, node list), then %d leader changes per pool.",
 			c.edgePools, c.edgeWatchers, n, c.edgeStatusUpdates, c.edgeLeaderChanges),
 		[]string{"watch", "status churn", "leader changes", "total", "churn a/x", "total a/x"}, rows,
-		delivered,
+		delivered, perChangeNote,
 		"Goal: ≥ 100× fewer bytes than (a) for status churn, with every leader change delivered.")
 	return nil
 }

@@ -20,9 +20,9 @@ func (e *env) fanout(ctx context.Context) error {
 		return err
 	}
 	forms := []form{
-		{"view, direct", func(p string) string { return leaderHubWatchURL(e.direct.Host, p, "") }, e.direct},
-		{"view, through kube-apiserver", func(p string) string { return leaderHubWatchURL(e.admin.Host, p, "") }, e.admin},
-		{"Endpoints, kube-apiserver", func(p string) string { return endpointsWatchURL(e.admin.Host, p, "") }, e.admin},
+		{"view, direct", func(p string) string { return leaderHubWatchURL(e.direct.Host, p, "") }, e.direct, ""},
+		{"view, through kube-apiserver", func(p string) string { return leaderHubWatchURL(e.admin.Host, p, "") }, e.admin, ""},
+		{"Endpoints, kube-apiserver", func(p string) string { return endpointsWatchURL(e.admin.Host, p, "") }, e.admin, ""},
 	}
 	var rows [][]string
 	var p50s []time.Duration

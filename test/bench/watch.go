@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,12 +48,26 @@ type watchEvent struct {
 }
 
 func openWatch(parent context.Context, client *http.Client, url string, onEvent func(typ string, obj []byte, at time.Time)) *streamWatch {
+	return openWatchAs(parent, client, url, jsonMediaType, onEvent)
+}
+
+const (
+	jsonMediaType     = "application/json"
+	protobufMediaType = "application/vnd.kubernetes.protobuf"
+)
+
+// openWatchAs opens a watch asking for accept (JSON or protobuf). A protobuf
+// watch is a stream of frames, each a 4-byte big-endian length and a
+// protobuf WatchEvent, as kube-apiserver and client-go frame it; its events
+// are counted and the last one kept (the object's strings, IPs among them,
+// stand in it verbatim), but onEvent is only called for JSON.
+func openWatchAs(parent context.Context, client *http.Client, url, accept string, onEvent func(typ string, obj []byte, at time.Time)) *streamWatch {
 	ctx, cancel := context.WithCancel(parent)
 	w := &streamWatch{established: make(chan struct{}), done: make(chan struct{}), cancel: cancel}
 	go func() {
 		defer close(w.done)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Accept", accept)
 		resp, err := client.Do(req)
 		if err != nil {
 			w.err = err
@@ -59,14 +75,19 @@ func openWatch(parent context.Context, client *http.Client, url string, onEvent 
 			return
 		}
 		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
+		if got, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";"); resp.StatusCode != http.StatusOK || got != accept {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-			w.err = fmt.Errorf("%s: %s", resp.Status, body)
+			w.err = fmt.Errorf("%s, Content-Type %q: %s", resp.Status, resp.Header.Get("Content-Type"), body)
 			close(w.established)
 			return
 		}
 		close(w.established)
-		dec := json.NewDecoder(bufio.NewReader(countingReader{r: resp.Body, n: &w.bytes}))
+		body := bufio.NewReader(countingReader{r: resp.Body, n: &w.bytes})
+		if accept == protobufMediaType {
+			w.err = readFrames(ctx, body, w)
+			return
+		}
+		dec := json.NewDecoder(body)
 		for {
 			var ev watchEvent
 			if err := dec.Decode(&ev); err != nil {
@@ -83,6 +104,28 @@ func openWatch(parent context.Context, client *http.Client, url string, onEvent 
 		}
 	}()
 	return w
+}
+
+// readFrames counts the length-prefixed frames of a protobuf watch.
+func readFrames(ctx context.Context, r io.Reader, w *streamWatch) error {
+	var size [4]byte
+	for {
+		if _, err := io.ReadFull(r, size[:]); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		frame := make([]byte, binary.BigEndian.Uint32(size[:]))
+		if _, err := io.ReadFull(r, frame); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		w.events.Add(1)
+		w.last.Store(&frame)
+	}
 }
 
 // lastObject is the object of the last event received, nil before any.
