@@ -29,6 +29,8 @@ scratch=$(mktemp -d)
 trap 'rm -rf "${scratch}"' EXIT
 (cd "${TOOLS}" && go build -o "${scratch}/bin/" k8s.io/code-generator/cmd/go-to-protobuf \
   k8s.io/code-generator/cmd/go-to-protobuf/protoc-gen-gogo golang.org/x/tools/cmd/goimports)
+go mod download k8s.io/api k8s.io/apimachinery
+(cd "${TOOLS}" && go mod download github.com/gogo/protobuf)
 mkdir -p "${scratch}/src/github.com/leaderhub" "${scratch}/include/k8s.io" "${scratch}/include/github.com/gogo"
 ln -s "${ROOT}" "${scratch}/src/${MODULE}"
 ln -s "$(go list -m -f '{{.Dir}}' k8s.io/api)" "${scratch}/include/k8s.io/api"

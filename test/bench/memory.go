@@ -49,7 +49,7 @@ func (e *env) memoryPerWatcher(ctx context.Context) error {
 				ws = append(ws, openWatch(ctx, tr.client(), url(poolName(prefix, i%c.fanoutPools)), nil))
 			}
 			if failed, err := waitEstablished(ws, 2*time.Minute); failed > 0 {
-				return fmt.Errorf("%d watches failed: %w", failed, err)
+				return fmt.Errorf("%s: %d of %d watches failed: %w", profile, failed, len(ws), err)
 			}
 			return nil
 		}
