@@ -18,7 +18,9 @@ if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
   echo "ensure-protoc: need ${WANT} (Debian package protobuf-compiler 3.21.12); install it, then retry" >&2
   exit 1
 fi
+# The upstream version is pinned, not the Debian revision, which point
+# releases change (3.21.12-3, then 3.21.12-3+deb12u1).
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler=3.21.12-3 >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler >/dev/null
 have=$(protoc --version)
 [[ "${have}" == "${WANT}" ]] || { echo "ensure-protoc: installed ${have}, want ${WANT}" >&2; exit 1; }
