@@ -64,8 +64,8 @@ image-push: image-binaries ## Build the image and push it to IMAGE (a reachable 
 	$(BIN_DIR)/image-builder $(IMAGE_FLAGS) --push $(IMAGE)
 
 .PHONY: tools
-tools: ## Build the pinned helm and golangci-lint into _output/bin (skipped when up to date).
-	hack/build-tools.sh helm golangci-lint
+tools: ## Build the pinned helm and golangci-lint into _output/bin, fetch the chart test's third-party CRDs (skipped when up to date).
+	hack/build-tools.sh helm golangci-lint third-party-crds
 
 .PHONY: controlplane
 controlplane: ## Build etcd, kube-apiserver, kube-controller-manager and kubectl into _output/bin (skipped when up to date).

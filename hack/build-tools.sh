@@ -3,7 +3,7 @@
 # module proxy, into _output/bin (git-ignored), the way build-controlplane.sh
 # builds the control plane:
 #
-#   hack/build-tools.sh helm golangci-lint image-builder
+#   hack/build-tools.sh helm golangci-lint image-builder third-party-crds
 #
 # Each tool is pinned by the tools module under hack/tools/<module>. A pinned
 # tool is rebuilt only when its version or the Go version changed (a stamp file
@@ -49,8 +49,29 @@ for tool in "$@"; do
         github.com/golangci/golangci-lint/v2/cmd/golangci-lint ;;
     image-builder)
       (cd "${TOOLS}/image" && go build -o "${BIN}/image-builder" .) ;;
+    third-party-crds)
+      # The CRDs of the optional objects the chart renders (prometheus-operator's
+      # ServiceMonitor and PrometheusRule, cert-manager's Issuer and
+      # Certificate), from those projects' modules at pinned versions (the
+      # module proxy and checksum database vouch for them), so the chart test
+      # can have kube-apiserver validate every values variant.
+      crds="${ROOT}/_output/crds"
+      want="prometheus-operator=v0.85.0 cert-manager=v1.21.2"
+      if [[ ! -f "${crds}/.stamp" || "$(cat "${crds}/.stamp")" != "${want}" ]]; then
+        rm -rf "${crds}" && mkdir -p "${crds}"
+        mod_dir() { (cd "${TOOLS}/helm" && go mod download -json "$1" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p'); }
+        po=$(mod_dir github.com/prometheus-operator/prometheus-operator@v0.85.0)
+        cm=$(mod_dir github.com/cert-manager/cert-manager@v1.21.2)
+        cp "${po}/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml" \
+           "${po}/example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml" \
+           "${cm}/deploy/crds/cert-manager.io_issuers.yaml" \
+           "${cm}/deploy/crds/cert-manager.io_clusterissuers.yaml" \
+           "${cm}/deploy/crds/cert-manager.io_certificates.yaml" "${crds}/"
+        chmod 644 "${crds}"/*.yaml
+        echo "${want}" > "${crds}/.stamp"
+      fi ;;
     *)
-      echo "build-tools: unknown tool ${tool} (helm, golangci-lint, image-builder)" >&2
+      echo "build-tools: unknown tool ${tool} (helm, golangci-lint, image-builder, third-party-crds)" >&2
       exit 2 ;;
   esac
 done

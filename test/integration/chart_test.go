@@ -182,6 +182,52 @@ func TestHelmChart(t *testing.T) {
 	}
 
 	checkMetricsReader(ctx, t, cp, kube, helm, lh)
+	checkVariantsAccepted(ctx, t, cp, helm)
+}
+
+// checkVariantsAccepted: with the CRDs of prometheus-operator and
+// cert-manager installed (hack/build-tools.sh third-party-crds), kube-apiserver
+// accepts every object the chart renders for each values file under
+// charts/leaderhub/ci, ServiceMonitor, PrometheusRule, Issuer and Certificate
+// included (a server-side dry run: nothing is changed).
+func checkVariantsAccepted(ctx context.Context, t *testing.T, cp *framework.ControlPlane, helm *framework.Helm) {
+	t.Helper()
+	root, err := framework.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	crds := filepath.Join(root, "_output", "crds")
+	if _, err := os.Stat(filepath.Join(crds, ".stamp")); err != nil {
+		t.Fatalf("third-party CRDs missing: run `hack/build-tools.sh third-party-crds` (make test does): %v", err)
+	}
+	if _, err := cp.Kubectl(ctx, "apply", "--server-side", "-f", crds); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cp.Kubectl(ctx, "wait", "--for=condition=Established", "--timeout=60s",
+		"crd/servicemonitors.monitoring.coreos.com", "crd/prometheusrules.monitoring.coreos.com",
+		"crd/issuers.cert-manager.io", "crd/clusterissuers.cert-manager.io", "crd/certificates.cert-manager.io"); err != nil {
+		t.Fatal(err)
+	}
+	variants, err := filepath.Glob(filepath.Join(root, framework.ChartDir, "ci", "*-values.yaml"))
+	if err != nil || len(variants) < 4 {
+		t.Fatalf("values variants: %v %v", variants, err)
+	}
+	for _, values := range variants {
+		rendered, err := helm.Run(ctx, "template", release, framework.ChartDir, "--namespace", "kube-system", "-f", values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(t.TempDir(), filepath.Base(values))
+		if err := os.WriteFile(file, []byte(rendered), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := cp.Kubectl(ctx, "apply", "--dry-run=server", "-f", file)
+		if err != nil {
+			t.Errorf("%s: kube-apiserver rejects the rendering: %v", filepath.Base(values), err)
+			continue
+		}
+		t.Logf("%s: %d objects accepted", filepath.Base(values), strings.Count(out, "(server dry run)"))
+	}
 }
 
 var apiServiceResource = schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
