@@ -53,14 +53,16 @@ image-binaries:
 	  GOOS=$${p%/*} GOARCH=$${p#*/} $(GO_BUILD) -o $(IMAGE_BINS)/$${p%/*}-$${p#*/}/leaderhub-apiserver ./cmd/leaderhub-apiserver; \
 	done
 
-.PHONY: image
-image: image-binaries ## Build the multi-architecture image into _output/image/leaderhub-apiserver (an OCI layout).
+.PHONY: image-builder
+image-builder:
 	hack/build-tools.sh image-builder
+
+.PHONY: image
+image: image-binaries image-builder ## Build the multi-architecture image into _output/image/leaderhub-apiserver (an OCI layout).
 	$(BIN_DIR)/image-builder $(IMAGE_FLAGS)
 
 .PHONY: image-push
-image-push: image-binaries ## Build the image and push it to IMAGE (a reachable registry; docker login credentials apply).
-	hack/build-tools.sh image-builder
+image-push: image-binaries image-builder ## Build the image and push it to IMAGE (a reachable registry; docker login credentials apply).
 	$(BIN_DIR)/image-builder $(IMAGE_FLAGS) --push $(IMAGE)
 
 .PHONY: tools

@@ -59,7 +59,8 @@ for tool in "$@"; do
       want="prometheus-operator=v0.85.0 cert-manager=v1.21.2"
       if [[ ! -f "${crds}/.stamp" || "$(cat "${crds}/.stamp")" != "${want}" ]]; then
         rm -rf "${crds}" && mkdir -p "${crds}"
-        mod_dir() { (cd "${TOOLS}/helm" && go mod download -json "$1" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p'); }
+        # Downloaded outside any module, so no go.mod or go.sum changes.
+        mod_dir() { (cd / && go mod download -json "$1" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p'); }
         po=$(mod_dir github.com/prometheus-operator/prometheus-operator@v0.85.0)
         cm=$(mod_dir github.com/cert-manager/cert-manager@v1.21.2)
         cp "${po}/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml" \

@@ -382,6 +382,20 @@ func (cp *ControlPlane) WaitAPIServiceAvailable(ctx context.Context) error {
 	return nil
 }
 
+// APIServiceCABundle returns the registered APIService's spec.caBundle.
+func (cp *ControlPlane) APIServiceCABundle(ctx context.Context) (string, error) {
+	dyn, err := cp.dynamicClient()
+	if err != nil {
+		return "", err
+	}
+	obj, err := dyn.Resource(apiServiceResource).Get(ctx, APIServiceName, metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	caBundle, _, err := unstructured.NestedString(obj.Object, "spec", "caBundle")
+	return caBundle, err
+}
+
 // APIServiceAvailable returns the Available condition's status and message.
 func (cp *ControlPlane) APIServiceAvailable(ctx context.Context) (string, string, error) {
 	dyn, err := cp.dynamicClient()

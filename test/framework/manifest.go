@@ -1,7 +1,6 @@
 package framework
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -40,19 +39,16 @@ func ManifestObjects(relPath string, kinds ...string) ([]*unstructured.Unstructu
 
 // decodeObjects splits multi-document YAML into objects, keeping kinds.
 func decodeObjects(data []byte, kinds ...string) ([]*unstructured.Unstructured, error) {
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
 	var out []*unstructured.Unstructured
 	for {
-		doc, err := reader.Read()
+		obj := &unstructured.Unstructured{}
+		err := decoder.Decode(&obj.Object)
 		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {
 			return nil, err
-		}
-		obj := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal(doc, &obj.Object); err != nil {
-			return nil, fmt.Errorf("decoding %q: %w", doc, err)
 		}
 		if len(obj.Object) == 0 {
 			continue // a document of comments only
@@ -61,25 +57,6 @@ func decodeObjects(data []byte, kinds ...string) ([]*unstructured.Unstructured, 
 			out = append(out, obj)
 		}
 	}
-}
-
-// applyObjects runs kubectl apply on objs, as admin.
-func (cp *ControlPlane) applyObjects(ctx context.Context, name string, objs []*unstructured.Unstructured) error {
-	var buf bytes.Buffer
-	for _, obj := range objs {
-		data, err := yaml.Marshal(obj.Object)
-		if err != nil {
-			return err
-		}
-		buf.WriteString("---\n")
-		buf.Write(data)
-	}
-	file := filepath.Join(cp.Dir, name+".yaml")
-	if err := os.WriteFile(file, buf.Bytes(), 0o600); err != nil {
-		return err
-	}
-	_, err := cp.Kubectl(ctx, "apply", "-f", file)
-	return err
 }
 
 // ApplyShippedRBAC applies the service account and RBAC of DeployManifest.
@@ -91,5 +68,15 @@ func (cp *ControlPlane) ApplyShippedRBAC(ctx context.Context) error {
 	if len(objs) == 0 {
 		return fmt.Errorf("%s holds no RBAC", DeployManifest)
 	}
-	return cp.applyObjects(ctx, "shipped-rbac", objs)
+	var manifest bytes.Buffer
+	for _, obj := range objs {
+		data, err := yaml.Marshal(obj.Object)
+		if err != nil {
+			return err
+		}
+		manifest.WriteString("---\n")
+		manifest.Write(data)
+	}
+	_, err = cp.KubectlInput(ctx, manifest.Bytes(), "apply", "-f", "-")
+	return err
 }

@@ -59,6 +59,14 @@ func Kubectl(ctx context.Context, binDir, kubeconfig string, args ...string) (st
 	return runOutput(exec.CommandContext(ctx, filepath.Join(binDir, "kubectl"), append([]string{"--kubeconfig=" + kubeconfig}, args...)...))
 }
 
+// KubectlInput runs kubectl as admin with input on its standard input (for
+// `-f -`) and returns its standard output.
+func (cp *ControlPlane) KubectlInput(ctx context.Context, input []byte, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(cp.BinDir, "kubectl"), append([]string{"--kubeconfig=" + cp.Kubeconfig}, args...)...)
+	cmd.Stdin = bytes.NewReader(input)
+	return runOutput(cmd)
+}
+
 // runOutput runs cmd and returns its standard output; standard error is
 // included in the error.
 func runOutput(cmd *exec.Cmd) (string, error) {

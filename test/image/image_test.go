@@ -2,6 +2,7 @@ package image
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
 	"debug/elf"
@@ -133,7 +134,7 @@ func (l layout) files(t *testing.T, m manifest) (map[string]*tar.Header, []byte)
 		if d.MediaType != "application/vnd.oci.image.layer.v1.tar+gzip" {
 			t.Fatalf("layer media type %q", d.MediaType)
 		}
-		zr, err := gzip.NewReader(strings.NewReader(string(l.blob(t, d))))
+		zr, err := gzip.NewReader(bytes.NewReader(l.blob(t, d)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,7 +219,7 @@ func TestImage(t *testing.T) {
 // checkStatic: an ELF for arch with no program interpreter (no libc needed).
 func checkStatic(t *testing.T, binary []byte, arch string) {
 	t.Helper()
-	f, err := elf.NewFile(strings.NewReader(string(binary)))
+	f, err := elf.NewFile(bytes.NewReader(binary))
 	if err != nil {
 		t.Fatalf("entrypoint is not an ELF binary: %v", err)
 	}

@@ -16,10 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -61,7 +58,6 @@ func TestHelmChart(t *testing.T) {
 		t.Fatal(err)
 	}
 	kube := kubernetes.NewForConfigOrDie(cfg)
-	dyn := dynamic.NewForConfigOrDie(cfg)
 
 	// Every object the chart renders is accepted by kube-apiserver. The
 	// NodePool CRD comes from the chart too (crds.install), as on a cluster
@@ -74,11 +70,7 @@ func TestHelmChart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	manifestFile := filepath.Join(t.TempDir(), "manifest.yaml")
-	if err := os.WriteFile(manifestFile, []byte(manifest), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	names, err := cp.Kubectl(ctx, "get", "-f", manifestFile, "-o", "name")
+	names, err := cp.KubectlInput(ctx, []byte(manifest), "get", "-f", "-", "-o", "name")
 	if err != nil {
 		t.Fatalf("objects of the release missing: %v", err)
 	}
@@ -142,7 +134,7 @@ func TestHelmChart(t *testing.T) {
 	if err := cp.WaitAPIServiceAvailable(ctx); err != nil {
 		t.Fatal(err)
 	}
-	caBundle := apiServiceCABundle(ctx, t, dyn)
+	caBundle := apiServiceCABundle(ctx, t, cp)
 	if want := base64.StdEncoding.EncodeToString(secret.Data["ca.crt"]); caBundle != want {
 		t.Errorf("APIService caBundle is not the chart Secret's ca.crt")
 	}
@@ -177,7 +169,7 @@ func TestHelmChart(t *testing.T) {
 	if after.ResourceVersion != secret.ResourceVersion || string(after.Data["tls.crt"]) != string(secret.Data["tls.crt"]) {
 		t.Errorf("helm upgrade rewrote the TLS Secret (resourceVersion %s -> %s)", secret.ResourceVersion, after.ResourceVersion)
 	}
-	if got := apiServiceCABundle(ctx, t, dyn); got != caBundle {
+	if got := apiServiceCABundle(ctx, t, cp); got != caBundle {
 		t.Errorf("helm upgrade changed the APIService caBundle")
 	}
 
@@ -217,11 +209,7 @@ func checkVariantsAccepted(ctx context.Context, t *testing.T, cp *framework.Cont
 		if err != nil {
 			t.Fatal(err)
 		}
-		file := filepath.Join(t.TempDir(), filepath.Base(values))
-		if err := os.WriteFile(file, []byte(rendered), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		out, err := cp.Kubectl(ctx, "apply", "--dry-run=server", "-f", file)
+		out, err := cp.KubectlInput(ctx, []byte(rendered), "apply", "--dry-run=server", "-f", "-")
 		if err != nil {
 			t.Errorf("%s: kube-apiserver rejects the rendering: %v", filepath.Base(values), err)
 			continue
@@ -230,15 +218,12 @@ func checkVariantsAccepted(ctx context.Context, t *testing.T, cp *framework.Cont
 	}
 }
 
-var apiServiceResource = schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
-
-func apiServiceCABundle(ctx context.Context, t *testing.T, dyn dynamic.Interface) string {
+func apiServiceCABundle(ctx context.Context, t *testing.T, cp *framework.ControlPlane) string {
 	t.Helper()
-	obj, err := dyn.Resource(apiServiceResource).Get(ctx, framework.APIServiceName, metav1.GetOptions{})
+	caBundle, err := cp.APIServiceCABundle(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	caBundle, _, _ := unstructured.NestedString(obj.Object, "spec", "caBundle")
 	if caBundle == "" {
 		t.Fatal("APIService has no caBundle")
 	}

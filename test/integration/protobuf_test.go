@@ -225,23 +225,13 @@ func TestViewServesProtobuf(t *testing.T) {
 	}
 }
 
-// collect reads n events from w, failing after 30s.
+// collect reads n events from w, bookmarks aside, each within 30s.
 func collect(t *testing.T, w watch.Interface, n int) []watch.Event {
 	t.Helper()
 	var out []watch.Event
-	timeout := time.After(30 * time.Second)
 	for len(out) < n {
-		select {
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				t.Fatalf("watch ended after %d of %d events", len(out), n)
-			}
-			if ev.Type == watch.Bookmark {
-				continue
-			}
+		if ev := nextEvent(t, w, 30*time.Second); ev.Type != watch.Bookmark {
 			out = append(out, ev)
-		case <-timeout:
-			t.Fatalf("%d of %d events after 30s", len(out), n)
 		}
 	}
 	return out
