@@ -99,7 +99,11 @@ test-image: image ## Build the image, then read it back and run its amd64 binary
 
 .PHONY: test-integration
 test-integration: controlplane tools ## Integration tests against a real etcd and kube-apiserver (and the chart, with helm).
-	$(GO) test -count=1 -timeout $(INTEGRATION_TIMEOUT) -v $(INTEGRATION_PKGS)
+	@mkdir -p _output/logs
+	@# The failing tests' names are repeated last: a failure dumps the
+	@# control plane's logs, which would push them out of a CI log's tail.
+	@set -o pipefail; $(GO) test -count=1 -timeout $(INTEGRATION_TIMEOUT) -v $(INTEGRATION_PKGS) 2>&1 | tee _output/logs/test-integration.log || \
+		{ rc=$$?; hack/test-failures.sh _output/logs/test-integration.log; exit $$rc; }
 
 BENCH_FLAGS ?=
 .PHONY: bench

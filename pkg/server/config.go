@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
@@ -14,8 +14,9 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
-	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
@@ -24,6 +25,7 @@ import (
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/authorizer/nodepool"
+	"github.com/leaderhub/leaderhub/pkg/election"
 	openyurtclient "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned"
 	"github.com/leaderhub/leaderhub/pkg/instancemetrics"
 	"github.com/leaderhub/leaderhub/pkg/projection"
@@ -43,6 +45,8 @@ type ExtraConfig struct {
 	Controllers   ControllerConfig
 	// AuthorizeNodes puts the per-pool node authorizer before the delegated one.
 	AuthorizeNodes bool
+	// ElectionDeadline is how long an election may take and succeed.
+	ElectionDeadline time.Duration
 }
 
 // Config is the whole server configuration.
@@ -73,8 +77,9 @@ type Server struct {
 	generic     *genericapiserver.GenericAPIServer
 	view        *viewstore.Store
 	reflector   *cache.Reflector
-	nodes       cache.SharedIndexInformer // nil without node authorization
-	controllers *controllers              // nil when none is enabled
+	nodes       cache.SharedIndexInformer
+	tracker     *election.Tracker
+	controllers *controllers // nil when none is enabled
 }
 
 // New builds the server: the view store, the NodePool reflector feeding it,
@@ -102,16 +107,31 @@ func (c CompletedConfig) New() (*Server, error) {
 			return pools.Watch(ctx, opts)
 		},
 	}
-	reflector := cache.NewReflectorWithOptions(lw, &appsv1beta2.NodePool{}, view, cache.ReflectorOptions{Name: "leaderhub-view"})
+	// One Node informer, slimmed by election.TransformNode, serves both the
+	// election tracker and the node authorizer. Nodes are read as protobuf:
+	// they are many and large before the transform.
+	nodeConfig := restclient.CopyConfig(restConfig)
+	nodeConfig.ContentType = runtime.ContentTypeProtobuf
+	nodeConfig.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
+	kube, err := kubernetes.NewForConfig(nodeConfig)
+	if err != nil {
+		return nil, err
+	}
+	nodes := informers.NewSharedInformerFactoryWithOptions(kube, 0, informers.WithTransform(election.TransformNode)).
+		Core().V1().Nodes().Informer()
+	if err := nodes.AddIndexers(election.NodeIndexers); err != nil {
+		return nil, err
+	}
+	tracker := election.NewTracker(nodes.GetIndexer(), election.Options{Deadline: c.extra.ElectionDeadline})
+	tracker.RegisterMetrics(instancemetrics.Legacy())
+	if _, err := nodes.AddEventHandler(tracker.NodeHandler()); err != nil {
+		return nil, err
+	}
+	// The view's NodePool watch feeds the tracker too: no second watch.
+	reflector := cache.NewReflectorWithOptions(lw, &appsv1beta2.NodePool{}, electionTee{Store: view, tracker: tracker},
+		cache.ReflectorOptions{Name: "leaderhub-view"})
 
-	var nodes cache.SharedIndexInformer
 	if c.extra.AuthorizeNodes {
-		metaClient, err := metadata.NewForConfig(restConfig)
-		if err != nil {
-			return nil, err
-		}
-		nodes = metadatainformer.NewFilteredMetadataInformer(metaClient, corev1.SchemeGroupVersion.WithResource("nodes"),
-			metav1.NamespaceAll, 0, cache.Indexers{}, nil).Informer()
 		nodeAuthz := nodepool.New(nodepool.InformerLookup{Indexer: nodes.GetIndexer()}, c.extra.Namespace)
 		chained, err := union.New(
 			union.NamedAuthorizer{AuthorizerName: "leaderhub-nodepool", Authorizer: nodeAuthz},
@@ -123,13 +143,13 @@ func (c CompletedConfig) New() (*Server, error) {
 		c.generic.Authorization.Authorizer = chained
 	}
 
-	ctrls, err := newControllers(restConfig, c.extra.Controllers, c.extra.View.Projection, view)
+	ctrls, err := newControllers(restConfig, c.extra.Controllers, c.extra.View.Projection, view, tracker, pools)
 	if err != nil {
 		return nil, err
 	}
 
 	judgeable := requestsJudgeable{frontProxyCA: c.generic.Authentication.RequestHeaderConfig}
-	if nodes != nil {
+	if c.extra.AuthorizeNodes {
 		judgeable.nodes = nodes.HasSynced
 	}
 	c.generic.BuildHandlerChainFunc = judgeable.buildHandlerChain
@@ -154,15 +174,23 @@ func (c CompletedConfig) New() (*Server, error) {
 	})); err != nil {
 		return nil, err
 	}
+	if err := generic.AddReadyzChecks(healthz.NamedCheck("election-tracker-started", func(*http.Request) error {
+		if !tracker.Started() {
+			return errors.New("the Node cache has not synced yet: hub-leader elections are not judged")
+		}
+		return nil
+	})); err != nil {
+		return nil, err
+	}
 
 	group := genericapiserver.NewDefaultAPIGroupInfo(leaderhub.GroupName, Scheme, metav1.ParameterCodec, Codecs)
 	group.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
-		v1alpha1.ResourcePlural: storage.NewREST(view),
+		v1alpha1.ResourcePlural: storage.NewREST(view, tracker),
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", leaderhub.GroupName, err)
 	}
-	return &Server{generic: generic, view: view, reflector: reflector, nodes: nodes, controllers: ctrls}, nil
+	return &Server{generic: generic, view: view, reflector: reflector, nodes: nodes, tracker: tracker, controllers: ctrls}, nil
 }
 
 // Run serves until ctx ends: the reflector and the view's bookmarks start
@@ -171,9 +199,14 @@ func (s *Server) Run(ctx context.Context) error {
 	s.generic.AddPostStartHookOrDie("leaderhub-view", func(hook genericapiserver.PostStartHookContext) error {
 		go s.reflector.RunWithContext(hook)
 		go s.view.Run(hook)
-		if s.nodes != nil {
-			go s.nodes.RunWithContext(hook)
-		}
+		go s.nodes.RunWithContext(hook)
+		go func() {
+			// The tracker judges once both the NodePools and the Nodes are
+			// in: a half-filled Node cache would read as stale leaders.
+			if cache.WaitForNamedCacheSyncWithContext(hook, s.view.HasSynced, s.nodes.HasSynced) {
+				s.tracker.Start()
+			}
+		}()
 		if s.controllers != nil {
 			go s.controllers.run(hook)
 		} else {
@@ -182,6 +215,49 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	})
 	return s.generic.PrepareRun().RunWithContext(ctx)
+}
+
+// electionTee is the view's NodePool reflector store, which hands every
+// NodePool to the election tracker as well.
+type electionTee struct {
+	*viewstore.Store
+	tracker *election.Tracker
+}
+
+func (t electionTee) Add(obj interface{}) error { return t.Update(obj) }
+
+func (t electionTee) Update(obj interface{}) error {
+	if err := t.Store.Update(obj); err != nil {
+		return err
+	}
+	if np, ok := obj.(*appsv1beta2.NodePool); ok {
+		t.tracker.Upsert(np)
+	}
+	return nil
+}
+
+func (t electionTee) Delete(obj interface{}) error {
+	if err := t.Store.Delete(obj); err != nil {
+		return err
+	}
+	if np, ok := obj.(*appsv1beta2.NodePool); ok {
+		t.tracker.Delete(np.Name)
+	}
+	return nil
+}
+
+func (t electionTee) Replace(list []interface{}, rv string) error {
+	if err := t.Store.Replace(list, rv); err != nil {
+		return err
+	}
+	nps := make([]*appsv1beta2.NodePool, 0, len(list))
+	for _, obj := range list {
+		if np, ok := obj.(*appsv1beta2.NodePool); ok {
+			nps = append(nps, np)
+		}
+	}
+	t.tracker.Replace(nps)
+	return nil
 }
 
 // Run serves until ctx ends. o must be completed and valid (Complete, then

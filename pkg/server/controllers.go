@@ -12,7 +12,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apiserver/pkg/server/healthz"
@@ -27,7 +29,10 @@ import (
 	"k8s.io/klog/v2"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/pkg/controller/hubleader"
 	"github.com/leaderhub/leaderhub/pkg/controller/materialize"
+	"github.com/leaderhub/leaderhub/pkg/election"
+	openyurtv1beta2 "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned/typed/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/instancemetrics"
 	"github.com/leaderhub/leaderhub/pkg/projection"
 	"github.com/leaderhub/leaderhub/pkg/registry/leaderhub/viewstore"
@@ -38,16 +43,27 @@ import (
 	_ "k8s.io/component-base/metrics/prometheus/workqueue"
 )
 
-// ControllerMaterialize is the name of the controller that keeps the
-// Endpoints (and ConfigMaps), for --controllers.
-const ControllerMaterialize = "materialize"
+// Controller names, for --controllers.
+const (
+	// ControllerMaterialize keeps the Endpoints (and ConfigMaps).
+	ControllerMaterialize = "materialize"
+	// ControllerHubLeader elects the pools' leaders; off unless named.
+	ControllerHubLeader = "hubleader"
+)
 
 // knownControllers are the controllers --controllers can name.
-var knownControllers = []string{ControllerMaterialize}
+var knownControllers = []string{ControllerMaterialize, ControllerHubLeader}
+
+// offByDefault are the controllers "*" does not enable, as
+// kube-controller-manager does with its opt-in controllers.
+var offByDefault = []string{ControllerHubLeader}
 
 // ControllerConfig is the configuration of the controllers.
 type ControllerConfig struct {
-	Enabled        bool
+	Materialize bool
+	HubLeader   bool
+	// LeaderGrace is the elector's --leader-grace-period.
+	LeaderGrace    time.Duration
 	Forms          []materialize.Form
 	Workers        int
 	ResyncPeriod   time.Duration
@@ -61,7 +77,7 @@ func controllersEnabled(flags []string, name string) (bool, error) {
 	for _, f := range flags {
 		switch {
 		case f == "*":
-			enabled = true
+			enabled = enabled || !slices.Contains(offByDefault, name)
 		case f == name:
 			enabled = true
 		case f == "-"+name:
@@ -80,10 +96,12 @@ var _ materialize.PoolSource = &viewstore.Store{}
 // controllers are the enabled controllers, built whole by newControllers so
 // that whatever can fail does before the server serves, and run by a
 // post-start hook. The object caches run on every replica, so a replica
-// that takes the lease over starts warm; the controller itself runs only
+// that takes the lease over starts warm; the controllers themselves run only
 // while this replica holds the lease.
 type controllers struct {
-	controller  *materialize.Controller
+	// materialize is nil when off, and so is elector.
+	materialize *materialize.Controller
+	elector     *hubleader.Controller
 	caches      []*materialize.ObjectCache
 	broadcaster record.EventBroadcaster
 	events      typedcorev1.EventInterface
@@ -92,10 +110,23 @@ type controllers struct {
 	lock     *observedLock
 }
 
-// newControllers builds the enabled controllers over the view; nil when
-// none is enabled.
-func newControllers(restConfig *rest.Config, cfg ControllerConfig, popts projection.Options, view *viewstore.Store) (*controllers, error) {
-	if !cfg.Enabled {
+// nodePoolStatus writes NodePool status for the elector, through the
+// status subresource of the JSON NodePool client.
+type nodePoolStatus struct {
+	pools openyurtv1beta2.NodePoolInterface
+}
+
+var _ hubleader.StatusPatcher = nodePoolStatus{}
+
+func (n nodePoolStatus) PatchStatus(ctx context.Context, name string, patch []byte) (*appsv1beta2.NodePool, error) {
+	return n.pools.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: hubleader.FieldManager}, "status")
+}
+
+// newControllers builds the enabled controllers over the view and the
+// election tracker; nil when none is enabled.
+func newControllers(restConfig *rest.Config, cfg ControllerConfig, popts projection.Options, view *viewstore.Store,
+	tracker *election.Tracker, pools openyurtv1beta2.NodePoolInterface) (*controllers, error) {
+	if !cfg.Materialize && !cfg.HubLeader {
 		return nil, nil
 	}
 	restConfig = rest.CopyConfig(restConfig)
@@ -106,25 +137,33 @@ func newControllers(restConfig *rest.Config, cfg ControllerConfig, popts project
 		return nil, fmt.Errorf("building the controller's client: %w", err)
 	}
 	c := &controllers{events: kube.CoreV1().Events("")}
-	for _, form := range cfg.Forms {
-		oc, err := materialize.NewObjectCache(kube, form, popts)
-		if err != nil {
-			return nil, fmt.Errorf("materialize controller: %w", err)
-		}
-		c.caches = append(c.caches, oc)
-	}
-
 	eventScheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(eventScheme))
 	utilruntime.Must(appsv1beta2.AddToScheme(eventScheme))
 	c.broadcaster = record.NewBroadcaster()
 	recorder := c.broadcaster.NewRecorder(eventScheme, corev1.EventSource{Component: "leaderhub"})
-	c.controller, err = materialize.New(view, c.caches, recorder, materialize.Options{
-		Projection: popts, Workers: cfg.Workers, ResyncPeriod: cfg.ResyncPeriod})
-	if err != nil {
-		return nil, fmt.Errorf("materialize controller: %w", err)
+
+	if cfg.Materialize {
+		for _, form := range cfg.Forms {
+			oc, err := materialize.NewObjectCache(kube, form, popts)
+			if err != nil {
+				return nil, fmt.Errorf("materialize controller: %w", err)
+			}
+			c.caches = append(c.caches, oc)
+		}
+		c.materialize, err = materialize.New(view, c.caches, recorder, materialize.Options{
+			Projection: popts, Workers: cfg.Workers, ResyncPeriod: cfg.ResyncPeriod})
+		if err != nil {
+			return nil, fmt.Errorf("materialize controller: %w", err)
+		}
+		c.materialize.RegisterMetrics(instancemetrics.Legacy())
 	}
-	c.controller.RegisterMetrics(instancemetrics.Legacy())
+	if cfg.HubLeader {
+		c.elector = hubleader.New(tracker, nodePoolStatus{pools: pools},
+			c.broadcaster.NewRecorder(eventScheme, corev1.EventSource{Component: "leaderhub-hubleader"}),
+			hubleader.Options{Workers: cfg.Workers, Grace: cfg.LeaderGrace})
+		c.elector.RegisterMetrics(instancemetrics.Legacy())
+	}
 
 	le := cfg.LeaderElection
 	if !le.LeaderElect {
@@ -148,7 +187,7 @@ func newControllers(restConfig *rest.Config, cfg ControllerConfig, popts project
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(ctx context.Context) {
 				klog.InfoS("Holding the controller lease; running controllers", "identity", identity)
-				c.controller.Run(ctx)
+				c.runControllers(ctx)
 			},
 			OnStoppedLeading: func() {
 				klog.InfoS("Lost or released the controller lease; controllers stopped", "identity", identity)
@@ -200,7 +239,7 @@ func (c *controllers) run(ctx context.Context) {
 		go oc.Run(ctx)
 	}
 	if c.election == nil {
-		c.controller.Run(ctx)
+		c.runControllers(ctx)
 		return
 	}
 	for ctx.Err() == nil {
@@ -211,6 +250,18 @@ func (c *controllers) run(ctx context.Context) {
 		}
 		elector.Run(ctx)
 	}
+}
+
+// runControllers runs the enabled controllers until ctx ends.
+func (c *controllers) runControllers(ctx context.Context) {
+	var wg sync.WaitGroup
+	if c.materialize != nil {
+		wg.Go(func() { c.materialize.Run(ctx) })
+	}
+	if c.elector != nil {
+		wg.Go(func() { c.elector.Run(ctx) })
+	}
+	wg.Wait()
 }
 
 // observedLock is a resource lock that remembers whether its last use

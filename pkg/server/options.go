@@ -61,6 +61,13 @@ type Options struct {
 	ControllerResync  time.Duration
 	LeaderElection    componentbaseconfig.LeaderElectionConfiguration
 
+	// ElectionDeadline is how long a pool's hub-leader election may take and
+	// still count as succeeded.
+	ElectionDeadline time.Duration
+	// LeaderGracePeriod is how long the elector keeps a leader whose Node is
+	// not Ready.
+	LeaderGracePeriod time.Duration
+
 	// validated is set by a Validate that found nothing wrong; Run needs it.
 	validated bool
 }
@@ -85,6 +92,7 @@ func NewOptions() *Options {
 		Materialize:       []string{string(materialize.FormEndpoints)},
 		ControllerWorkers: 4,
 		ControllerResync:  10 * time.Minute,
+		ElectionDeadline:  60 * time.Second,
 		LeaderElection: componentbaseconfig.LeaderElectionConfiguration{
 			LeaderElect:   true,
 			LeaseDuration: metav1.Duration{Duration: 15 * time.Second},
@@ -116,11 +124,20 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 
 	cs := fss.FlagSet("controllers")
 	cs.StringSliceVar(&o.Controllers, "controllers", o.Controllers, fmt.Sprintf(
-		"Controllers to run: '*' for all, 'name' to enable, '-name' to disable. Known: %s.", strings.Join(knownControllers, ", ")))
+		"Controllers to run: '*' for all that are on by default, 'name' to enable, '-name' to disable. Known: %s. "+
+			"Off by default: %s (so '*,%s' runs all).", strings.Join(knownControllers, ", "),
+		strings.Join(offByDefault, ", "), strings.Join(offByDefault, ",")))
 	cs.StringSliceVar(&o.Materialize, "materialize", o.Materialize, "Forms the materialize controller keeps for each NodePool: endpoints, configmap (the format upstream YurtHub reads).")
 	cs.IntVar(&o.ControllerWorkers, "controller-workers", o.ControllerWorkers, "Pools synced at once.")
 	cs.DurationVar(&o.ControllerResync, "controller-resync-period", o.ControllerResync, "How often every pool is checked again, whether or not anything changed.")
 	componentbaseoptions.BindLeaderElectionFlags(&o.LeaderElection, cs)
+
+	es := fss.FlagSet("hub-leader election")
+	es.DurationVar(&o.ElectionDeadline, "election-deadline", o.ElectionDeadline,
+		"How long a pool's hub-leader election may take and still count as succeeded in leaderhub_elections_total "+
+			"(from the moment the pool needs leaders to the moment it has as many valid ones as it can).")
+	es.DurationVar(&o.LeaderGracePeriod, "leader-grace-period", o.LeaderGracePeriod,
+		"How long the hubleader elector keeps a leader whose Node is not Ready, to ride out short NotReady blips; 0 replaces it at once.")
 
 	kc := fss.FlagSet("kube-apiserver connection")
 	o.Recommended.CoreAPI.AddFlags(kc)
@@ -168,6 +185,9 @@ func (o *Options) Validate() error {
 	if _, err := controllersEnabled(o.Controllers, ControllerMaterialize); err != nil {
 		errs = append(errs, err)
 	}
+	if o.ElectionDeadline <= 0 || o.LeaderGracePeriod < 0 {
+		errs = append(errs, fmt.Errorf("--election-deadline must be positive and --leader-grace-period not negative"))
+	}
 	for _, f := range o.Materialize {
 		if f != string(materialize.FormEndpoints) && f != string(materialize.FormConfigMap) {
 			errs = append(errs, fmt.Errorf("--materialize: unknown form %q (known: endpoints, configmap)", f))
@@ -202,7 +222,11 @@ func (o *Options) Config() (*Config, error) {
 	if err := o.Recommended.ApplyTo(generic); err != nil {
 		return nil, err
 	}
-	enabled, err := controllersEnabled(o.Controllers, ControllerMaterialize)
+	materializeOn, err := controllersEnabled(o.Controllers, ControllerMaterialize)
+	if err != nil {
+		return nil, err
+	}
+	hubLeaderOn, err := controllersEnabled(o.Controllers, ControllerHubLeader)
 	if err != nil {
 		return nil, err
 	}
@@ -221,11 +245,14 @@ func (o *Options) Config() (*Config, error) {
 				WatcherBuffer:    o.WatcherBuffer,
 				BookmarkInterval: o.BookmarkInterval,
 			},
-			Namespace:      o.Namespace,
-			LeaderHubPort:  o.LeaderHubPort,
-			AuthorizeNodes: o.AuthorizeNodes,
+			Namespace:        o.Namespace,
+			LeaderHubPort:    o.LeaderHubPort,
+			AuthorizeNodes:   o.AuthorizeNodes,
+			ElectionDeadline: o.ElectionDeadline,
 			Controllers: ControllerConfig{
-				Enabled:        enabled,
+				Materialize:    materializeOn,
+				HubLeader:      hubLeaderOn,
+				LeaderGrace:    o.LeaderGracePeriod,
 				Forms:          forms,
 				Workers:        o.ControllerWorkers,
 				ResyncPeriod:   o.ControllerResync,

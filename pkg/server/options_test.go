@@ -8,20 +8,27 @@ import (
 
 func TestControllersEnabled(t *testing.T) {
 	for _, tc := range []struct {
-		flags   []string
-		want    bool
-		wantErr string
+		flags      []string
+		controller string
+		want       bool
+		wantErr    string
 	}{
-		{flags: []string{"*"}, want: true},
-		{flags: []string{"materialize"}, want: true},
-		{flags: []string{"*", "-materialize"}, want: false},
-		{flags: []string{"-materialize", "*"}, want: false},
-		{flags: nil, want: false},
-		{flags: []string{"-materialize"}, want: false},
-		{flags: []string{"*", "hubleader"}, wantErr: `unknown controller "hubleader"`},
-		{flags: []string{"-bogus"}, wantErr: `unknown controller "-bogus"`},
+		{flags: []string{"*"}, controller: ControllerMaterialize, want: true},
+		{flags: []string{"materialize"}, controller: ControllerMaterialize, want: true},
+		{flags: []string{"*", "-materialize"}, controller: ControllerMaterialize, want: false},
+		{flags: []string{"-materialize", "*"}, controller: ControllerMaterialize, want: false},
+		{flags: nil, controller: ControllerMaterialize, want: false},
+		{flags: []string{"-materialize"}, controller: ControllerMaterialize, want: false},
+		// hubleader is opt-in: "*" alone leaves it off.
+		{flags: []string{"*"}, controller: ControllerHubLeader, want: false},
+		{flags: []string{"*", "hubleader"}, controller: ControllerHubLeader, want: true},
+		{flags: []string{"*", "hubleader"}, controller: ControllerMaterialize, want: true},
+		{flags: []string{"hubleader"}, controller: ControllerMaterialize, want: false},
+		{flags: []string{"*", "hubleader", "-hubleader"}, controller: ControllerHubLeader, want: false},
+		{flags: []string{"*", "hubleaders"}, controller: ControllerHubLeader, wantErr: `unknown controller "hubleaders"`},
+		{flags: []string{"-bogus"}, controller: ControllerMaterialize, wantErr: `unknown controller "-bogus"`},
 	} {
-		got, err := controllersEnabled(tc.flags, ControllerMaterialize)
+		got, err := controllersEnabled(tc.flags, tc.controller)
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("%v: err %v, want %q", tc.flags, err, tc.wantErr)
@@ -29,7 +36,7 @@ func TestControllersEnabled(t *testing.T) {
 			continue
 		}
 		if err != nil || got != tc.want {
-			t.Errorf("%v: %t, %v; want %t", tc.flags, got, err, tc.want)
+			t.Errorf("%v %s: %t, %v; want %t", tc.flags, tc.controller, got, err, tc.want)
 		}
 	}
 }

@@ -199,7 +199,13 @@ func endpointsLeaders(ep *corev1.Endpoints) string {
 
 func scrape(t *testing.T, lh *framework.LeaderHub) string {
 	t.Helper()
-	cfg, err := lh.RESTConfigFor(controlPlane, "metrics-reader", "system:masters")
+	return scrapeFrom(t, controlPlane, lh)
+}
+
+// scrapeFrom reads /metrics of a leaderhub running against cp.
+func scrapeFrom(t *testing.T, cp *framework.ControlPlane, lh *framework.LeaderHub) string {
+	t.Helper()
+	cfg, err := lh.RESTConfigFor(cp, "metrics-reader", "system:masters")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,8 +229,15 @@ func scrape(t *testing.T, lh *framework.LeaderHub) string {
 // from leaderhub's /metrics, 0 when absent.
 func metricValue(t *testing.T, lh *framework.LeaderHub, series string) float64 {
 	t.Helper()
+	return seriesValue(t, scrape(t, lh), series)
+}
+
+// seriesValue returns the value of one series from a /metrics page, 0 when
+// absent.
+func seriesValue(t *testing.T, page, series string) float64 {
+	t.Helper()
 	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` ([0-9.e+-]+)$`)
-	m := re.FindStringSubmatch(scrape(t, lh))
+	m := re.FindStringSubmatch(page)
 	if m == nil {
 		return 0
 	}

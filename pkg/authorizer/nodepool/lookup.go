@@ -14,8 +14,9 @@ type NodeStore interface {
 	GetByKey(key string) (item interface{}, exists bool, err error)
 }
 
-// InformerLookup reads a node's pool from a metadata-only Node informer, so
-// lookups cost no request and the cache holds only labels and names.
+// InformerLookup reads a node's pool from the server's Node informer (the
+// one the election tracker reads, slimmed by election.TransformNode), so
+// lookups cost no request.
 type InformerLookup struct {
 	Indexer NodeStore
 }

@@ -41,9 +41,10 @@ var (
 	_ rest.GroupVersionKindProvider = &REST{}
 )
 
-// NewREST returns the storage of leaderhubs over a view.
-func NewREST(view ViewReader) *REST {
-	return &REST{view: view}
+// NewREST returns the storage of leaderhubs over a view
+// and the election tracker (for the READY column; nil leaves it empty).
+func NewREST(view ViewReader, elections ElectionReader) *REST {
+	return &REST{view: view, tableConvertor: tableConvertor{elections: elections}}
 }
 
 // New returns an empty LeaderHub.

@@ -15,10 +15,12 @@ import (
 
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/pkg/election"
 )
 
 func leaderHub(name string, leaders ...string) *leaderhub.LeaderHub {
 	lh := &leaderhub.LeaderHub{ObjectMeta: metav1.ObjectMeta{Name: name, ResourceVersion: "7",
+		Labels:            map[string]string{v1alpha1.LabelPoolName: strings.TrimPrefix(name, v1alpha1.NamePrefix)},
 		CreationTimestamp: metav1.NewTime(time.Now().Add(-90 * time.Minute)),
 		Annotations: map[string]string{v1alpha1.AnnotationInterConnectivity: "true", v1alpha1.AnnotationEnableLeaderElection: "false",
 			v1alpha1.AnnotationPoolScopedMetadata: "/v1/services"}}}
@@ -33,10 +35,21 @@ func leaderHub(name string, leaders ...string) *leaderhub.LeaderHub {
 	return lh
 }
 
+// fakeElections answers the READY column from a map.
+type fakeElections map[string]election.Verdict
+
+func (f fakeElections) Verdict(pool string) (election.Verdict, bool) {
+	v, ok := f[pool]
+	return v, ok
+}
+
 // TestTable: kubectl's columns, one row per object, "<none>" for what is
-// missing, POOL-SCOPED-METADATA only in -o wide (priority 1).
+// missing, READY and POOL-SCOPED-METADATA only in -o wide (priority 1).
 func TestTable(t *testing.T) {
-	tc := tableConvertor{}
+	tc := tableConvertor{elections: fakeElections{
+		"a":    {Enabled: true, Wanted: 3, Published: 3, Valid: 2, Stale: 1, Eligible: 5},
+		"bare": {}, // election off
+	}}
 	list := &leaderhub.LeaderHubList{ListMeta: metav1.ListMeta{ResourceVersion: "9"},
 		Items: []leaderhub.LeaderHub{*leaderHub("leader-hub-a", "n1/10.0.0.1", "n2/fd00::2"), {ObjectMeta: metav1.ObjectMeta{Name: "leader-hub-bare"}}}}
 	table, err := tc.ConvertToTable(context.Background(), list, nil)
@@ -52,15 +65,21 @@ func TestTable(t *testing.T) {
 	if got := strings.Join(names, ","); got != "Name,Leaders,InterConnectivity,Election,Age" {
 		t.Errorf("default columns %s", got)
 	}
-	if last := table.ColumnDefinitions[len(table.ColumnDefinitions)-1]; last.Name != "Pool-Scoped-Metadata" || last.Priority != 1 {
-		t.Errorf("wide column %+v", last)
+	var wide []string
+	for _, c := range table.ColumnDefinitions {
+		if c.Priority == 1 {
+			wide = append(wide, c.Name)
+		}
+	}
+	if got := strings.Join(wide, ","); got != "Ready,Pool-Scoped-Metadata" {
+		t.Errorf("wide columns %s", got)
 	}
 	if table.ResourceVersion != "9" || len(table.Rows) != 2 {
 		t.Fatalf("table rv %q, %d rows", table.ResourceVersion, len(table.Rows))
 	}
 	want := [][]interface{}{
-		{"leader-hub-a", "n1/10.0.0.1,n2/fd00::2", "true", "false", "90m", "/v1/services"},
-		{"leader-hub-bare", "<none>", "<none>", "<none>", "<unknown>", "<none>"},
+		{"leader-hub-a", "n1/10.0.0.1,n2/fd00::2", "2/3", "true", "false", "90m", "/v1/services"},
+		{"leader-hub-bare", "<none>", "<none>", "<none>", "<none>", "<unknown>", "<none>"},
 	}
 	for i, row := range table.Rows {
 		for j, cell := range row.Cells {
@@ -103,7 +122,7 @@ func (f *fakeView) Watch(_ context.Context, namespace string, _ *metainternalver
 // names the resource as the contract does.
 func TestREST(t *testing.T) {
 	view := &fakeView{}
-	r := NewREST(view)
+	r := NewREST(view, nil)
 	ctx := genericapirequest.WithNamespace(context.Background(), "kube-system")
 	if obj, err := r.Get(ctx, "leader-hub-a", &metav1.GetOptions{}); err != nil || obj.(*leaderhub.LeaderHub).Name != "leader-hub-a" ||
 		view.namespace != "kube-system" || view.name != "leader-hub-a" {

@@ -1,0 +1,312 @@
+package hubleader
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/pkg/election"
+)
+
+// FieldManager names the elector in the NodePool's managedFields.
+const FieldManager = "leaderhub-hubleader"
+
+// Source is what the elector reads: the election tracker, which holds the
+// NodePools (from the view's watch) and the Node cache.
+type Source interface {
+	Started() bool
+	Pool(name string) (*election.Pool, bool)
+	PoolNames() []string
+	Node(name string) (*election.Node, bool)
+	Members(pool string) []election.Node
+	AddListener(fn func(pool string)) (remove func())
+}
+
+var _ Source = &election.Tracker{}
+
+// StatusPatcher applies a JSON merge patch to a NodePool's status
+// subresource and returns the NodePool it wrote.
+type StatusPatcher interface {
+	PatchStatus(ctx context.Context, name string, patch []byte) (*appsv1beta2.NodePool, error)
+}
+
+// Options configure the elector.
+type Options struct {
+	Workers int
+	// Grace is how long a leader whose Node is not Ready keeps its slot
+	// (--leader-grace-period).
+	Grace time.Duration
+	Clock clock.Clock
+}
+
+// Controller is the elector. It is built once; Run runs it while this
+// replica holds the controller lease, and may be called again.
+type Controller struct {
+	opts     Options
+	source   Source
+	patcher  StatusPatcher
+	recorder record.EventRecorder
+	metrics  *controllerMetrics
+	running  atomic.Bool
+
+	mu sync.Mutex
+	// written is what the elector last wrote to each pool, to tell its own
+	// writes from another writer's.
+	written map[string]writtenLeaders
+}
+
+type writtenLeaders struct {
+	resourceVersion uint64
+	leaders         []appsv1beta2.Leader
+}
+
+// New builds the elector.
+func New(source Source, patcher StatusPatcher, recorder record.EventRecorder, opts Options) *Controller {
+	if opts.Workers <= 0 {
+		opts.Workers = 1
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	c := &Controller{opts: opts, source: source, patcher: patcher, recorder: recorder, written: map[string]writtenLeaders{}}
+	c.metrics = newControllerMetrics(c)
+	return c
+}
+
+// Run elects until ctx ends.
+func (c *Controller) Run(ctx context.Context) {
+	defer utilruntime.HandleCrash()
+	if !c.running.CompareAndSwap(false, true) {
+		klog.ErrorS(nil, "The hubleader elector is already running")
+		return
+	}
+	defer c.running.Store(false)
+	queue := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+		workqueue.TypedRateLimitingQueueConfig[string]{Name: "leaderhub_hubleader"})
+	defer queue.ShutDown()
+	removeListener := c.source.AddListener(queue.Add)
+	defer removeListener()
+	klog.InfoS("Starting the hubleader elector", "workers", c.opts.Workers, "leaderGracePeriod", c.opts.Grace)
+	if err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(context.Context) (bool, error) {
+		return c.source.Started(), nil
+	}); err != nil {
+		return
+	}
+	for _, name := range c.source.PoolNames() {
+		queue.Add(name)
+	}
+	var wg sync.WaitGroup
+	for range c.opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wait.UntilWithContext(ctx, func(ctx context.Context) {
+				for c.processNext(ctx, queue) {
+				}
+			}, time.Second)
+		}()
+	}
+	<-ctx.Done()
+	queue.ShutDown()
+	wg.Wait()
+	klog.InfoS("Stopped the hubleader elector")
+}
+
+func (c *Controller) processNext(ctx context.Context, queue workqueue.TypedRateLimitingInterface[string]) bool {
+	pool, quit := queue.Get()
+	if quit {
+		return false
+	}
+	defer queue.Done(pool)
+	recheck, err := c.Sync(ctx, pool)
+	switch {
+	case apierrors.IsConflict(err):
+		c.metrics.syncs.WithLabelValues("conflict").Inc()
+		klog.V(2).InfoS("NodePool changed since it was read; electing again", "nodePool", klog.KRef("", pool))
+		queue.AddRateLimited(pool)
+	case err != nil:
+		c.metrics.syncs.WithLabelValues("error").Inc()
+		klog.ErrorS(err, "Electing leaders failed; retrying with backoff", "nodePool", klog.KRef("", pool), "retries", queue.NumRequeues(pool))
+		queue.AddRateLimited(pool)
+	default:
+		queue.Forget(pool)
+		if recheck > 0 {
+			queue.AddAfter(pool, recheck)
+		}
+	}
+	return true
+}
+
+// Sync elects one pool's leaders and writes them if they or the condition
+// changed. It returns when the pool must be judged again (a leader in its
+// grace period), and a Conflict when the NodePool changed under it.
+func (c *Controller) Sync(ctx context.Context, name string) (time.Duration, error) {
+	p, ok := c.source.Pool(name)
+	if !ok {
+		c.mu.Lock()
+		delete(c.written, name)
+		c.mu.Unlock()
+		return 0, nil
+	}
+	if c.behind(p) {
+		// The cache has not seen the elector's own last write yet; its
+		// event brings the pool back.
+		c.metrics.syncs.WithLabelValues("behind").Inc()
+		return 0, nil
+	}
+	out := Elect(p, Inputs{
+		Node: func(n string) *election.Node {
+			node, _ := c.source.Node(n)
+			return node
+		},
+		Members: c.source.Members(name), Now: c.opts.Clock.Now(), Grace: c.opts.Grace,
+	})
+	cur := p.Condition(appsv1beta2.LeaderStatus)
+	leadersSame := slices.Equal(p.Leaders, out.Leaders)
+	if !p.Enabled && len(p.Leaders) == 0 && (cur == nil || sameCondition(cur, &out.Condition)) {
+		// A pool that never had election: nothing of the elector's on it.
+		c.metrics.syncs.WithLabelValues("unchanged").Inc()
+		return 0, nil
+	}
+	if leadersSame && cur != nil && sameCondition(cur, &out.Condition) {
+		c.metrics.syncs.WithLabelValues("unchanged").Inc()
+		return out.RecheckAfter, nil
+	}
+	now := metav1.NewTime(c.opts.Clock.Now().Truncate(time.Second))
+	patch, err := statusPatch(p, &out, !leadersSame, now)
+	if err != nil {
+		return 0, err
+	}
+	written, err := c.patcher.PatchStatus(ctx, name, patch)
+	if err != nil {
+		return 0, fmt.Errorf("writing NodePool %s status: %w", name, err)
+	}
+	c.metrics.writes.Inc()
+	c.metrics.syncs.WithLabelValues("written").Inc()
+	rv, _ := strconv.ParseUint(written.ResourceVersion, 10, 64)
+	c.mu.Lock()
+	c.written[name] = writtenLeaders{resourceVersion: rv, leaders: out.Leaders}
+	c.mu.Unlock()
+	c.record(written, p, &out, cur)
+	return out.RecheckAfter, nil
+}
+
+// behind reports whether p is older than the elector's last write to it,
+// and warns when p's leaders were written by someone else since.
+func (c *Controller) behind(p *election.Pool) bool {
+	rv, err := strconv.ParseUint(p.ResourceVersion, 10, 64)
+	if err != nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w, ok := c.written[p.Name]
+	switch {
+	case !ok:
+		return false
+	case rv < w.resourceVersion:
+		return true
+	case rv > w.resourceVersion && !slices.Equal(p.Leaders, w.leaders):
+		klog.InfoS("Warning: the NodePool's leaders were changed by a writer other than leaderhub's elector; "+
+			"is yurt-manager's hubleader controller still on (--controllers=-hubleader on yurt-manager)?",
+			"nodePool", klog.KRef("", p.Name), "resourceVersion", p.ResourceVersion,
+			"leaders", leadersString(p.Leaders), "electorWrote", leadersString(w.leaders))
+		c.written[p.Name] = writtenLeaders{resourceVersion: rv, leaders: p.Leaders}
+	}
+	return false
+}
+
+// record emits the Events of a written election.
+func (c *Controller) record(np *appsv1beta2.NodePool, p *election.Pool, out *Outcome, prev *appsv1beta2.NodePoolCondition) {
+	ref := &appsv1beta2.NodePool{ObjectMeta: metav1.ObjectMeta{Name: np.Name, UID: np.UID, ResourceVersion: np.ResourceVersion}}
+	switch {
+	case len(out.Added) > 0 && len(out.Removed) > 0:
+		c.recorder.Eventf(ref, corev1.EventTypeNormal, EventLeaderReplaced, "Replaced leaders %s with %s",
+			strings.Join(out.Removed, ","), strings.Join(out.Added, ","))
+	case len(out.Added) > 0:
+		c.recorder.Eventf(ref, corev1.EventTypeNormal, EventLeaderElected, "Elected leaders %s (%s strategy); leaders now %s",
+			strings.Join(out.Added, ","), p.Strategy, leadersString(out.Leaders))
+	case len(out.Removed) > 0:
+		c.recorder.Eventf(ref, corev1.EventTypeNormal, EventLeaderReplaced, "Removed leaders %s; leaders now %s",
+			strings.Join(out.Removed, ","), orNone(leadersString(out.Leaders)))
+	}
+	if out.Condition.Reason == ReasonNoCandidates && (prev == nil || prev.Reason != ReasonNoCandidates) {
+		c.recorder.Event(ref, corev1.EventTypeWarning, EventNoCandidates, out.Condition.Message)
+	}
+	klog.V(2).InfoS("Wrote the pool's leaders", "nodePool", klog.KObj(np), "leaders", leadersString(out.Leaders),
+		"added", out.Added, "removed", out.Removed, "reason", out.Condition.Reason)
+}
+
+// statusPatch is a JSON merge patch of the NodePool's status with its
+// resourceVersion as precondition: it replaces leaderEndpoints, leaderNum
+// and the condition list (with LeaderReady set), and leaderLastElectedTime
+// when the leaders changed. Every other status field is left alone.
+func statusPatch(p *election.Pool, out *Outcome, leadersChanged bool, now metav1.Time) ([]byte, error) {
+	conds := make([]appsv1beta2.NodePoolCondition, 0, len(p.Conditions)+1)
+	set := out.Condition
+	set.LastTransitionTime = now
+	found := false
+	for _, c := range p.Conditions {
+		if c.Type == appsv1beta2.LeaderStatus {
+			if c.Status == set.Status {
+				set.LastTransitionTime = c.LastTransitionTime
+			}
+			c, found = set, true
+		}
+		conds = append(conds, c)
+	}
+	if !found {
+		conds = append(conds, set)
+	}
+	status := map[string]interface{}{
+		"leaderEndpoints": out.Leaders,
+		"leaderNum":       len(out.Leaders),
+		"conditions":      conds,
+	}
+	if len(out.Leaders) == 0 {
+		status["leaderEndpoints"] = nil
+	}
+	if leadersChanged {
+		status["leaderLastElectedTime"] = now
+	}
+	return json.Marshal(map[string]interface{}{
+		"metadata": map[string]interface{}{"resourceVersion": p.ResourceVersion},
+		"status":   status,
+	})
+}
+
+func sameCondition(a, b *appsv1beta2.NodePoolCondition) bool {
+	return a.Type == b.Type && a.Status == b.Status && a.Reason == b.Reason && a.Message == b.Message
+}
+
+func leadersString(leaders []appsv1beta2.Leader) string {
+	parts := make([]string, 0, len(leaders))
+	for _, l := range leaders {
+		parts = append(parts, l.NodeName+"/"+l.Address)
+	}
+	return strings.Join(parts, ",")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

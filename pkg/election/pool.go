@@ -1,0 +1,93 @@
+package election
+
+import (
+	"maps"
+	"slices"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+)
+
+// Pool is what the election reads of one NodePool: its election settings
+// and what its status publishes. Its slices and map are the NodePool's own
+// and are never modified.
+type Pool struct {
+	Name            string
+	UID             types.UID
+	ResourceVersion string
+	Enabled         bool
+	Strategy        appsv1beta2.LeaderElectionStrategy
+	// Wanted is spec.leaderReplicas, 1 when unset (as upstream's webhook
+	// defaults it).
+	Wanted   int
+	Selector map[string]string
+	// Leaders are status.leaderEndpoints, in the order they were written.
+	Leaders     []appsv1beta2.Leader
+	LastElected metav1.Time
+	Conditions  []appsv1beta2.NodePoolCondition
+}
+
+// PoolOf reads a NodePool.
+func PoolOf(np *appsv1beta2.NodePool) *Pool {
+	wanted := int(np.Spec.LeaderReplicas)
+	if wanted <= 0 {
+		wanted = 1
+	}
+	strategy := appsv1beta2.LeaderElectionStrategy(np.Spec.LeaderElectionStrategy)
+	if strategy == "" {
+		strategy = appsv1beta2.ElectionStrategyRandom // upstream's webhook default
+	}
+	return &Pool{
+		Name: np.Name, UID: np.UID, ResourceVersion: np.ResourceVersion,
+		Enabled: np.Spec.EnableLeaderElection, Strategy: strategy, Wanted: wanted,
+		Selector: np.Spec.LeaderNodeLabelSelector, Leaders: np.Status.LeaderEndpoints,
+		LastElected: np.Status.LeaderLastElectedTime, Conditions: np.Status.Conditions,
+	}
+}
+
+// Condition returns the pool's condition of type t, or nil.
+func (p *Pool) Condition(t appsv1beta2.NodePoolConditionType) *appsv1beta2.NodePoolCondition {
+	for i := range p.Conditions {
+		if p.Conditions[i].Type == t {
+			return &p.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// sameInputs reports whether two readings of a NodePool judge the same:
+// everything but the resourceVersion, the status conditions and the
+// election time.
+func (p *Pool) sameInputs(q *Pool) bool {
+	return p.UID == q.UID && p.Enabled == q.Enabled && p.Strategy == q.Strategy && p.Wanted == q.Wanted &&
+		maps.Equal(p.Selector, q.Selector) && slices.Equal(p.Leaders, q.Leaders)
+}
+
+// Candidate reports whether a Node may lead the pool: it is in the pool,
+// Ready, has an InternalIP and, with the mark strategy, matches the
+// selector; an empty selector matches no Node.
+func (p *Pool) Candidate(n *Node) bool {
+	if n.Pool != p.Name || !n.Ready || len(n.InternalIPs) == 0 {
+		return false
+	}
+	if p.Strategy != appsv1beta2.ElectionStrategyMark {
+		return true
+	}
+	if len(p.Selector) == 0 {
+		return false
+	}
+	for k, v := range p.Selector {
+		if w, ok := n.Labels[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidLeader reports whether a published leader is valid: its Node exists,
+// is in the pool, is Ready, and has that InternalIP.
+func (p *Pool) ValidLeader(l appsv1beta2.Leader, n *Node) bool {
+	return n != nil && n.Pool == p.Name && n.Ready && n.HasIP(l.Address)
+}

@@ -1,0 +1,479 @@
+package election
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+)
+
+// NodeReader is the part of the Node informer's indexer the tracker reads:
+// Nodes by name and by pool (NodeIndexers).
+type NodeReader interface {
+	GetByKey(key string) (item interface{}, exists bool, err error)
+	ByIndex(indexName, indexedValue string) ([]interface{}, error)
+}
+
+var _ NodeReader = cache.Indexer(nil)
+
+// Options configure a Tracker.
+type Options struct {
+	// Deadline is how long an election may take and still count as
+	// succeeded (--election-deadline).
+	Deadline time.Duration
+	// Clock times elections; the real clock when nil.
+	Clock clock.WithDelayedExecution
+}
+
+// Tracker judges every pool's election. It is fed NodePools by the view's
+// reflector (Upsert, Delete, Replace: the same NodePool watch as the view)
+// and Nodes by a Node informer (NodeHandler), and judges nothing until Start
+// says both have synced, so a restart never reads a half-filled cache as
+// stale leaders.
+type Tracker struct {
+	opts    Options
+	nodes   NodeReader
+	metrics *trackerMetrics
+
+	mu      sync.Mutex
+	started bool
+	pools   map[string]*record
+	// leaderOf maps a Node name to the pools that publish it as a leader,
+	// so an event on a Node outside those pools still reaches them.
+	leaderOf  map[string][]string
+	totals    totals
+	listeners map[int]func(pool string)
+	nextID    int
+}
+
+// record is what the tracker holds for one pool.
+type record struct {
+	pool    *Pool
+	verdict Verdict
+	// open is the pool's election in progress, nil when none.
+	open *openElection
+}
+
+type openElection struct {
+	since  time.Time
+	failed bool
+	timer  clock.Timer
+}
+
+// totals are the sums the gauges show.
+type totals struct {
+	states              map[State]int
+	stale               int
+	leaderlessElectable int
+}
+
+// NewTracker builds a Tracker over the Node informer's indexer.
+func NewTracker(nodes NodeReader, opts Options) *Tracker {
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	t := &Tracker{
+		opts: opts, nodes: nodes,
+		pools: map[string]*record{}, leaderOf: map[string][]string{},
+		totals:    totals{states: map[State]int{}},
+		listeners: map[int]func(string){},
+	}
+	t.metrics = newTrackerMetrics(t)
+	return t
+}
+
+// AddListener has fn called with a pool's name whenever its election
+// settings, its published leaders, its conditions or the Nodes that bear on
+// it change, once the tracker has started. fn runs with the tracker locked:
+// it must be quick (queue the name) and must not call the tracker.
+func (t *Tracker) AddListener(fn func(pool string)) (remove func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	id := t.nextID
+	t.nextID++
+	t.listeners[id] = fn
+	return func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		delete(t.listeners, id)
+	}
+}
+
+// Start judges every pool and, from then on, every change. The caller calls
+// it once both the NodePools and the Nodes have synced.
+func (t *Tracker) Start() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.started {
+		return
+	}
+	t.started = true
+	for name := range t.pools {
+		t.judgeLocked(name)
+	}
+	klog.InfoS("Election tracker started", "pools", len(t.pools), "ready", t.totals.states[StateReady],
+		"degraded", t.totals.states[StateDegraded], "leaderless", t.totals.states[StateLeaderless], "staleLeaders", t.totals.stale)
+}
+
+// Started reports whether Start was called.
+func (t *Tracker) Started() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.started
+}
+
+// Upsert records a NodePool as it is now.
+func (t *Tracker) Upsert(np *appsv1beta2.NodePool) {
+	p := PoolOf(np)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.upsertLocked(p)
+}
+
+func (t *Tracker) upsertLocked(p *Pool) {
+	rec := t.pools[p.Name]
+	if rec == nil {
+		rec = &record{}
+		t.pools[p.Name] = rec
+	}
+	prev := rec.pool
+	rec.pool = p
+	if prev != nil && prev.UID == p.UID && t.started && !sameLeaderSet(prev.Leaders, p.Leaders) {
+		t.metrics.leaderChanges.Inc()
+	}
+	if prev == nil || !slices.Equal(leaderNames(prev.Leaders), leaderNames(p.Leaders)) {
+		if prev != nil {
+			t.unindexLeadersLocked(prev)
+		}
+		for _, name := range leaderNames(p.Leaders) {
+			t.leaderOf[name] = append(t.leaderOf[name], p.Name)
+		}
+	}
+	if prev != nil && prev.sameInputs(p) && reflect.DeepEqual(prev.Conditions, p.Conditions) {
+		return // status churn the election does not read
+	}
+	t.judgeLocked(p.Name)
+	t.notifyLocked(p.Name)
+}
+
+// Delete forgets a NodePool; an election in progress is abandoned, neither
+// succeeded nor failed.
+func (t *Tracker) Delete(name string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.deleteLocked(name)
+}
+
+func (t *Tracker) deleteLocked(name string) {
+	rec := t.pools[name]
+	if rec == nil {
+		return
+	}
+	t.unindexLeadersLocked(rec.pool)
+	t.setVerdictLocked(rec, Verdict{})
+	t.closeLocked(name, rec, false)
+	delete(t.pools, name)
+	t.notifyLocked(name)
+}
+
+// Replace records a full NodePool list: pools missing from it are deleted.
+func (t *Tracker) Replace(nps []*appsv1beta2.NodePool) {
+	pools := make([]*Pool, len(nps))
+	for i, np := range nps {
+		pools[i] = PoolOf(np)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	keep := make(map[string]bool, len(pools))
+	for _, p := range pools {
+		keep[p.Name] = true
+		t.upsertLocked(p)
+	}
+	for name := range t.pools {
+		if !keep[name] {
+			t.deleteLocked(name)
+		}
+	}
+}
+
+func (t *Tracker) unindexLeadersLocked(p *Pool) {
+	for _, name := range leaderNames(p.Leaders) {
+		pools := slices.DeleteFunc(t.leaderOf[name], func(s string) bool { return s == p.Name })
+		if len(pools) == 0 {
+			delete(t.leaderOf, name)
+		} else {
+			t.leaderOf[name] = pools
+		}
+	}
+}
+
+// NodeHandler is the Node informer's event handler: a Node change that
+// the election can see (not a heartbeat) judges again the pools it was and
+// is in, and those that publish it.
+func (t *Tracker) NodeHandler() cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj interface{}) { t.nodeChanged(nil, asNode(obj)) },
+		UpdateFunc: func(oldObj, newObj interface{}) {
+			o, n := asNode(oldObj), asNode(newObj)
+			if o != nil && n != nil && Same(o, n) {
+				return
+			}
+			t.nodeChanged(o, n)
+		},
+		DeleteFunc: func(obj interface{}) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			t.nodeChanged(asNode(obj), nil)
+		},
+	}
+}
+
+func asNode(obj interface{}) *corev1.Node {
+	n, ok := obj.(*corev1.Node)
+	if !ok {
+		if obj != nil {
+			klog.ErrorS(fmt.Errorf("unexpected %T", obj), "Node cache holds something other than a Node")
+		}
+		return nil
+	}
+	return n
+}
+
+func (t *Tracker) nodeChanged(nodes ...*corev1.Node) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.started {
+		return
+	}
+	var affected []string
+	for _, n := range nodes {
+		if n == nil {
+			continue
+		}
+		if pool := n.Labels[appsv1beta2.LabelNodePool]; pool != "" {
+			affected = append(affected, pool)
+		}
+		affected = append(affected, t.leaderOf[n.Name]...)
+	}
+	slices.Sort(affected)
+	for _, pool := range slices.Compact(affected) {
+		if t.pools[pool] == nil {
+			continue
+		}
+		t.judgeLocked(pool)
+		t.notifyLocked(pool)
+	}
+}
+
+func (t *Tracker) notifyLocked(pool string) {
+	if !t.started {
+		return
+	}
+	for _, fn := range t.listeners {
+		fn(pool)
+	}
+}
+
+// judgeLocked judges a pool again and opens or closes its election.
+func (t *Tracker) judgeLocked(name string) {
+	if !t.started {
+		return
+	}
+	rec := t.pools[name]
+	v := t.judge(rec.pool)
+	t.setVerdictLocked(rec, v)
+	switch needs := v.NeedsLeaders(); {
+	case needs && rec.open == nil:
+		t.openLocked(name, rec)
+	case !needs && rec.open != nil:
+		t.closeLocked(name, rec, v.Enabled)
+	}
+}
+
+// judge judges a pool's published leaders against the Node cache.
+func (t *Tracker) judge(p *Pool) Verdict {
+	if !p.Enabled {
+		return Verdict{}
+	}
+	v := Verdict{Enabled: true, Wanted: p.Wanted}
+	valid := map[string]bool{}
+	for _, l := range p.Leaders {
+		if _, seen := valid[l.NodeName]; seen {
+			continue
+		}
+		n, _ := t.Node(l.NodeName)
+		valid[l.NodeName] = p.ValidLeader(l, n)
+		v.Published++
+		if valid[l.NodeName] {
+			v.Valid++
+		}
+	}
+	v.Stale = v.Published - v.Valid
+	for _, n := range t.Members(p.Name) {
+		if valid[n.Name] || p.Candidate(&n) {
+			v.Eligible++
+		}
+	}
+	return v
+}
+
+func (t *Tracker) setVerdictLocked(rec *record, v Verdict) {
+	old := rec.verdict
+	rec.verdict = v
+	if s := old.State(); s != "" {
+		t.totals.states[s]--
+	}
+	if s := v.State(); s != "" {
+		t.totals.states[s]++
+	}
+	t.totals.stale += v.Stale - old.Stale
+	if old.LeaderlessElectable() {
+		t.totals.leaderlessElectable--
+	}
+	if v.LeaderlessElectable() {
+		t.totals.leaderlessElectable++
+	}
+	t.metrics.setTotals(&t.totals)
+}
+
+func (t *Tracker) openLocked(name string, rec *record) {
+	e := &openElection{since: t.opts.Clock.Now()}
+	rec.open = e
+	e.timer = t.opts.Clock.AfterFunc(t.opts.Deadline, func() { t.deadlinePassed(name, e) })
+	klog.V(2).InfoS("Election started", "nodePool", klog.KRef("", name), "wanted", rec.verdict.Wanted,
+		"valid", rec.verdict.Valid, "stale", rec.verdict.Stale, "eligible", rec.verdict.Eligible)
+}
+
+// closeLocked ends a pool's election: done says it reached its target
+// (counted, and succeeded if not already failed), else it is abandoned.
+func (t *Tracker) closeLocked(name string, rec *record, done bool) {
+	e := rec.open
+	if e == nil {
+		return
+	}
+	rec.open = nil
+	e.timer.Stop()
+	if !done {
+		klog.V(2).InfoS("Election abandoned", "nodePool", klog.KRef("", name))
+		return
+	}
+	took := t.opts.Clock.Since(e.since)
+	t.metrics.duration.Observe(took.Seconds())
+	if !e.failed {
+		t.metrics.elections.WithLabelValues(resultSucceeded).Inc()
+	}
+	klog.V(2).InfoS("Election done", "nodePool", klog.KRef("", name), "took", took, "pastDeadline", e.failed,
+		"valid", rec.verdict.Valid, "wanted", rec.verdict.Wanted)
+}
+
+// deadlinePassed fails an election still open at its deadline.
+func (t *Tracker) deadlinePassed(name string, e *openElection) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rec := t.pools[name]
+	if rec == nil || rec.open != e || e.failed {
+		return
+	}
+	e.failed = true
+	t.metrics.elections.WithLabelValues(resultFailed).Inc()
+	klog.InfoS("Election failed: the pool has not got its leaders within the deadline", "nodePool", klog.KRef("", name),
+		"deadline", t.opts.Deadline, "wanted", rec.verdict.Wanted, "valid", rec.verdict.Valid,
+		"stale", rec.verdict.Stale, "eligible", rec.verdict.Eligible)
+}
+
+// Verdict returns a pool's last verdict; false when the pool is unknown or
+// the tracker has not started.
+func (t *Tracker) Verdict(pool string) (Verdict, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rec := t.pools[pool]
+	if rec == nil || !t.started {
+		return Verdict{}, false
+	}
+	return rec.verdict, true
+}
+
+// Pool returns what the tracker read of a NodePool.
+func (t *Tracker) Pool(name string) (*Pool, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rec := t.pools[name]
+	if rec == nil {
+		return nil, false
+	}
+	return rec.pool, true
+}
+
+// PoolNames returns every pool's name.
+func (t *Tracker) PoolNames() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	names := make([]string, 0, len(t.pools))
+	for name := range t.pools {
+		names = append(names, name)
+	}
+	return names
+}
+
+// Node returns a Node from the cache; false when there is none.
+func (t *Tracker) Node(name string) (*Node, bool) {
+	obj, ok, err := t.nodes.GetByKey(name)
+	if err != nil || !ok {
+		return nil, false
+	}
+	n, isNode := obj.(*corev1.Node)
+	if !isNode {
+		return nil, false
+	}
+	node := NodeOf(n)
+	return &node, true
+}
+
+// Members returns the Nodes labeled into a pool.
+func (t *Tracker) Members(pool string) []Node {
+	objs, err := t.nodes.ByIndex(IndexByPool, pool)
+	if err != nil {
+		klog.ErrorS(err, "Reading the Node cache", "nodePool", klog.KRef("", pool))
+		return nil
+	}
+	out := make([]Node, 0, len(objs))
+	for _, obj := range objs {
+		if n, ok := obj.(*corev1.Node); ok {
+			out = append(out, NodeOf(n))
+		}
+	}
+	return out
+}
+
+func leaderNames(leaders []appsv1beta2.Leader) []string {
+	names := make([]string, 0, len(leaders))
+	for _, l := range leaders {
+		names = append(names, l.NodeName)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// sameLeaderSet compares leader lists as sets.
+func sameLeaderSet(a, b []appsv1beta2.Leader) bool {
+	key := func(l appsv1beta2.Leader) string { return l.NodeName + "/" + l.Address }
+	ka, kb := make([]string, len(a)), make([]string, len(b))
+	for i := range a {
+		ka[i] = key(a[i])
+	}
+	for i := range b {
+		kb[i] = key(b[i])
+	}
+	slices.Sort(ka)
+	slices.Sort(kb)
+	return slices.Equal(slices.Compact(ka), slices.Compact(kb))
+}

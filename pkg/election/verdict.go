@@ -1,0 +1,60 @@
+package election
+
+// State is how a pool with election on stands: ready (as many valid leaders
+// as it wants), degraded (fewer, but some) or leaderless.
+type State string
+
+const (
+	StateReady      State = "ready"
+	StateDegraded   State = "degraded"
+	StateLeaderless State = "leaderless"
+)
+
+// States are every State, in the order metrics list them.
+var States = []State{StateReady, StateDegraded, StateLeaderless}
+
+// Verdict is the judgement of one pool's published leaders.
+type Verdict struct {
+	// Enabled is spec.enableLeaderElection; the rest is zero without it.
+	Enabled bool
+	// Wanted is leaderReplicas (1 when unset).
+	Wanted int
+	// Published counts the distinct published leaders, Valid those that
+	// are valid, Stale those that are not.
+	Published, Valid, Stale int
+	// Eligible counts the Nodes that could lead the pool: its candidates
+	// and its valid leaders (with the mark strategy, a valid leader the
+	// selector stopped matching is not a candidate, but it still leads).
+	Eligible int
+}
+
+// State is the pool's State; "" with election off.
+func (v Verdict) State() State {
+	switch {
+	case !v.Enabled:
+		return ""
+	case v.Valid == 0:
+		return StateLeaderless
+	case v.Valid < v.Wanted:
+		return StateDegraded
+	default:
+		return StateReady
+	}
+}
+
+// Target is how many valid leaders the pool can have: min(wanted, eligible).
+func (v Verdict) Target() int {
+	return min(v.Wanted, v.Eligible)
+}
+
+// NeedsLeaders reports whether the pool is in an election: it has fewer
+// valid leaders than it can have, or publishes leaders that are not valid.
+func (v Verdict) NeedsLeaders() bool {
+	return v.Enabled && (v.Valid < v.Target() || v.Stale > 0)
+}
+
+// LeaderlessElectable reports a pool with no valid leader although some
+// Node could lead it.
+func (v Verdict) LeaderlessElectable() bool {
+	return v.Enabled && v.Valid == 0 && v.Eligible > 0
+}

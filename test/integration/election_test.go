@@ -1,0 +1,571 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+
+	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/pkg/controller/hubleader"
+	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
+	openyurtclient "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned"
+	"github.com/leaderhub/leaderhub/test/framework"
+)
+
+// electionEnv is a control plane of its own for the election tests, so the
+// election metrics count only their pools: a leaderhub serving the view
+// (elector off, a short election deadline) is registered with the
+// aggregation layer, and electors are started beside it.
+type electionEnv struct {
+	cp    *framework.ControlPlane
+	kube  kubernetes.Interface
+	pools openyurtclient.Interface
+	view  *framework.LeaderHub
+	lh    versioned.Interface
+}
+
+// electionDeadline is the view's --election-deadline.
+const electionDeadline = 3 * time.Second
+
+func startElectionEnv(t *testing.T) *electionEnv {
+	t.Helper()
+	ctx := testContext(t, 3*time.Minute)
+	cp, err := framework.Start(ctx, framework.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("starting control plane: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("control plane logs:\n%s", cp.Logs(16384))
+		}
+		if err := cp.Stop(); err != nil {
+			t.Errorf("stopping control plane: %v", err)
+		}
+	})
+	if err := cp.InstallCRDs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := cp.RESTConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &electionEnv{cp: cp, kube: kubernetes.NewForConfigOrDie(cfg), pools: openyurtclient.NewForConfigOrDie(cfg),
+		lh: versioned.NewForConfigOrDie(cfg)}
+	// The chart's RBAC as it renders with the elector on: both the view and
+	// the electors run as its service account.
+	helm, err := cp.Helm(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := framework.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	chart := filepath.Join(root, framework.ChartDir)
+	rbac, err := helm.Run(ctx, "template", "leaderhub", chart, "--namespace", framework.LeaderHubNamespace,
+		"-f", filepath.Join(chart, "ci", "hubleader-values.yaml"), "--show-only", "templates/rbac.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rbac, "nodepools/status") {
+		t.Fatalf("the chart with hubleader grants no NodePool status writes:\n%s", rbac)
+	}
+	if out, err := cp.KubectlInput(ctx, []byte(rbac), "apply", "-f", "-"); err != nil {
+		t.Fatalf("applying the chart's RBAC: %v\n%s", err, out)
+	}
+	e.view, err = cp.StartLeaderHub(ctx, framework.LeaderHubOptions{Name: "leaderhub-election-view", SkipShippedRBAC: true, Args: []string{
+		"--controllers=-materialize", "--election-deadline=" + electionDeadline.String(), "--watch-bookmark-interval=1s"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.RegisterAPIService(ctx, e.view); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// startElector runs a leaderhub with only the hubleader elector, under a
+// lease of its own, as the chart's service account.
+func (e *electionEnv) startElector(t *testing.T, name string) *framework.LeaderHub {
+	t.Helper()
+	lh, err := e.cp.StartLeaderHub(testContext(t, time.Minute), framework.LeaderHubOptions{Name: name, SkipShippedRBAC: true,
+		Args: []string{"--controllers=hubleader", "--leader-elect-resource-name=leaderhub-elector-test",
+			"--leader-elect-retry-period=500ms", "--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lh
+}
+
+// createNode creates a Node in a pool and sets its Ready condition and
+// InternalIP through the status subresource, as a kubelet would.
+func (e *electionEnv) createNode(t *testing.T, name, pool, ip string, labels map[string]string) {
+	t.Helper()
+	ctx := testContext(t, 10*time.Second)
+	all := map[string]string{appsv1beta2.LabelNodePool: pool}
+	for k, v := range labels {
+		all[k] = v
+	}
+	n, err := e.kube.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: all}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := metav1.Now()
+	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
+		LastHeartbeatTime: now, LastTransitionTime: now}}
+	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}, {Type: corev1.NodeHostName, Address: name}}
+	if _, err := e.kube.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// updateNode changes a Node through its status subresource (or, with
+// labels set, the object) and returns when it is written.
+func (e *electionEnv) updateNode(t *testing.T, name string, change func(*corev1.Node)) {
+	t.Helper()
+	ctx := testContext(t, 10*time.Second)
+	nodes := e.kube.CoreV1().Nodes()
+	n, err := nodes.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := maps(n.Labels)
+	change(n)
+	if !equalMaps(labels, n.Labels) {
+		if _, err := nodes.Update(ctx, n, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if _, err := nodes.UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *electionEnv) setReady(t *testing.T, name string, ready bool) {
+	t.Helper()
+	e.updateNode(t, name, func(n *corev1.Node) {
+		c := &n.Status.Conditions[0]
+		c.Status, c.LastHeartbeatTime, c.LastTransitionTime = corev1.ConditionFalse, metav1.Now(), metav1.Now()
+		if ready {
+			c.Status = corev1.ConditionTrue
+		}
+	})
+}
+
+func maps(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// createElectionPool creates a NodePool with election on.
+func (e *electionEnv) createElectionPool(t *testing.T, name string, strategy appsv1beta2.LeaderElectionStrategy, replicas int32,
+	selector map[string]string) *appsv1beta2.NodePool {
+	t.Helper()
+	np, err := e.pools.AppsV1beta2().NodePools().Create(testContext(t, 10*time.Second), &appsv1beta2.NodePool{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: appsv1beta2.NodePoolSpec{Type: appsv1beta2.Edge, EnableLeaderElection: true, LeaderElectionStrategy: string(strategy),
+			LeaderReplicas: replicas, LeaderNodeLabelSelector: selector},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return np
+}
+
+func (e *electionEnv) updatePool(t *testing.T, name string, change func(*appsv1beta2.NodePool)) {
+	t.Helper()
+	ctx := testContext(t, 10*time.Second)
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		np, err := e.pools.AppsV1beta2().NodePools().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		change(np)
+		_, err = e.pools.AppsV1beta2().NodePools().Update(ctx, np, metav1.UpdateOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("updating NodePool %s: %v", name, err)
+	}
+}
+
+func (e *electionEnv) setLeaders(t *testing.T, name string, ls []appsv1beta2.Leader) {
+	t.Helper()
+	if _, err := framework.UpdateNodePoolStatus(testContext(t, 10*time.Second), e.pools, name, func(s *appsv1beta2.NodePoolStatus) {
+		s.LeaderEndpoints, s.LeaderNum, s.Conditions = ls, int32(len(ls)), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitPool waits until cond holds for the NodePool.
+func (e *electionEnv) waitPool(t *testing.T, name, what string, cond func(*appsv1beta2.NodePool) bool) *appsv1beta2.NodePool {
+	t.Helper()
+	var np *appsv1beta2.NodePool
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		var err error
+		np, err = e.pools.AppsV1beta2().NodePools().Get(ctx, name, metav1.GetOptions{})
+		return err == nil && cond(np), nil
+	})
+	if err != nil {
+		var status appsv1beta2.NodePoolStatus
+		if np != nil {
+			status = np.Status
+		}
+		t.Fatalf("NodePool %s never %s (status %+v)", name, what, status)
+	}
+	return np
+}
+
+// waitMetric waits until a series of the view's /metrics has want.
+func (e *electionEnv) waitMetric(t *testing.T, lh *framework.LeaderHub, series string, want float64) {
+	t.Helper()
+	var got float64
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
+		got = seriesValue(t, scrapeFrom(t, e.cp, lh), series)
+		return got == want, nil
+	})
+	if err != nil {
+		t.Fatalf("%s = %v, want %v", series, got, want)
+	}
+}
+
+func (e *electionEnv) metric(t *testing.T, lh *framework.LeaderHub, series string) float64 {
+	t.Helper()
+	return seriesValue(t, scrapeFrom(t, e.cp, lh), series)
+}
+
+// waitEvent waits for an Event of a type and reason on a NodePool.
+func (e *electionEnv) waitEvent(t *testing.T, pool, typ, reason string) corev1.Event {
+	t.Helper()
+	var found corev1.Event
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		list, err := e.kube.CoreV1().Events("default").List(ctx, metav1.ListOptions{
+			FieldSelector: "involvedObject.name=" + pool + ",reason=" + reason + ",type=" + typ})
+		if err != nil || len(list.Items) == 0 {
+			return false, nil
+		}
+		found = list.Items[0]
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("no %s %s Event on NodePool %s", typ, reason, pool)
+	}
+	return found
+}
+
+func leaderNodes(np *appsv1beta2.NodePool) []string {
+	out := make([]string, 0, len(np.Status.LeaderEndpoints))
+	for _, l := range np.Status.LeaderEndpoints {
+		out = append(out, l.NodeName)
+	}
+	return out
+}
+
+func leaderReady(np *appsv1beta2.NodePool) *appsv1beta2.NodePoolCondition {
+	for i := range np.Status.Conditions {
+		if np.Status.Conditions[i].Type == appsv1beta2.LeaderStatus {
+			return &np.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+func hasReason(reason string) func(*appsv1beta2.NodePool) bool {
+	return func(np *appsv1beta2.NodePool) bool {
+		c := leaderReady(np)
+		return c != nil && c.Reason == reason && (c.Status == corev1.ConditionTrue) == (reason == hubleader.ReasonLeadersElected)
+	}
+}
+
+// rank is the elector's order of preference among nodes for a pool.
+func rank(uid types.UID, nodes ...string) []string {
+	out := slices.Clone(nodes)
+	slices.SortFunc(out, func(a, b string) int {
+		if hubleader.Score(uid, a) > hubleader.Score(uid, b) {
+			return -1
+		}
+		return 1
+	})
+	return out
+}
+
+func without(s []string, drop ...string) []string {
+	return slices.DeleteFunc(slices.Clone(s), func(x string) bool { return slices.Contains(drop, x) })
+}
+
+// TestElection: the election is tracked with leaders written by hand (as
+// upstream's elector would), then leaderhub's own elector runs.
+func TestElection(t *testing.T) {
+	e := startElectionEnv(t)
+	t.Run("tracked with leaders written by hand", e.testTrackedByHand)
+	t.Run("elector", e.testElector)
+}
+
+func (e *electionEnv) testTrackedByHand(t *testing.T) {
+	const (
+		succeeded = `leaderhub_elections_total{result="succeeded"}`
+		failed    = `leaderhub_elections_total{result="failed"}`
+		durations = `leaderhub_election_duration_seconds_count`
+		stale     = `leaderhub_stale_leaders`
+	)
+	for i := 1; i <= 2; i++ {
+		e.createNode(t, fmt.Sprintf("hand-%d", i), "hand", fmt.Sprintf("10.30.0.%d", i), nil)
+	}
+	e.createElectionPool(t, "hand", appsv1beta2.ElectionStrategyRandom, 1, nil)
+	e.waitMetric(t, e.view, `leaderhub_election_pools{state="leaderless"}`, 1)
+	e.waitMetric(t, e.view, `leaderhub_election_leaderless_electable_pools`, 1)
+	if got := e.metric(t, e.view, succeeded) + e.metric(t, e.view, failed); got != 0 {
+		t.Fatalf("%v elections counted before any ended", got)
+	}
+
+	// A leader written within the deadline: succeeded.
+	e.setLeaders(t, "hand", leaders("hand-1=10.30.0.1"))
+	e.waitMetric(t, e.view, succeeded, 1)
+	e.waitMetric(t, e.view, `leaderhub_election_pools{state="ready"}`, 1)
+	out, err := e.cp.Kubectl(testContext(t, 20*time.Second), "get", "lh", "-n", framework.LeaderHubNamespace, "leader-hub-hand", "-o", "wide")
+	if err != nil || !strings.Contains(out, "READY") || !strings.Contains(out, " 1/1 ") {
+		t.Errorf("kubectl get lh -o wide: %v\n%s", err, out)
+	}
+
+	// The leader's Node goes NotReady: a stale leader, and an election
+	// nobody ends within the deadline: failed.
+	e.setReady(t, "hand-1", false)
+	e.waitMetric(t, e.view, stale, 1)
+	e.waitMetric(t, e.view, failed, 1)
+	if got := e.metric(t, e.view, succeeded); got != 1 {
+		t.Errorf("succeeded %v after a failure, want 1", got)
+	}
+	// A late leader ends the failed election: counted in the durations,
+	// not as a success.
+	e.setLeaders(t, "hand", leaders("hand-2=10.30.0.2"))
+	e.waitMetric(t, e.view, stale, 0)
+	e.waitMetric(t, e.view, durations, 2)
+	if s, f := e.metric(t, e.view, succeeded), e.metric(t, e.view, failed); s != 1 || f != 1 {
+		t.Errorf("after a late success: succeeded %v failed %v, want 1 and 1", s, f)
+	}
+	if got := e.metric(t, e.view, `leaderhub_leader_changes_total`); got != 2 {
+		t.Errorf("leader changes %v, want 2", got)
+	}
+	if err := e.pools.AppsV1beta2().NodePools().Delete(testContext(t, 10*time.Second), "hand", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitMetric(t, e.view, `leaderhub_election_pools{state="ready"}`, 0)
+}
+
+func (e *electionEnv) testElector(t *testing.T) {
+	elector := e.startElector(t, "leaderhub-elector")
+	var nodes []string
+	for i := 1; i <= 5; i++ {
+		nodes = append(nodes, fmt.Sprintf("rand-%d", i))
+		e.createNode(t, nodes[i-1], "rand", fmt.Sprintf("10.31.0.%d", i), nil)
+	}
+	np := e.createElectionPool(t, "rand", appsv1beta2.ElectionStrategyRandom, 1, nil)
+	order := rank(np.UID, nodes...)
+	ip := func(node string) string { return "10.31.0." + strings.TrimPrefix(node, "rand-") }
+
+	// random: the Node of highest rendezvous score; LeaderReady True.
+	np = e.waitPool(t, "rand", "elected 1 leader", hasReason(hubleader.ReasonLeadersElected))
+	if got := leaderNodes(np); !slices.Equal(got, order[:1]) || np.Status.LeaderNum != 1 || np.Status.LeaderLastElectedTime.IsZero() {
+		t.Fatalf("leaders %v (leaderNum %d), want %v", got, np.Status.LeaderNum, order[:1])
+	}
+	e.waitEvent(t, "rand", corev1.EventTypeNormal, hubleader.EventLeaderElected)
+
+	// leaderReplicas 1 -> 3 keeps the first; 3 -> 2 drops the last chosen.
+	e.updatePool(t, "rand", func(np *appsv1beta2.NodePool) { np.Spec.LeaderReplicas = 3 })
+	np = e.waitPool(t, "rand", "elected 3 leaders", func(np *appsv1beta2.NodePool) bool { return len(np.Status.LeaderEndpoints) == 3 })
+	if got := leaderNodes(np); !slices.Equal(got, order[:3]) {
+		t.Fatalf("leaders %v, want %v", got, order[:3])
+	}
+	e.updatePool(t, "rand", func(np *appsv1beta2.NodePool) { np.Spec.LeaderReplicas = 2 })
+	np = e.waitPool(t, "rand", "down to 2 leaders", func(np *appsv1beta2.NodePool) bool { return len(np.Status.LeaderEndpoints) == 2 })
+	if got := leaderNodes(np); !slices.Equal(got, order[:2]) {
+		t.Fatalf("leaders %v, want %v", got, order[:2])
+	}
+
+	// A leader's Node goes NotReady: replaced, and a view watcher has the
+	// new leaders soon after the Node status write.
+	views := e.lh.LeaderhubV1alpha1().LeaderHubs(framework.LeaderHubNamespace)
+	cur, err := views.Get(testContext(t, 10*time.Second), "leader-hub-rand", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := views.Watch(testContext(t, time.Minute), metav1.ListOptions{FieldSelector: "metadata.name=leader-hub-rand",
+		ResourceVersion: cur.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	down := order[0]
+	start := time.Now()
+	e.setReady(t, down, false)
+	wantAfter := []string{order[1], order[2]}
+	var got string
+	for !strings.Contains(got, order[2]+"/") {
+		ev := nextEvent(t, w, 20*time.Second)
+		if ev.Type == watch.Modified {
+			got = leaderHubLeaders(ev.Object.(*v1alpha1.LeaderHub))
+		}
+	}
+	t.Logf("failover: %v from the Node status write to the view watcher's event with the new leaders (%s)", time.Since(start), got)
+	np = e.waitPool(t, "rand", "replaced the NotReady leader", hasReason(hubleader.ReasonLeadersElected))
+	if got := leaderNodes(np); !slices.Equal(got, wantAfter) {
+		t.Fatalf("leaders %v, want %v (kept %s, then the next rank)", got, wantAfter, order[1])
+	}
+	e.waitEvent(t, "rand", corev1.EventTypeNormal, hubleader.EventLeaderReplaced)
+
+	// The former leader recovers: it does not take its slot back, and the
+	// NodePool is not written at all.
+	rv := np.ResourceVersion
+	e.setReady(t, down, true)
+	time.Sleep(2 * time.Second)
+	if np = e.waitPool(t, "rand", "read", func(*appsv1beta2.NodePool) bool { return true }); np.ResourceVersion != rv {
+		t.Errorf("the recovered former leader caused a NodePool write: leaders %v", leaderNodes(np))
+	}
+
+	// A leader's InternalIP changes: republished with the new address.
+	e.updateNode(t, order[1], func(n *corev1.Node) { n.Status.Addresses[0].Address = "10.31.1.1" })
+	e.waitPool(t, "rand", "republished the new address", func(np *appsv1beta2.NodePool) bool {
+		return slices.Contains(np.Status.LeaderEndpoints, appsv1beta2.Leader{NodeName: order[1], Address: "10.31.1.1"})
+	})
+
+	// A leader's Node moves to another pool: it stops being a leader. The
+	// open slot goes to the best candidate, which is the recovered former
+	// leader again: it never got its slot back while none was open.
+	e.updateNode(t, order[2], func(n *corev1.Node) { n.Labels[appsv1beta2.LabelNodePool] = "elsewhere" })
+	np = e.waitPool(t, "rand", "replaced the leader that left", func(np *appsv1beta2.NodePool) bool {
+		return len(np.Status.LeaderEndpoints) == 2 && !slices.Contains(leaderNodes(np), order[2])
+	})
+	if got, want := leaderNodes(np), []string{order[1], order[0]}; !slices.Equal(got, want) {
+		t.Errorf("leaders %v, want %v", got, want)
+	}
+
+	// 100 heartbeat-only Node status updates: no NodePool write.
+	rv = np.ResourceVersion
+	writes := e.metric(t, elector, "leaderhub_hubleader_status_writes_total")
+	for i := range 100 {
+		e.updateNode(t, nodes[i%len(nodes)], func(n *corev1.Node) { n.Status.Conditions[0].LastHeartbeatTime = metav1.Now() })
+	}
+	time.Sleep(2 * time.Second)
+	np = e.waitPool(t, "rand", "read", func(*appsv1beta2.NodePool) bool { return true })
+	if np.ResourceVersion != rv || e.metric(t, elector, "leaderhub_hubleader_status_writes_total") != writes {
+		t.Errorf("100 heartbeats wrote the NodePool (resourceVersion %s -> %s)", rv, np.ResourceVersion)
+	}
+	t.Logf("100 heartbeat-only Node updates: 0 NodePool writes (elector writes stayed at %v)", writes)
+
+	// LeaderReady transitions: more wanted than can lead, none can lead,
+	// election off, and back.
+	e.updatePool(t, "rand", func(np *appsv1beta2.NodePool) { np.Spec.LeaderReplicas = 6 })
+	np = e.waitPool(t, "rand", "InsufficientCandidates", hasReason(hubleader.ReasonInsufficientCandidates))
+	if len(np.Status.LeaderEndpoints) != 4 { // 5 Nodes, one moved out
+		t.Errorf("leaders %v, want all 4 Nodes left", leaderNodes(np))
+	}
+	for _, n := range without(nodes, order[2]) {
+		e.setReady(t, n, false)
+	}
+	np = e.waitPool(t, "rand", "NoCandidates", hasReason(hubleader.ReasonNoCandidates))
+	if len(np.Status.LeaderEndpoints) != 0 || np.Status.LeaderNum != 0 {
+		t.Errorf("leaders %v with no candidates", leaderNodes(np))
+	}
+	e.waitEvent(t, "rand", corev1.EventTypeWarning, hubleader.EventNoCandidates)
+	e.updatePool(t, "rand", func(np *appsv1beta2.NodePool) { np.Spec.EnableLeaderElection = false })
+	e.waitPool(t, "rand", "ElectionDisabled", hasReason(hubleader.ReasonElectionDisabled))
+	for _, n := range without(nodes, order[2]) {
+		e.setReady(t, n, true)
+	}
+	e.updatePool(t, "rand", func(np *appsv1beta2.NodePool) { np.Spec.EnableLeaderElection, np.Spec.LeaderReplicas = true, 2 })
+	np = e.waitPool(t, "rand", "LeadersElected again", hasReason(hubleader.ReasonLeadersElected))
+	if got, want := leaderNodes(np), without(order, order[2])[:2]; !slices.Equal(got, want) {
+		t.Errorf("leaders %v, want %v", got, want)
+	}
+	for _, l := range np.Status.LeaderEndpoints {
+		if l.NodeName == order[1] && l.Address != "10.31.1.1" || l.NodeName != order[1] && l.Address != ip(l.NodeName) {
+			t.Errorf("leader %+v has the wrong address", l)
+		}
+	}
+
+	// mark without a selector: no leaders, a Warning, and no crash.
+	e.createNode(t, "mark-1", "mark-none", "10.32.0.1", map[string]string{"leader": "yes"})
+	e.createElectionPool(t, "mark-none", appsv1beta2.ElectionStrategyMark, 1, nil)
+	np = e.waitPool(t, "mark-none", "NoCandidates", hasReason(hubleader.ReasonNoCandidates))
+	if len(np.Status.LeaderEndpoints) != 0 {
+		t.Errorf("mark without selector elected %v", leaderNodes(np))
+	}
+	ev := e.waitEvent(t, "mark-none", corev1.EventTypeWarning, hubleader.EventNoCandidates)
+	if !strings.Contains(ev.Message, "leaderNodeLabelSelector") {
+		t.Errorf("NoCandidates Event %q does not name the selector", ev.Message)
+	}
+	// mark with a selector: only the labeled Node.
+	e.createNode(t, "mark-2", "mark-sel", "10.32.1.2", nil)
+	e.createNode(t, "mark-3", "mark-sel", "10.32.1.3", map[string]string{"leader": "yes"})
+	e.createElectionPool(t, "mark-sel", appsv1beta2.ElectionStrategyMark, 2, map[string]string{"leader": "yes"})
+	np = e.waitPool(t, "mark-sel", "InsufficientCandidates", hasReason(hubleader.ReasonInsufficientCandidates))
+	if got := leaderNodes(np); !slices.Equal(got, []string{"mark-3"}) {
+		t.Errorf("mark elected %v, want [mark-3]", got)
+	}
+	if elector.Process.Exited() {
+		t.Fatal("the elector exited")
+	}
+
+	// Another writer (upstream's hubleader, say) changes the leaders: the
+	// elector warns, keeps the valid one it was given and fills the slot.
+	np = e.waitPool(t, "rand", "read", func(*appsv1beta2.NodePool) bool { return true })
+	first := leaderNodes(np)
+	e.setLeaders(t, "rand", np.Status.LeaderEndpoints[1:])
+	np = e.waitPool(t, "rand", "refilled after another writer", func(np *appsv1beta2.NodePool) bool {
+		return len(np.Status.LeaderEndpoints) == 2 && leaderReady(np) != nil
+	})
+	if got, want := leaderNodes(np), []string{first[1], first[0]}; !slices.Equal(got, want) {
+		t.Errorf("after another writer: leaders %v, want %v", got, want)
+	}
+	if log := elector.Process.Tail(1 << 16); !strings.Contains(log, "changed by a writer other than leaderhub's elector") {
+		t.Error("the elector did not warn about another writer")
+	}
+
+	// Restarts choose alike: the elector stopped, the leaders cleared by
+	// hand, a new elector elects the same ones (in rank order), twice.
+	first = leaderNodes(np)
+	slices.Sort(first)
+	var previous []string
+	for i := 1; i <= 2; i++ {
+		if err := elector.Process.Stop(10 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		e.setLeaders(t, "rand", nil)
+		elector = e.startElector(t, fmt.Sprintf("leaderhub-elector-%d", i))
+		np = e.waitPool(t, "rand", "elected after a restart", func(np *appsv1beta2.NodePool) bool { return len(np.Status.LeaderEndpoints) == 2 })
+		got := leaderNodes(np)
+		if sorted := slices.Sorted(slices.Values(got)); !slices.Equal(sorted, first) || previous != nil && !slices.Equal(got, previous) {
+			t.Errorf("restart %d elected %v; the first elector %v, the previous restart %v", i, got, first, previous)
+		}
+		previous = got
+	}
+}
