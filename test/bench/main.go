@@ -36,6 +36,9 @@ type config struct {
 	relistPools, relistWatchers                                   int
 	relistBinary                                                  string
 	goBench                                                       bool
+	electionPools, electionNodesPerPool, electionChurnRate        int
+	electionChurnFor                                              time.Duration
+	electionFailoverPools, electionWatchers                       int
 }
 
 // env is the running system the scenarios measure.
@@ -54,7 +57,8 @@ type env struct {
 func main() {
 	var c config
 	flag.StringVar(&c.out, "out", "docs/benchmarks.md", "where to write the report")
-	flag.StringVar(&c.scenarios, "scenarios", "controller,edge-bytes,fanout,memory,aggregator,throughput,relist", "scenarios to run, comma-separated")
+	flag.StringVar(&c.scenarios, "scenarios", "controller,edge-bytes,fanout,memory,aggregator,throughput,relist,election",
+		"scenarios to run, comma-separated (election deletes every NodePool first, so it runs last)")
 	flag.IntVar(&c.edgePools, "edge-pools", 50, "edge bytes: NodePools")
 	flag.IntVar(&c.edgeWatchers, "edge-watchers", 20, "edge bytes: watchers per pool and per form")
 	flag.IntVar(&c.edgeStatusUpdates, "edge-status-updates", 20, "edge bytes: status updates per pool that leave the projection alone")
@@ -71,6 +75,12 @@ func main() {
 	flag.IntVar(&c.relistPools, "relist-pools", 100, "relist: NodePools")
 	flag.IntVar(&c.relistWatchers, "relist-watchers", 10000, "relist: watches of the view through the aggregator, spread over the pools")
 	flag.StringVar(&c.relistBinary, "relist-binary", "", "relist: the leaderhub-apiserver binary to measure (default: this commit's)")
+	flag.IntVar(&c.electionPools, "election-pools", 500, "election: NodePools with election on")
+	flag.IntVar(&c.electionNodesPerPool, "election-nodes-per-pool", 20, "election: Nodes per pool")
+	flag.IntVar(&c.electionChurnRate, "election-churn-rate", 500, "election: heartbeat-only Node status updates per second")
+	flag.DurationVar(&c.electionChurnFor, "election-churn-for", 20*time.Second, "election: how long the heartbeats run")
+	flag.IntVar(&c.electionFailoverPools, "election-failover-pools", 50, "election: pools whose leader is failed over, one at a time")
+	flag.IntVar(&c.electionWatchers, "election-watchers", 10, "election: view watchers per failed-over pool")
 	flag.BoolVar(&c.goBench, "go-bench", true, "also run the Go testing.B benchmarks of the hot paths and include them")
 	flag.Parse()
 	klog.SetOutput(os.Stderr)
@@ -141,6 +151,7 @@ func run(c config) error {
 		"aggregator": e.aggregator,
 		"throughput": e.throughput,
 		"relist":     e.relist,
+		"election":   e.election,
 	}
 	for _, name := range strings.Split(c.scenarios, ",") {
 		fn, ok := scenarios[strings.TrimSpace(name)]

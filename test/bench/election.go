@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/test/framework"
+)
+
+// election: many Nodes in many pools with leaderhub's elector on. How long
+// the first elections take, what heartbeat churn costs (CPU per Node update,
+// NodePool writes: none wanted), the failover time from a leader's Node going
+// NotReady to every view watcher of its pool having the new leader, and the
+// Node cache's memory per Node in the view's server.
+func (e *env) election(ctx context.Context) error {
+	c := e.cfg
+	const prefix = "el"
+	// The scenario owns the cluster's NodePools: the elector would otherwise
+	// elect for those the other scenarios left (none of which has Nodes).
+	if err := e.pools.AppsV1beta2().NodePools().DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+		return err
+	}
+	if err := waitFor(ctx, 5*time.Minute, "the view to empty", func(ctx context.Context) (bool, error) {
+		list, err := versionedFor(e.direct).LeaderhubV1alpha1().LeaderHubs(ns).List(ctx, metav1.ListOptions{Limit: 1})
+		return err == nil && len(list.Items) == 0, nil
+	}); err != nil {
+		return err
+	}
+	if _, err := e.waitControllerIdle(ctx); err != nil {
+		return err
+	}
+	heapBefore, err := goFootprint(ctx, e.direct, "")
+	if err != nil {
+		return err
+	}
+
+	// Nodes: created, then made Ready with an InternalIP through the status
+	// subresource, as kubelets do.
+	nodeCount := c.electionPools * c.electionNodesPerPool
+	nodes := make([]*corev1.Node, nodeCount)
+	nodeName := func(p, i int) string { return fmt.Sprintf("%s-%d-n%d", prefix, p, i) }
+	start := time.Now()
+	err = parallel(nodeCount, 32, func(k int) error {
+		p, i := k/c.electionNodesPerPool, k%c.electionNodesPerPool
+		n, err := e.kube.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: nodeName(p, i),
+			Labels: map[string]string{appsv1beta2.LabelNodePool: poolName(prefix, p), "kubernetes.io/os": "linux"}}}, metav1.CreateOptions{})
+		if err != nil {
+			return err
+		}
+		now := metav1.Now()
+		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
+			LastHeartbeatTime: now, LastTransitionTime: now}}
+		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: fmt.Sprintf("172.%d.%d.%d", 16+p/250, p%250, i+1)},
+			{Type: corev1.NodeHostName, Address: n.Name}}
+		nodes[k], err = e.kube.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("creating Nodes: %w", err)
+	}
+	nodesWritten := time.Since(start)
+	time.Sleep(3 * time.Second) // the Node informers have the last of them
+	heapNodes, err := goFootprint(ctx, e.direct, "")
+	if err != nil {
+		return err
+	}
+
+	elector, err := e.cp.StartLeaderHub(ctx, framework.LeaderHubOptions{Name: "leaderhub-elector", User: "bench-elector",
+		Groups: []string{"system:masters"}, Args: []string{"--controllers=hubleader", "--leader-elect-resource-name=leaderhub-elector-bench",
+			"--kube-api-qps=1000", "--kube-api-burst=2000", "--v=1"}})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = elector.Process.Stop(10 * time.Second) }()
+	electorCfg, err := elector.RESTConfigFor(e.cp, "bench", "system:masters")
+	if err != nil {
+		return err
+	}
+
+	// Pools with election on, one leader each, elected by the elector.
+	start = time.Now()
+	err = parallel(c.electionPools, 16, func(p int) error {
+		_, err := e.pools.AppsV1beta2().NodePools().Create(ctx, &appsv1beta2.NodePool{ObjectMeta: metav1.ObjectMeta{Name: poolName(prefix, p)},
+			Spec: appsv1beta2.NodePoolSpec{Type: appsv1beta2.Edge, EnableLeaderElection: true, LeaderElectionStrategy: "random", LeaderReplicas: 1}},
+			metav1.CreateOptions{})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	leaderOf := map[string]string{}
+	if err := waitFor(ctx, 5*time.Minute, "every pool to have its leader", func(ctx context.Context) (bool, error) {
+		list, err := e.pools.AppsV1beta2().NodePools().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		for _, np := range list.Items {
+			if len(np.Status.LeaderEndpoints) == 1 {
+				leaderOf[np.Name] = np.Status.LeaderEndpoints[0].NodeName
+			}
+		}
+		return len(leaderOf) == c.electionPools, nil
+	}); err != nil {
+		return err
+	}
+	elected := time.Since(start)
+
+	// Heartbeat churn at a fixed rate: Node status updates that change only
+	// lastHeartbeatTime.
+	metricsBefore, err := scrapeServer(ctx, electorCfg)
+	if err != nil {
+		return err
+	}
+	poolsBefore, err := e.pools.AppsV1beta2().NodePools().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	// An idle window first, so the churn's CPU is reported net of what the
+	// servers spend anyway (lease renewals, bookmarks, GC).
+	const idle = 10 * time.Second
+	cpuElectorIdle, err := cpuSeconds(elector.Process.PID)
+	if err != nil {
+		return err
+	}
+	cpuViewIdle, err := cpuSeconds(e.lh.Process.PID)
+	if err != nil {
+		return err
+	}
+	time.Sleep(idle)
+	cpuElectorBefore, _ := cpuSeconds(elector.Process.PID)
+	cpuViewBefore, _ := cpuSeconds(e.lh.Process.PID)
+	idleElector := (cpuElectorBefore - cpuElectorIdle) / idle.Seconds()
+	idleView := (cpuViewBefore - cpuViewIdle) / idle.Seconds()
+	updates := c.electionChurnRate * int(c.electionChurnFor/time.Second)
+	tick := time.NewTicker(time.Second / time.Duration(c.electionChurnRate))
+	start = time.Now()
+	err = parallel(updates, 32, func(k int) error {
+		<-tick.C
+		i := k % nodeCount
+		n := nodes[i].DeepCopy()
+		n.Status.Conditions[0].LastHeartbeatTime = metav1.Now()
+		updated, err := e.kube.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
+		if err == nil {
+			nodes[i] = updated
+		}
+		return err
+	})
+	tick.Stop()
+	if err != nil {
+		return fmt.Errorf("heartbeats: %w", err)
+	}
+	time.Sleep(3 * time.Second) // the last heartbeats reach both servers
+	churnTook := time.Since(start)
+	cpuElector, _ := cpuSeconds(elector.Process.PID)
+	cpuView, _ := cpuSeconds(e.lh.Process.PID)
+	metricsAfter, err := scrapeServer(ctx, electorCfg)
+	if err != nil {
+		return err
+	}
+	poolsAfter, err := e.pools.AppsV1beta2().NodePools().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	rvBefore := map[string]string{}
+	for _, np := range poolsBefore.Items {
+		rvBefore[np.Name] = np.ResourceVersion
+	}
+	poolWrites := 0
+	for _, np := range poolsAfter.Items {
+		if rvBefore[np.Name] != np.ResourceVersion {
+			poolWrites++
+		}
+	}
+	electorWrites := metricSum(metricsAfter, "leaderhub_hubleader_status_writes_total", "") -
+		metricSum(metricsBefore, "leaderhub_hubleader_status_writes_total", "")
+
+	samples, perPool, err := e.failover(ctx, prefix, leaderOf, nodes, nodeName)
+	if err != nil {
+		return fmt.Errorf("failover: %w", err)
+	}
+
+	n := float64(updates)
+	e.report.section("9. Hub-leader election at scale",
+		fmt.Sprintf("%d Nodes in %d pools (%d each), Ready with one InternalIP; leaderhub's elector (`--controllers=hubleader`) in a "+
+			"second leaderhub-apiserver beside the one serving the view; leaderReplicas 1, strategy random. Heartbeats: %d Node "+
+			"status updates that change only lastHeartbeatTime, %d/s for %v. Failover: %d pools × %d watchers of the view through "+
+			"kube-apiserver (name-selected); one pool at a time, its leader's Node set NotReady, timed until each watcher of the "+
+			"pool has the event with the new leader.", nodeCount, c.electionPools, c.electionNodesPerPool, updates,
+			c.electionChurnRate, c.electionChurnFor, c.electionFailoverPools, c.electionWatchers),
+		[]string{"measure", "value"},
+		[][]string{
+			{"Nodes written (create + status, 32 at a time)", nodesWritten.Round(time.Second).String()},
+			{fmt.Sprintf("%d pools created until each had its leader", c.electionPools), elected.Round(100 * time.Millisecond).String()},
+			{fmt.Sprintf("heartbeats sent (%d), and 3 s for the last to arrive", updates), churnTook.Round(100 * time.Millisecond).String()},
+			{"… NodePool writes (pools whose resourceVersion moved)", fmt.Sprint(poolWrites)},
+			{"… elector status writes", fmt.Sprintf("%.0f", electorWrites)},
+			{"… elector CPU per Node update, net of idle", fmt.Sprintf("%.0f µs (idle: %.0f ms/s)",
+				(cpuElector-cpuElectorBefore-idleElector*churnTook.Seconds())/n*1e6, idleElector*1e3)},
+			{"… view server CPU per Node update, net of idle (its Node cache and election tracker)", fmt.Sprintf("%.0f µs (idle: %.0f ms/s)",
+				(cpuView-cpuViewBefore-idleView*churnTook.Seconds())/n*1e6, idleView*1e3)},
+			{fmt.Sprintf("failover, per watcher: p50 / p99 / max (%d deliveries)", len(samples)),
+				fmt.Sprintf("%s / **%s** / %s", ms(percentile(samples, 0.5)), ms(percentile(samples, 0.99)), ms(percentile(samples, 1)))},
+			{"failover, all watchers of a pool: p50 / p99", fmt.Sprintf("%s / %s", ms(percentile(perPool, 0.5)), ms(percentile(perPool, 0.99)))},
+			{"view server Go heap per Node (Node cache, after two forced GCs)", fmt.Sprintf("%.0f B", (heapNodes.heap-heapBefore.heap)/float64(nodeCount))},
+		},
+		"Goals: 0 NodePool writes for heartbeats; failover p99 under 1 s with the default grace period of 0. "+
+			"The per-Node heap is the informer's slimmed Node (name, uid, labels interned, the Ready condition, InternalIPs) and "+
+			"its pool index; `BenchmarkNodeCacheMemory` below compares it with whole Nodes as kubelets write them.")
+	return nil
+}
+
+// failover times leader replacement: for each of the first pools, a
+// leader's Node goes NotReady and every watcher of the pool's view must get
+// an event whose leader is another Node.
+func (e *env) failover(ctx context.Context, prefix string, leaderOf map[string]string, nodes []*corev1.Node,
+	nodeName func(p, i int) string) (samples, perPool []time.Duration, err error) {
+	c := e.cfg
+	tr, err := newTransports(e.admin, 200)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer tr.close()
+	var mu sync.Mutex
+	var down string // the node name of the leader being replaced
+	var start time.Time
+	received := map[int]time.Duration{}
+	var watchers []*streamWatch
+	for p := range c.electionFailoverPools {
+		for w := range c.electionWatchers {
+			id := p*c.electionWatchers + w
+			watchers = append(watchers, openWatch(ctx, tr.client(), leaderHubWatchURL(e.admin.Host, poolName(prefix, p), ""),
+				func(typ string, obj []byte, at time.Time) {
+					mu.Lock()
+					defer mu.Unlock()
+					if down != "" && bytes.Contains(obj, []byte(`"nodeName"`)) && !bytes.Contains(obj, []byte(`"`+down+`"`)) {
+						if _, seen := received[id]; !seen {
+							received[id] = at.Sub(start)
+						}
+					}
+				}))
+		}
+	}
+	defer stopAll(watchers)
+	if failed, err := waitEstablished(watchers, 2*time.Minute); failed > 0 {
+		return nil, nil, fmt.Errorf("%d watches failed: %w", failed, err)
+	}
+	time.Sleep(2 * time.Second) // initial events are in
+	index := map[string]int{}
+	for k, n := range nodes {
+		index[n.Name] = k
+	}
+	for p := range c.electionFailoverPools {
+		leader := leaderOf[poolName(prefix, p)]
+		k, ok := index[leader]
+		if !ok {
+			return nil, nil, fmt.Errorf("pool %s: leader %q is none of the scenario's Nodes (%s...)", poolName(prefix, p), leader, nodeName(p, 0))
+		}
+		n := nodes[k].DeepCopy()
+		now := metav1.Now()
+		n.Status.Conditions[0].Status, n.Status.Conditions[0].LastHeartbeatTime, n.Status.Conditions[0].LastTransitionTime =
+			corev1.ConditionFalse, now, now
+		mu.Lock()
+		down, start, received = leader, time.Now(), map[int]time.Duration{}
+		mu.Unlock()
+		if nodes[k], err = e.kube.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+			return nil, nil, err
+		}
+		if err := waitFor(ctx, time.Minute, "every watcher of the pool getting the new leader", func(context.Context) (bool, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(received) >= c.electionWatchers, nil
+		}); err != nil {
+			return nil, nil, err
+		}
+		mu.Lock()
+		var worst time.Duration
+		for _, d := range received {
+			samples = append(samples, d)
+			worst = max(worst, d)
+		}
+		perPool = append(perPool, worst)
+		down = ""
+		mu.Unlock()
+	}
+	return samples, perPool, nil
+}
