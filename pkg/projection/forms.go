@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub"
@@ -89,4 +90,61 @@ func (p *Pool) ConfigMap(opts Options) *corev1.ConfigMap {
 			ConfigMapKeyEnableLeaderElection: strconv.FormatBool(p.enableLeaderElection),
 		},
 	}
+}
+
+// EndpointSlice labels beyond Labels: the managing controller, as
+// kube-controller-manager's EndpointSlice controller sets its own name, and
+// the headless marker kube-proxy excludes from its EndpointSlice informer.
+const (
+	EndpointSliceManagedBy = "leaderhub.openyurt.io"
+	LabelHeadless          = "service.kubernetes.io/headless"
+)
+
+// EndpointSliceLabels are the labels leaderhub owns on its EndpointSlices,
+// sorted.
+var EndpointSliceLabels = []string{v1alpha1.LabelManagedBy, discoveryv1.LabelManagedBy, v1alpha1.LabelPoolName, LabelHeadless}
+
+// EndpointSliceName is the name of the pool's EndpointSlice for one address
+// family: leader-hub-<pool>-ipv4 or -ipv6. An EndpointSlice's addressType
+// cannot change, so each family has a slice and a name of its own.
+func EndpointSliceName(pool string, family discoveryv1.AddressType) string {
+	return v1alpha1.ObjectName(pool) + "-" + strings.ToLower(string(family))
+}
+
+// EndpointSlice is the pool's discovery.k8s.io/v1 EndpointSlice for one
+// address family (IPv4 or IPv6): its leaders of that family, sorted by node
+// name, each ready, with its nodeName; the https port; the Endpoints form's
+// annotations. false when the pool has no slice of that family: a family
+// has one while it has leaders, and the IPv4 slice also stands, empty, for
+// a pool without any leader, so that a pool's slices never vanish while the
+// pool exists.
+func (p *Pool) EndpointSlice(opts Options, family discoveryv1.AddressType) (*discoveryv1.EndpointSlice, bool) {
+	var endpoints []discoveryv1.Endpoint
+	for l := range p.Leaders() {
+		if AddressFamily(l.IP) == family {
+			endpoints = append(endpoints, discoveryv1.Endpoint{Addresses: []string{l.IP}, NodeName: ptr.To(l.NodeName),
+				Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}})
+		}
+	}
+	if len(endpoints) == 0 && (family != discoveryv1.AddressTypeIPv4 || p.LeaderCount() > 0) {
+		return nil, false
+	}
+	meta := p.objectMeta(opts, map[string]string{discoveryv1.LabelManagedBy: EndpointSliceManagedBy, LabelHeadless: ""})
+	meta.Name = EndpointSliceName(p.Name(), family)
+	meta.Annotations = p.annotations()
+	return &discoveryv1.EndpointSlice{
+		ObjectMeta:  meta,
+		AddressType: family,
+		Endpoints:   endpoints,
+		Ports: []discoveryv1.EndpointPort{{Name: ptr.To(v1alpha1.PortName), Port: ptr.To(opts.LeaderHubPort),
+			Protocol: ptr.To(corev1.ProtocolTCP)}},
+	}, true
+}
+
+// AddressFamily is the EndpointSlice address type of a leader's IP.
+func AddressFamily(ip string) discoveryv1.AddressType {
+	if strings.Contains(ip, ":") {
+		return discoveryv1.AddressTypeIPv6
+	}
+	return discoveryv1.AddressTypeIPv4
 }

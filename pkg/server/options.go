@@ -127,7 +127,8 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 		"Controllers to run: '*' for all that are on by default, 'name' to enable, '-name' to disable. Known: %s. "+
 			"Off by default: %s (so '*,%s' runs all).", strings.Join(knownControllers, ", "),
 		strings.Join(offByDefault, ", "), strings.Join(offByDefault, ",")))
-	cs.StringSliceVar(&o.Materialize, "materialize", o.Materialize, "Forms the materialize controller keeps for each NodePool: endpoints, configmap (the format upstream YurtHub reads).")
+	cs.StringSliceVar(&o.Materialize, "materialize", o.Materialize, "Forms the materialize controller keeps for each NodePool: endpoints, configmap (the format upstream YurtHub reads), "+
+		"endpointslice (discovery.k8s.io/v1, one per address family, headless).")
 	cs.IntVar(&o.ControllerWorkers, "controller-workers", o.ControllerWorkers, "Pools synced at once.")
 	cs.DurationVar(&o.ControllerResync, "controller-resync-period", o.ControllerResync, "How often every pool is checked again, whether or not anything changed.")
 	componentbaseoptions.BindLeaderElectionFlags(&o.LeaderElection, cs)
@@ -188,10 +189,8 @@ func (o *Options) Validate() error {
 	if o.ElectionDeadline <= 0 || o.LeaderGracePeriod < 0 {
 		errs = append(errs, fmt.Errorf("--election-deadline must be positive and --leader-grace-period not negative"))
 	}
-	for _, f := range o.Materialize {
-		if f != string(materialize.FormEndpoints) && f != string(materialize.FormConfigMap) {
-			errs = append(errs, fmt.Errorf("--materialize: unknown form %q (known: endpoints, configmap)", f))
-		}
+	if _, err := materialize.ParseForms(o.Materialize); err != nil {
+		errs = append(errs, fmt.Errorf("--materialize: %w", err))
 	}
 	if o.KubeAPIQPS <= 0 || o.KubeAPIBurst <= 0 {
 		errs = append(errs, fmt.Errorf("--kube-api-qps and --kube-api-burst must be positive"))
@@ -230,9 +229,9 @@ func (o *Options) Config() (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	var forms []materialize.Form
-	for _, f := range o.Materialize {
-		forms = append(forms, materialize.Form(f))
+	forms, err := materialize.ParseForms(o.Materialize)
+	if err != nil {
+		return nil, err
 	}
 	return &Config{
 		Generic: generic,

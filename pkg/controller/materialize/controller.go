@@ -235,8 +235,9 @@ func (c *Controller) sync(ctx context.Context, pool string) error {
 	for _, oc := range c.objects {
 		r, err := c.syncForm(ctx, ref, oc, &st.Pool)
 		if err != nil {
-			c.recorder.Eventf(ref, corev1.EventTypeWarning, ReasonSyncFailed, "syncing %s %s/%s: %v", oc.Form(), ns, name, err)
-			errs = append(errs, fmt.Errorf("%s %s/%s: %w", oc.Form(), ns, name, err))
+			objName := oc.kind.objectName(pool)
+			c.recorder.Eventf(ref, corev1.EventTypeWarning, ReasonSyncFailed, "syncing %s %s/%s: %v", oc.Form(), ns, objName, err)
+			errs = append(errs, fmt.Errorf("%s %s/%s: %w", oc.Form(), ns, objName, err))
 			continue
 		}
 		if r != "unchanged" {
@@ -263,11 +264,21 @@ func (c *Controller) sync(ctx context.Context, pool string) error {
 // or the next resync, and it is not an error.
 func (c *Controller) syncForm(ctx context.Context, ref *metav1.PartialObjectMetadata, oc *ObjectCache, p *projection.Pool) (string, error) {
 	k := oc.kind
-	desired := k.desired(p)
+	desired, ok := k.desired(p)
+	if !ok {
+		// The pool has no object of this form (an EndpointSlice of a family
+		// it has no leader of): one that is left is removed.
+		c.rejections.clear(rejectionKey{pool: ref.Name, form: k.form()})
+		removed, err := c.remove(ctx, oc, k.objectName(ref.Name))
+		if err != nil || !removed {
+			return "unchanged", err
+		}
+		return "deleted", nil
+	}
 	want := oc.digestOf(desired)
 	key := rejectionKey{pool: ref.Name, form: k.form()}
 	if reason, msg := k.check(desired); reason != "" {
-		return c.reject(ref, key, want, reason, msg), nil
+		return c.reject(ref, key, desired.GetName(), want, reason, msg), nil
 	}
 	if c.rejections.holds(key, want) {
 		return "rejected", nil // until the pool changes or the next resync
@@ -275,7 +286,7 @@ func (c *Controller) syncForm(ctx context.Context, ref *metav1.PartialObjectMeta
 	result, err := c.write(ctx, ref, oc, desired, want)
 	switch {
 	case apierrors.IsInvalid(err):
-		return c.reject(ref, key, want, ReasonObjectInvalid, err.Error()), nil
+		return c.reject(ref, key, desired.GetName(), want, ReasonObjectInvalid, err.Error()), nil
 	case err != nil:
 		return "", err
 	}
@@ -329,11 +340,10 @@ func (c *Controller) write(ctx context.Context, ref *metav1.PartialObjectMetadat
 // reject records that one form's object cannot be written for a pool as it
 // is: the first time for this cause, with a Warning Event, a log line and
 // the rejections metric; while the cause stays the same, silently.
-func (c *Controller) reject(ref *metav1.PartialObjectMetadata, key rejectionKey, want digest, reason, msg string) string {
+func (c *Controller) reject(ref *metav1.PartialObjectMetadata, key rejectionKey, name string, want digest, reason, msg string) string {
 	if !c.rejections.record(key, rejection{digest: want, reason: reason, message: msg}) {
 		return "rejected"
 	}
-	name := v1alpha1.ObjectName(key.pool)
 	c.metrics.rejections.WithLabelValues(string(key.form), reason).Inc()
 	c.recorder.Eventf(ref, corev1.EventTypeWarning, reason,
 		"%s %s/%s cannot be written: %s; the pool's other forms, if any, are still written, and this one is tried again when the pool changes or at the next resync",
@@ -357,28 +367,14 @@ func (c *Controller) conflict(ref *metav1.PartialObjectMetadata, form Form, desi
 // deleteAll deletes a gone pool's managed objects, read fresh so that an
 // object someone else created meanwhile is left alone.
 func (c *Controller) deleteAll(ctx context.Context, pool string) error {
-	name := v1alpha1.ObjectName(pool)
 	deleted := false
 	for _, oc := range c.objects {
 		c.rejections.clear(rejectionKey{pool: pool, form: oc.Form()})
-		if _, cached := oc.get(name); !cached {
-			continue
-		}
-		live, err := oc.kind.fetch(ctx, name)
-		if apierrors.IsNotFound(err) {
-			continue
-		}
+		removed, err := c.remove(ctx, oc, oc.kind.objectName(pool))
 		if err != nil {
 			return err
 		}
-		if !managed(live) {
-			continue
-		}
-		if err := oc.kind.delete(ctx, live); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-			return fmt.Errorf("deleting %s %s: %w", oc.Form(), name, err)
-		}
-		c.metrics.writes.WithLabelValues(string(oc.Form()), "delete").Inc()
-		deleted = true
+		deleted = deleted || removed
 	}
 	if deleted {
 		c.metrics.syncs.WithLabelValues("deleted").Inc()
@@ -387,6 +383,29 @@ func (c *Controller) deleteAll(ctx context.Context, pool string) error {
 		c.metrics.syncs.WithLabelValues("unchanged").Inc()
 	}
 	return nil
+}
+
+// remove deletes one form's object if the cache has it and it is still
+// leaderhub's when read fresh; it reports whether it deleted it.
+func (c *Controller) remove(ctx context.Context, oc *ObjectCache, name string) (bool, error) {
+	if _, cached := oc.get(name); !cached {
+		return false, nil
+	}
+	live, err := oc.kind.fetch(ctx, name)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !managed(live) {
+		return false, nil
+	}
+	if err := oc.kind.delete(ctx, live); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return false, fmt.Errorf("deleting %s %s: %w", oc.Form(), name, err)
+	}
+	c.metrics.writes.WithLabelValues(string(oc.Form()), "delete").Inc()
+	return true, nil
 }
 
 // poolTotals are what the pool gauges report.

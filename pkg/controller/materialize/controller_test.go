@@ -253,3 +253,10 @@ func TestControllerAgainstFakeAPI(t *testing.T) {
 		t.Errorf("totals = %+v, want %+v", got, want)
 	}
 }
+
+// remove forgets a pool, as the view does when its NodePool is deleted.
+func (f *fakePools) remove(pool string) {
+	f.mu.Lock()
+	delete(f.states, pool)
+	f.mu.Unlock()
+}

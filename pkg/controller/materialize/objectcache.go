@@ -5,9 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
 
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -53,8 +53,13 @@ func NewObjectCache(client kubernetes.Interface, form Form, opts projection.Opti
 		k = newEndpointsKind(client, opts)
 	case FormConfigMap:
 		k = newConfigMapKind(client, opts)
+	case FormEndpointSliceIPv4:
+		k = newEndpointSliceKind(client, opts, form, discoveryv1.AddressTypeIPv4)
+	case FormEndpointSliceIPv6:
+		k = newEndpointSliceKind(client, opts, form, discoveryv1.AddressTypeIPv6)
 	default:
-		return nil, fmt.Errorf("unknown form %q: want %s or %s", form, FormEndpoints, FormConfigMap)
+		return nil, fmt.Errorf("unknown form %q: want %s, %s, %s or %s", form, FormEndpoints, FormConfigMap,
+			FormEndpointSliceIPv4, FormEndpointSliceIPv6)
 	}
 	c := &ObjectCache{kind: k, digests: map[string]digest{}}
 	selector := v1alpha1.LabelManagedBy + "=" + v1alpha1.ManagedByValue
@@ -108,18 +113,11 @@ func (c *ObjectCache) pools() []string {
 	defer c.mu.RUnlock()
 	out := make([]string, 0, len(c.digests))
 	for name := range c.digests {
-		if pool, ok := poolOf(name); ok {
+		if pool, ok := c.kind.poolOf(name); ok {
 			out = append(out, pool)
 		}
 	}
 	return out
-}
-
-// poolOf is the pool an object name was made for; objects not named
-// leader-hub-<pool> are no pool's and never touched.
-func poolOf(name string) (string, bool) {
-	pool, ok := strings.CutPrefix(name, v1alpha1.NamePrefix)
-	return pool, ok && pool != ""
 }
 
 // digestOf hashes what leaderhub owns of obj.
@@ -155,6 +153,9 @@ func (c *ObjectCache) Update(obj interface{}) error {
 	m, err := meta.Accessor(obj)
 	if err != nil {
 		return err
+	}
+	if _, ours := c.kind.poolOf(m.GetName()); !ours {
+		return nil // another form's object (the other family's EndpointSlice), or no pool's
 	}
 	d := c.digestOf(m)
 	c.mu.Lock()
@@ -194,7 +195,9 @@ func (c *ObjectCache) Replace(list []interface{}, _ string) error {
 		if err != nil {
 			return err
 		}
-		next[m.GetName()] = c.digestOf(m)
+		if _, ours := c.kind.poolOf(m.GetName()); ours {
+			next[m.GetName()] = c.digestOf(m)
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -219,7 +222,7 @@ func (c *ObjectCache) notifyLocked(name string) {
 	if c.listener == nil {
 		return
 	}
-	if pool, ok := poolOf(name); ok {
+	if pool, ok := c.kind.poolOf(name); ok {
 		c.listener(pool)
 	}
 }

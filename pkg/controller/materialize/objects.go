@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -23,7 +24,32 @@ type Form string
 const (
 	FormEndpoints Form = "endpoints"
 	FormConfigMap Form = "configmap"
+	// FormEndpointSliceIPv4 and FormEndpointSliceIPv6 are the pool's
+	// EndpointSlices, one per address family; --materialize=endpointslice
+	// names both.
+	FormEndpointSliceIPv4 Form = "endpointslice-ipv4"
+	FormEndpointSliceIPv6 Form = "endpointslice-ipv6"
 )
+
+// FlagEndpointSlice is how --materialize names the EndpointSlice forms.
+const FlagEndpointSlice = "endpointslice"
+
+// ParseForms turns --materialize values into forms: endpoints, configmap,
+// endpointslice (both families).
+func ParseForms(names []string) ([]Form, error) {
+	var forms []Form
+	for _, name := range names {
+		switch name {
+		case string(FormEndpoints), string(FormConfigMap):
+			forms = append(forms, Form(name))
+		case FlagEndpointSlice:
+			forms = append(forms, FormEndpointSliceIPv4, FormEndpointSliceIPv6)
+		default:
+			return nil, fmt.Errorf("unknown form %q (known: %s, %s, %s)", name, FormEndpoints, FormConfigMap, FlagEndpointSlice)
+		}
+	}
+	return forms, nil
+}
 
 // kind is what the controller needs to keep one form in line: how to build
 // the desired object, list, watch, read and write the live ones, and which
@@ -37,7 +63,13 @@ type kind interface {
 	watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 	// fetch reads the live object from kube-apiserver, managed or not.
 	fetch(ctx context.Context, name string) (metav1.Object, error)
-	desired(p *projection.Pool) metav1.Object
+	// objectName is the name of the pool's object of the form, and poolOf
+	// the pool an object name was made for (false: not one of the form's).
+	objectName(pool string) string
+	poolOf(name string) (string, bool)
+	// desired is the pool's object; false when the pool has none of this
+	// form (an EndpointSlice of a family it has no leader of).
+	desired(p *projection.Pool) (metav1.Object, bool)
 	// ownedLabels and ownedAnnotations are the keys leaderhub sets on every
 	// object of the form, sorted.
 	ownedLabels() []string
@@ -105,8 +137,10 @@ type typedKind[T interface {
 	empty  T
 	client objectClient[T, L]
 	opts   projection.Options
-	// build makes the desired object of a pool.
-	build               func(p *projection.Pool, opts projection.Options) T
+	// build makes the desired object of a pool; false when it has none.
+	build func(p *projection.Pool, opts projection.Options) (T, bool)
+	// suffix follows leader-hub-<pool> in the form's object names.
+	suffix              string
 	labels, annotations []string
 	// canHold says why the form cannot hold an object ("" when it can).
 	canHold func(desired T) (reason, message string)
@@ -132,7 +166,29 @@ func (k *typedKind[T, L]) fetch(ctx context.Context, name string) (metav1.Object
 	return k.client.Get(ctx, name, metav1.GetOptions{})
 }
 
-func (k *typedKind[T, L]) desired(p *projection.Pool) metav1.Object { return k.build(p, k.opts) }
+func (k *typedKind[T, L]) desired(p *projection.Pool) (metav1.Object, bool) {
+	obj, ok := k.build(p, k.opts)
+	if !ok {
+		return nil, false
+	}
+	return obj, true
+}
+
+func (k *typedKind[T, L]) objectName(pool string) string { return v1alpha1.ObjectName(pool) + k.suffix }
+
+func (k *typedKind[T, L]) poolOf(name string) (string, bool) {
+	pool, ok := strings.CutPrefix(name, v1alpha1.NamePrefix)
+	if !ok {
+		return "", false
+	}
+	pool, ok = strings.CutSuffix(pool, k.suffix)
+	return pool, ok && pool != ""
+}
+
+// always adapts a builder of an object every pool has.
+func always[T any](build func(p *projection.Pool, opts projection.Options) T) func(*projection.Pool, projection.Options) (T, bool) {
+	return func(p *projection.Pool, opts projection.Options) (T, bool) { return build(p, opts), true }
+}
 
 func (k *typedKind[T, L]) ownedLabels() []string { return k.labels }
 
@@ -169,7 +225,7 @@ func newEndpointsKind(client kubernetes.Interface, opts projection.Options) kind
 	return &typedKind[*corev1.Endpoints, *corev1.EndpointsList]{
 		name: FormEndpoints, empty: &corev1.Endpoints{},
 		client: client.CoreV1().Endpoints(opts.Namespace), opts: opts,
-		build: (*projection.Pool).Endpoints, labels: projection.Labels, annotations: projection.Annotations,
+		build: always((*projection.Pool).Endpoints), labels: projection.Labels, annotations: projection.Annotations,
 		ownedPayload: func(ep *corev1.Endpoints) any { return ep.Subsets },
 		copyPayload: func(live, desired *corev1.Endpoints) *corev1.Endpoints {
 			out := live.DeepCopy()
@@ -192,7 +248,7 @@ func newConfigMapKind(client kubernetes.Interface, opts projection.Options) kind
 	return &typedKind[*corev1.ConfigMap, *corev1.ConfigMapList]{
 		name: FormConfigMap, empty: &corev1.ConfigMap{},
 		client: client.CoreV1().ConfigMaps(opts.Namespace), opts: opts,
-		build: (*projection.Pool).ConfigMap, labels: projection.ConfigMapLabels,
+		build: always((*projection.Pool).ConfigMap), labels: projection.ConfigMapLabels,
 		canHold: func(desired *corev1.ConfigMap) (string, string) {
 			if errs := validation.IsValidLabelValue(desired.Name); len(errs) > 0 {
 				return ReasonPoolNameTooLongForConfigMap, fmt.Sprintf("its %s label must hold its name, %d characters long, and %s",
@@ -206,6 +262,36 @@ func newConfigMapKind(client kubernetes.Interface, opts projection.Options) kind
 		copyPayload: func(live, desired *corev1.ConfigMap) *corev1.ConfigMap {
 			out := live.DeepCopy()
 			out.Data, out.BinaryData = desired.Data, nil
+			return out
+		},
+	}
+}
+
+// endpointSlicePayload: leaderhub owns the address type, endpoints and ports.
+type endpointSlicePayload struct {
+	AddressType discoveryv1.AddressType
+	Endpoints   []discoveryv1.Endpoint
+	Ports       []discoveryv1.EndpointPort
+}
+
+// newEndpointSliceKind is the EndpointSlice form of one address family,
+// named leader-hub-<pool>-ipv4 or -ipv6: leaderhub owns its endpoints and
+// ports (its address type is fixed by its name).
+func newEndpointSliceKind(client kubernetes.Interface, opts projection.Options, form Form, family discoveryv1.AddressType) kind {
+	return &typedKind[*discoveryv1.EndpointSlice, *discoveryv1.EndpointSliceList]{
+		name: form, empty: &discoveryv1.EndpointSlice{},
+		client: client.DiscoveryV1().EndpointSlices(opts.Namespace), opts: opts,
+		suffix: strings.TrimPrefix(projection.EndpointSliceName("", family), v1alpha1.NamePrefix),
+		build: func(p *projection.Pool, opts projection.Options) (*discoveryv1.EndpointSlice, bool) {
+			return p.EndpointSlice(opts, family)
+		},
+		labels: projection.EndpointSliceLabels, annotations: projection.Annotations,
+		ownedPayload: func(es *discoveryv1.EndpointSlice) any {
+			return endpointSlicePayload{AddressType: es.AddressType, Endpoints: es.Endpoints, Ports: es.Ports}
+		},
+		copyPayload: func(live, desired *discoveryv1.EndpointSlice) *discoveryv1.EndpointSlice {
+			out := live.DeepCopy()
+			out.Endpoints, out.Ports = desired.Endpoints, desired.Ports
 			return out
 		},
 	}

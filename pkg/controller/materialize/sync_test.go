@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -67,8 +68,8 @@ func (f *syncFixture) sync(t *testing.T, pool string) error {
 	t.Helper()
 	ctx := context.Background()
 	err := f.c.sync(ctx, pool)
-	name := "leader-hub-" + pool
 	for _, oc := range f.c.objects {
+		name := oc.kind.objectName(pool)
 		if werr := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
 			live, getErr := oc.kind.fetch(ctx, name)
 			cached, ok := oc.get(name)
@@ -295,5 +296,95 @@ func TestInvalidObjectNotRetriedWithBackoff(t *testing.T) {
 	}
 	if _, err := f.kube.CoreV1().ConfigMaps(ns).Get(ctx, "leader-hub-q", metav1.GetOptions{}); err != nil {
 		t.Errorf("the ConfigMap was not written once accepted: %v", err)
+	}
+}
+
+// TestEndpointSliceForm: one slice per address family present, named by
+// family; a family's slice goes when its leaders go; a pool without leaders
+// keeps an empty IPv4 slice; nothing is written when nothing changed; a
+// gone pool's slices are deleted.
+func TestEndpointSliceForm(t *testing.T) {
+	forms, err := ParseForms([]string{"endpointslice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newSyncFixture(t, forms)
+	slices := f.kube.DiscoveryV1().EndpointSlices(ns)
+	get := func(name string) *discoveryv1.EndpointSlice {
+		t.Helper()
+		es, err := slices.Get(context.Background(), name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return es
+	}
+	addresses := func(es *discoveryv1.EndpointSlice) string {
+		var out []string
+		for _, e := range es.Endpoints {
+			out = append(out, *e.NodeName+"/"+strings.Join(e.Addresses, "+"))
+		}
+		return strings.Join(out, ",")
+	}
+	for _, step := range []struct {
+		name       string
+		leaders    []appsv1beta2.Leader
+		ipv4, ipv6 string // "-": no slice
+	}{
+		{"IPv4 leaders", []appsv1beta2.Leader{leader("n2", "10.0.0.2"), leader("n1", "10.0.0.1")}, "n1/10.0.0.1,n2/10.0.0.2", "-"},
+		{"dual-stack leaders", []appsv1beta2.Leader{leader("n1", "10.0.0.1"), leader("n3", "fd00::3")}, "n1/10.0.0.1", "n3/fd00::3"},
+		{"IPv6 leaders only", []appsv1beta2.Leader{leader("n3", "fd00::3")}, "-", "n3/fd00::3"},
+		{"no leaders", nil, "", "-"},
+	} {
+		f.pools.set(nodePool("p", step.leaders...))
+		if err := f.sync(t, "p"); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		for family, want := range map[discoveryv1.AddressType]string{discoveryv1.AddressTypeIPv4: step.ipv4, discoveryv1.AddressTypeIPv6: step.ipv6} {
+			es := get(projection.EndpointSliceName("p", family))
+			switch {
+			case want == "-" && es != nil:
+				t.Errorf("%s: %s slice %v, want none", step.name, family, addresses(es))
+			case want == "-":
+			case es == nil:
+				t.Errorf("%s: no %s slice", step.name, family)
+			case addresses(es) != want || es.AddressType != family:
+				t.Errorf("%s: %s slice %s (%s), want %s", step.name, family, addresses(es), es.AddressType, want)
+			case es.Labels[discoveryv1.LabelManagedBy] != "leaderhub.openyurt.io" || es.Labels["openyurt.io/pool-name"] != "p" ||
+				es.Labels["service.kubernetes.io/headless"] != "" || len(es.OwnerReferences) != 1 ||
+				es.Annotations["openyurt.io/interconnectivity"] != "true" || len(es.Ports) != 1 || *es.Ports[0].Port != opts.LeaderHubPort:
+				t.Errorf("%s: %s slice metadata or ports %+v", step.name, family, es)
+			}
+			if es != nil {
+				for _, e := range es.Endpoints {
+					if e.Conditions.Ready == nil || !*e.Conditions.Ready {
+						t.Errorf("%s: endpoint %v not ready", step.name, e.Addresses)
+					}
+				}
+			}
+		}
+		// Nothing changed: no call at all.
+		from := len(f.kube.Actions())
+		if err := f.c.sync(context.Background(), "p"); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.writeActions(from); len(got) != 0 {
+			t.Errorf("%s: a second sync called %v", step.name, got)
+		}
+	}
+	f.pools.set(nodePool("p", leader("n1", "10.0.0.1"), leader("n3", "fd00::3")))
+	if err := f.sync(t, "p"); err != nil {
+		t.Fatal(err)
+	}
+	f.pools.remove("p")
+	if err := f.sync(t, "p"); err != nil {
+		t.Fatal(err)
+	}
+	for _, family := range []discoveryv1.AddressType{discoveryv1.AddressTypeIPv4, discoveryv1.AddressTypeIPv6} {
+		if es := get(projection.EndpointSliceName("p", family)); es != nil {
+			t.Errorf("a gone pool's %s slice is left", family)
+		}
 	}
 }
