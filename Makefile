@@ -28,9 +28,10 @@ LDFLAGS     := -s -w -X $(VERSION_PKG).gitVersion=$(VERSION) -X $(VERSION_PKG).g
 GO_BUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 
 .PHONY: build
-build: ## Build leaderhub-apiserver (static, version-stamped) into _output/bin.
+build: ## Build leaderhub-apiserver and leaderhub-watch (static, version-stamped) into _output/bin.
 	$(GO) build ./...
 	$(GO_BUILD) -o $(BIN_DIR)/leaderhub-apiserver ./cmd/leaderhub-apiserver
+	$(GO_BUILD) -o $(BIN_DIR)/leaderhub-watch ./cmd/leaderhub-watch
 
 # The image: one OCI index for PLATFORMS, each a static binary on an empty
 # base running as 65532:65532, written as an OCI image layout (no Docker

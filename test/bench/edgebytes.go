@@ -9,12 +9,15 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+
+	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/test/framework"
 )
 
 // currentRVs returns list resourceVersions to watch from, so watches carry
 // only what happens next: NodePools, LeaderHubs (through kube-apiserver) and
 // Endpoints.
-func (e *env) currentRVs(ctx context.Context) (np, lh, ep string, err error) {
+func (e *env) currentRVs(ctx context.Context) (np, lh, ep, es string, err error) {
 	nps, err := e.pools.AppsV1beta2().NodePools().List(ctx, metav1.ListOptions{Limit: 1})
 	if err != nil {
 		return
@@ -27,7 +30,11 @@ func (e *env) currentRVs(ctx context.Context) (np, lh, ep string, err error) {
 	if err != nil {
 		return
 	}
-	return nps.ResourceVersion, lhs.ResourceVersion, eps.ResourceVersion, nil
+	ess, err := e.kube.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{Limit: 1})
+	if err != nil {
+		return
+	}
+	return nps.ResourceVersion, lhs.ResourceVersion, eps.ResourceVersion, ess.ResourceVersion, nil
 }
 
 type form struct {
@@ -48,14 +55,37 @@ func sumBytes(ws []*streamWatch) (bytes, events int64) {
 
 // edgeBytes: the bytes each edge watcher receives for status churn and for
 // leader changes, watching (a) its NodePool, (b) its LeaderHub through
-// kube-apiserver, (c) its materialized Endpoints.
+// kube-apiserver, (c) its materialized Endpoints, (f) its EndpointSlices;
+// then what the edge client (pkg/client/leaders) reads per leader change
+// through each of its sources.
 func (e *env) edgeBytes(ctx context.Context) error {
 	c := e.cfg
 	const prefix = "eb"
+	// A second leaderhub, under a lease of its own, keeps the ConfigMap and
+	// EndpointSlice forms, so the leaderhub the other scenarios measure
+	// keeps the default form only.
+	formsServer, err := e.cp.StartLeaderHub(ctx, framework.LeaderHubOptions{Name: "leaderhub-forms", User: "bench-forms",
+		Groups: []string{"system:masters"}, Args: []string{"--controllers=materialize", "--materialize=configmap,endpointslice",
+			"--leader-elect-resource-name=leaderhub-forms-bench", "--kube-api-qps=1000", "--kube-api-burst=2000", "--v=1"}})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = formsServer.Process.Stop(10 * time.Second) }()
 	if err := e.publishPools(ctx, prefix, c.edgePools, 5*time.Minute); err != nil {
 		return err
 	}
-	npRV, lhRV, epRV, err := e.currentRVs(ctx)
+	if err := waitFor(ctx, 5*time.Minute, "every pool's EndpointSlice and ConfigMap", func(ctx context.Context) (bool, error) {
+		slices, err := e.kube.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: v1alpha1.LabelManagedBy + "=" + v1alpha1.ManagedByValue})
+		if err != nil {
+			return false, nil
+		}
+		cms, err := e.kube.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: v1alpha1.LabelManagedBy + "=" + v1alpha1.ManagedByValue})
+		return err == nil && countPrefix(len(slices.Items), func(i int) string { return slices.Items[i].Labels[v1alpha1.LabelPoolName] }, prefix+"-") >= c.edgePools &&
+			countPrefix(len(cms.Items), func(i int) string { return cms.Items[i].Labels[v1alpha1.LabelPoolName] }, prefix+"-") >= c.edgePools, nil
+	}); err != nil {
+		return err
+	}
+	npRV, lhRV, epRV, esRV, err := e.currentRVs(ctx)
 	if err != nil {
 		return err
 	}
@@ -66,6 +96,8 @@ func (e *env) edgeBytes(ctx context.Context) error {
 		{"(c) materialized Endpoints", func(p string) string { return endpointsWatchURL(host, p, epRV) }, e.admin, ""},
 		{"(d) leader-hub view, protobuf", func(p string) string { return leaderHubWatchURL(host, p, lhRV) }, e.admin, protobufMediaType},
 		{"(e) materialized Endpoints, protobuf", func(p string) string { return endpointsWatchURL(host, p, epRV) }, e.admin, protobufMediaType},
+		{"(f) materialized EndpointSlices", func(p string) string { return endpointSliceWatchURL(host, p, esRV) }, e.admin, ""},
+		{"(g) materialized EndpointSlices, protobuf", func(p string) string { return endpointSliceWatchURL(host, p, esRV) }, e.admin, protobufMediaType},
 	}
 	watchers := make([][]*streamWatch, len(forms))
 	for f, fm := range forms {
@@ -137,6 +169,21 @@ func (e *env) edgeBytes(ctx context.Context) error {
 		}
 		return true
 	}
+	// An EndpointSlice holds an address as a plain string.
+	atLastSliceLeaders := func(ws []*streamWatch, protobuf bool) bool {
+		for i, w := range ws {
+			p := i / c.edgeWatchers
+			last := twoLeaders(1000 + p*c.edgeLeaderChanges + c.edgeLeaderChanges - 1)[0].Address
+			want := []byte(`"` + last + `"`)
+			if protobuf {
+				want = []byte(last)
+			}
+			if !bytes.Contains(w.lastObject(), want) {
+				return false
+			}
+		}
+		return true
+	}
 	waitErr := waitFor(ctx, 3*time.Minute, "every watcher receiving the leader changes", func(context.Context) (bool, error) {
 		_, npEvents := sumBytes(watchers[0])
 		_, viewEvents := sumBytes(watchers[1])
@@ -144,7 +191,8 @@ func (e *env) edgeBytes(ctx context.Context) error {
 		return npEvents >= n*int64(c.edgeStatusUpdates+c.edgeLeaderChanges) &&
 			viewEvents >= n*int64(c.edgeLeaderChanges) && viewPBEvents >= n*int64(c.edgeLeaderChanges) &&
 			atLastLeaders(watchers[1], false) && atLastLeaders(watchers[2], false) &&
-			atLastLeaders(watchers[3], true) && atLastLeaders(watchers[4], true), nil
+			atLastLeaders(watchers[3], true) && atLastLeaders(watchers[4], true) &&
+			atLastSliceLeaders(watchers[5], false) && atLastSliceLeaders(watchers[6], true), nil
 	})
 	time.Sleep(2 * time.Second)
 	var rows [][]string
@@ -170,8 +218,9 @@ func (e *env) edgeBytes(ctx context.Context) error {
 		return float64(b-churnBytes[f]) / float64(n) / float64(c.edgeLeaderChanges)
 	}
 	perChangeNote := fmt.Sprintf("Per leader change and watcher: view %.0f B in JSON, %.0f B in protobuf (%.2f× JSON); "+
-		"Endpoints %.0f B in JSON, %.0f B in protobuf. Goal: view protobuf ≤ 0.5× view JSON (%v) and ≤ Endpoints protobuf (%v).",
-		perChange(1), perChange(3), perChange(3)/perChange(1), perChange(2), perChange(4),
+		"Endpoints %.0f B in JSON, %.0f B in protobuf; EndpointSlices %.0f B in JSON, %.0f B in protobuf. "+
+		"Goal: view protobuf ≤ 0.5× view JSON (%v) and ≤ Endpoints protobuf (%v).",
+		perChange(1), perChange(3), perChange(3)/perChange(1), perChange(2), perChange(4), perChange(5), perChange(6),
 		perChange(3) <= 0.5*perChange(1), perChange(3) <= perChange(4))
 	delivered := fmt.Sprintf("Every leader change delivered to every view watcher (JSON and protobuf) as an event of its own, and every Endpoints watcher "+
 		"at the last leaders (the controller writes one Endpoints for changes that come while the pool is queued): %v.", waitErr == nil)
@@ -184,6 +233,8 @@ func (e *env) edgeBytes(ctx context.Context) error {
 			c.edgePools, c.edgeWatchers, n, c.edgeStatusUpdates, c.edgeLeaderChanges),
 		[]string{"watch", "status churn", "leader changes", "total", "churn a/x", "total a/x"}, rows,
 		delivered, perChangeNote,
-		"Goal: ≥ 100× fewer bytes than (a) for status churn, with every leader change delivered.")
-	return nil
+		"Goal: ≥ 100× fewer bytes than (a) for status churn, with every leader change delivered. "+
+			"(f) and (g) select the pool's EndpointSlices by label; the ConfigMap and EndpointSlice forms are kept by a second "+
+			"leaderhub (its own lease), so the one scenarios 6 and 7 measure keeps the Endpoints form only.")
+	return e.clientBytes(ctx, prefix)
 }

@@ -173,6 +173,16 @@ func endpointsWatchURL(host, pool, rv string) string {
 	return host + "/api/v1/namespaces/" + ns + "/endpoints?" + watchQuery("metadata.name="+v1alpha1.ObjectName(pool), rv)
 }
 
+// endpointSliceWatchURL selects the pool's EndpointSlices by label, as
+// consumers must (one slice per address family, named by family).
+func endpointSliceWatchURL(host, pool, rv string) string {
+	q := url.Values{"watch": {"true"}, "labelSelector": {v1alpha1.LabelPoolName + "=" + pool}}
+	if rv != "" {
+		q.Set("resourceVersion", rv)
+	}
+	return host + "/apis/discovery.k8s.io/v1/namespaces/" + ns + "/endpointslices?" + q.Encode()
+}
+
 func watchQuery(fieldSelector, rv string) string {
 	q := url.Values{"watch": {"true"}, "fieldSelector": {fieldSelector}}
 	if rv != "" {

@@ -57,7 +57,7 @@ type env struct {
 func main() {
 	var c config
 	flag.StringVar(&c.out, "out", "docs/benchmarks.md", "where to write the report")
-	flag.StringVar(&c.scenarios, "scenarios", "controller,edge-bytes,fanout,memory,aggregator,throughput,relist,election",
+	flag.StringVar(&c.scenarios, "scenarios", "edge-bytes,controller,fanout,memory,aggregator,throughput,relist,election",
 		"scenarios to run, comma-separated (election deletes every NodePool first, so it runs last)")
 	flag.IntVar(&c.edgePools, "edge-pools", 50, "edge bytes: NodePools")
 	flag.IntVar(&c.edgeWatchers, "edge-watchers", 20, "edge bytes: watchers per pool and per form")

@@ -24,22 +24,24 @@ import (
 	"github.com/leaderhub/leaderhub/test/framework"
 )
 
-// electionEnv is a control plane of its own for the election tests, so the
-// election metrics count only their pools: a leaderhub serving the view
-// (elector off, a short election deadline) is registered with the
-// aggregation layer, and electors are started beside it.
-type electionEnv struct {
+// clusterEnv is a control plane of its own, for tests that must count
+// everything that happens in it (the election metrics) or break it (the
+// edge client's): the chart's RBAC rendered with a values file, and a
+// leaderhub serving the view registered with the aggregation layer.
+type clusterEnv struct {
 	cp    *framework.ControlPlane
 	kube  kubernetes.Interface
 	pools openyurtclient.Interface
 	view  *framework.LeaderHub
 	lh    versioned.Interface
+	// rbac is the chart's RBAC the cluster runs with.
+	rbac string
 }
 
 // electionDeadline is the view's --election-deadline.
 const electionDeadline = 3 * time.Second
 
-func startElectionEnv(t *testing.T) *electionEnv {
+func startClusterEnv(t *testing.T, values, viewName string, viewArgs ...string) *clusterEnv {
 	t.Helper()
 	ctx := testContext(t, 3*time.Minute)
 	cp, err := framework.Start(ctx, framework.Options{Dir: t.TempDir()})
@@ -61,10 +63,10 @@ func startElectionEnv(t *testing.T) *electionEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &electionEnv{cp: cp, kube: kubernetes.NewForConfigOrDie(cfg), pools: openyurtclient.NewForConfigOrDie(cfg),
+	e := &clusterEnv{cp: cp, kube: kubernetes.NewForConfigOrDie(cfg), pools: openyurtclient.NewForConfigOrDie(cfg),
 		lh: versioned.NewForConfigOrDie(cfg)}
-	// The chart's RBAC as it renders with the elector on: both the view and
-	// the electors run as its service account.
+	// The chart's RBAC as it renders with the values file: every leaderhub
+	// runs as its service account.
 	helm, err := cp.Helm(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -75,18 +77,15 @@ func startElectionEnv(t *testing.T) *electionEnv {
 	}
 	chart := filepath.Join(root, framework.ChartDir)
 	rbac, err := helm.Run(ctx, "template", "leaderhub", chart, "--namespace", framework.LeaderHubNamespace,
-		"-f", filepath.Join(chart, "ci", "hubleader-values.yaml"), "--show-only", "templates/rbac.yaml")
+		"-f", filepath.Join(chart, "ci", values), "--show-only", "templates/rbac.yaml")
 	if err != nil {
 		t.Fatal(err)
-	}
-	if !strings.Contains(rbac, "nodepools/status") {
-		t.Fatalf("the chart with hubleader grants no NodePool status writes:\n%s", rbac)
 	}
 	if out, err := cp.KubectlInput(ctx, []byte(rbac), "apply", "-f", "-"); err != nil {
 		t.Fatalf("applying the chart's RBAC: %v\n%s", err, out)
 	}
-	e.view, err = cp.StartLeaderHub(ctx, framework.LeaderHubOptions{Name: "leaderhub-election-view", SkipShippedRBAC: true, Args: []string{
-		"--controllers=-materialize", "--election-deadline=" + electionDeadline.String(), "--watch-bookmark-interval=1s"}})
+	e.rbac = rbac
+	e.view, err = cp.StartLeaderHub(ctx, framework.LeaderHubOptions{Name: viewName, SkipShippedRBAC: true, Args: viewArgs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +97,7 @@ func startElectionEnv(t *testing.T) *electionEnv {
 
 // startElector runs a leaderhub with only the hubleader elector, under a
 // lease of its own, as the chart's service account.
-func (e *electionEnv) startElector(t *testing.T, name string) *framework.LeaderHub {
+func (e *clusterEnv) startElector(t *testing.T, name string) *framework.LeaderHub {
 	t.Helper()
 	lh, err := e.cp.StartLeaderHub(testContext(t, time.Minute), framework.LeaderHubOptions{Name: name, SkipShippedRBAC: true,
 		Args: []string{"--controllers=hubleader", "--leader-elect-resource-name=leaderhub-elector-test",
@@ -111,7 +110,7 @@ func (e *electionEnv) startElector(t *testing.T, name string) *framework.LeaderH
 
 // createNode creates a Node in a pool and sets its Ready condition and
 // InternalIP through the status subresource, as a kubelet would.
-func (e *electionEnv) createNode(t *testing.T, name, pool, ip string, labels map[string]string) {
+func (e *clusterEnv) createNode(t *testing.T, name, pool, ip string, labels map[string]string) {
 	t.Helper()
 	ctx := testContext(t, 10*time.Second)
 	all := map[string]string{appsv1beta2.LabelNodePool: pool}
@@ -133,7 +132,7 @@ func (e *electionEnv) createNode(t *testing.T, name, pool, ip string, labels map
 
 // updateNode changes a Node through its status subresource (or, with
 // labels set, the object) and returns when it is written.
-func (e *electionEnv) updateNode(t *testing.T, name string, change func(*corev1.Node)) {
+func (e *clusterEnv) updateNode(t *testing.T, name string, change func(*corev1.Node)) {
 	t.Helper()
 	ctx := testContext(t, 10*time.Second)
 	nodes := e.kube.CoreV1().Nodes()
@@ -154,7 +153,7 @@ func (e *electionEnv) updateNode(t *testing.T, name string, change func(*corev1.
 	}
 }
 
-func (e *electionEnv) setReady(t *testing.T, name string, ready bool) {
+func (e *clusterEnv) setReady(t *testing.T, name string, ready bool) {
 	t.Helper()
 	e.updateNode(t, name, func(n *corev1.Node) {
 		c := &n.Status.Conditions[0]
@@ -186,7 +185,7 @@ func equalMaps(a, b map[string]string) bool {
 }
 
 // createElectionPool creates a NodePool with election on.
-func (e *electionEnv) createElectionPool(t *testing.T, name string, strategy appsv1beta2.LeaderElectionStrategy, replicas int32,
+func (e *clusterEnv) createElectionPool(t *testing.T, name string, strategy appsv1beta2.LeaderElectionStrategy, replicas int32,
 	selector map[string]string) *appsv1beta2.NodePool {
 	t.Helper()
 	np, err := e.pools.AppsV1beta2().NodePools().Create(testContext(t, 10*time.Second), &appsv1beta2.NodePool{
@@ -200,7 +199,7 @@ func (e *electionEnv) createElectionPool(t *testing.T, name string, strategy app
 	return np
 }
 
-func (e *electionEnv) updatePool(t *testing.T, name string, change func(*appsv1beta2.NodePool)) {
+func (e *clusterEnv) updatePool(t *testing.T, name string, change func(*appsv1beta2.NodePool)) {
 	t.Helper()
 	ctx := testContext(t, 10*time.Second)
 	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
@@ -217,7 +216,7 @@ func (e *electionEnv) updatePool(t *testing.T, name string, change func(*appsv1b
 	}
 }
 
-func (e *electionEnv) setLeaders(t *testing.T, name string, ls []appsv1beta2.Leader) {
+func (e *clusterEnv) setLeaders(t *testing.T, name string, ls []appsv1beta2.Leader) {
 	t.Helper()
 	if _, err := framework.UpdateNodePoolStatus(testContext(t, 10*time.Second), e.pools, name, func(s *appsv1beta2.NodePoolStatus) {
 		s.LeaderEndpoints, s.LeaderNum, s.Conditions = ls, int32(len(ls)), nil
@@ -227,7 +226,7 @@ func (e *electionEnv) setLeaders(t *testing.T, name string, ls []appsv1beta2.Lea
 }
 
 // waitPool waits until cond holds for the NodePool.
-func (e *electionEnv) waitPool(t *testing.T, name, what string, cond func(*appsv1beta2.NodePool) bool) *appsv1beta2.NodePool {
+func (e *clusterEnv) waitPool(t *testing.T, name, what string, cond func(*appsv1beta2.NodePool) bool) *appsv1beta2.NodePool {
 	t.Helper()
 	var np *appsv1beta2.NodePool
 	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
@@ -246,7 +245,7 @@ func (e *electionEnv) waitPool(t *testing.T, name, what string, cond func(*appsv
 }
 
 // waitMetric waits until a series of the view's /metrics has want.
-func (e *electionEnv) waitMetric(t *testing.T, lh *framework.LeaderHub, series string, want float64) {
+func (e *clusterEnv) waitMetric(t *testing.T, lh *framework.LeaderHub, series string, want float64) {
 	t.Helper()
 	var got float64
 	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
@@ -258,13 +257,13 @@ func (e *electionEnv) waitMetric(t *testing.T, lh *framework.LeaderHub, series s
 	}
 }
 
-func (e *electionEnv) metric(t *testing.T, lh *framework.LeaderHub, series string) float64 {
+func (e *clusterEnv) metric(t *testing.T, lh *framework.LeaderHub, series string) float64 {
 	t.Helper()
 	return seriesValue(t, scrapeFrom(t, e.cp, lh), series)
 }
 
 // waitEvent waits for an Event of a type and reason on a NodePool.
-func (e *electionEnv) waitEvent(t *testing.T, pool, typ, reason string) corev1.Event {
+func (e *clusterEnv) waitEvent(t *testing.T, pool, typ, reason string) corev1.Event {
 	t.Helper()
 	var found corev1.Event
 	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
@@ -325,12 +324,16 @@ func without(s []string, drop ...string) []string {
 // TestElection: the election is tracked with leaders written by hand (as
 // upstream's elector would), then leaderhub's own elector runs.
 func TestElection(t *testing.T) {
-	e := startElectionEnv(t)
+	e := startClusterEnv(t, "hubleader-values.yaml", "leaderhub-election-view",
+		"--controllers=-materialize", "--election-deadline="+electionDeadline.String(), "--watch-bookmark-interval=1s")
+	if !strings.Contains(e.rbac, "nodepools/status") {
+		t.Fatalf("the chart with hubleader grants no NodePool status writes:\n%s", e.rbac)
+	}
 	t.Run("tracked with leaders written by hand", e.testTrackedByHand)
 	t.Run("elector", e.testElector)
 }
 
-func (e *electionEnv) testTrackedByHand(t *testing.T) {
+func (e *clusterEnv) testTrackedByHand(t *testing.T) {
 	const (
 		succeeded = `leaderhub_elections_total{result="succeeded"}`
 		failed    = `leaderhub_elections_total{result="failed"}`
@@ -381,7 +384,7 @@ func (e *electionEnv) testTrackedByHand(t *testing.T) {
 	e.waitMetric(t, e.view, `leaderhub_election_pools{state="ready"}`, 0)
 }
 
-func (e *electionEnv) testElector(t *testing.T) {
+func (e *clusterEnv) testElector(t *testing.T) {
 	elector := e.startElector(t, "leaderhub-elector")
 	var nodes []string
 	for i := 1; i <= 5; i++ {

@@ -1,0 +1,270 @@
+package leaders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+
+	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
+)
+
+// Options configure a Client.
+type Options struct {
+	// Config reaches kube-apiserver, with the node's credentials.
+	Config *rest.Config
+	// Pool is the NodePool to follow; when empty, the pool is read from
+	// NodeName's apps.openyurt.io/nodepool label.
+	Pool     string
+	NodeName string
+	// Namespace holds the leader-hub objects (leaderhub's --namespace);
+	// kube-system when empty.
+	Namespace string
+	// LeaderPort is the port in leader URLs when the source carries none
+	// (the ConfigMap); 10269 when 0.
+	LeaderPort int32
+	// Sources are tried in order, best first; DefaultSources when empty.
+	Sources []Source
+	// ProbeInterval is how often a better source than the one in use is
+	// tried (with ±20% jitter, doubling while they fail, up to
+	// MaxProbeInterval); 30s and 5m when 0.
+	ProbeInterval, MaxProbeInterval time.Duration
+	// CacheFile, when set, keeps the last Config across restarts: written
+	// on every change (atomically), served at start, marked stale, until a
+	// source answers.
+	CacheFile string
+}
+
+// Client follows one pool's Config. Run it; read Current, or receive
+// Changes.
+type Client struct {
+	opts    Options
+	view    versioned.Interface
+	kube    kubernetes.Interface
+	changes chan Config
+
+	mu      sync.Mutex
+	current Config
+	has     bool
+}
+
+// New builds a Client; nothing is read until Run.
+func New(opts Options) (*Client, error) {
+	if opts.Config == nil {
+		return nil, errors.New("leaders: Options.Config is required")
+	}
+	if opts.Pool == "" && opts.NodeName == "" {
+		return nil, errors.New("leaders: Options.Pool or Options.NodeName is required")
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = metav1.NamespaceSystem
+	}
+	if opts.LeaderPort == 0 {
+		opts.LeaderPort = v1alpha1.DefaultLeaderHubPort
+	}
+	if len(opts.Sources) == 0 {
+		opts.Sources = DefaultSources
+	}
+	if opts.ProbeInterval <= 0 {
+		opts.ProbeInterval = 30 * time.Second
+	}
+	if opts.MaxProbeInterval < opts.ProbeInterval {
+		opts.MaxProbeInterval = max(5*time.Minute, opts.ProbeInterval)
+	}
+	cfg := rest.CopyConfig(opts.Config)
+	cfg.WarningHandler = rest.NoWarnings{} // core/v1 Endpoints are deprecated; the client reads them only as a fallback
+	// Protobuf for every source: the fewest bytes over the cloud-edge link.
+	cfg.ContentType = runtime.ContentTypeProtobuf
+	cfg.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
+	view, err := versioned.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{opts: opts, view: view, kube: kube, changes: make(chan Config, 1)}, nil
+}
+
+// Changes delivers every new Config: at start the cached one (stale), then
+// each one whose content differs from the last delivered. A slow receiver
+// misses intermediate Configs, never the newest.
+func (c *Client) Changes() <-chan Config { return c.changes }
+
+// Current is the last Config, with where it was read; false before any.
+func (c *Client) Current() (Config, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.current, c.has
+}
+
+// Run follows the pool until ctx ends.
+func (c *Client) Run(ctx context.Context) error {
+	if cached, err := readCache(c.opts.CacheFile); err != nil {
+		klog.ErrorS(err, "Ignoring the leader cache file", "file", c.opts.CacheFile)
+	} else if cached != nil && (c.opts.Pool == "" || cached.Pool == c.opts.Pool) {
+		cached.Stale, cached.Source = true, SourceCache
+		c.mu.Lock()
+		c.current, c.has = *cached, true
+		c.mu.Unlock()
+		c.deliver(*cached)
+		klog.InfoS("Serving the cached leaders until a source answers", "pool", cached.Pool, "leaders", len(cached.Leaders))
+	}
+	pool, err := c.pool(ctx)
+	if err != nil {
+		return err
+	}
+	sources := newSources(c.opts.Sources, c.view, c.kube, c.opts.Namespace, pool)
+	if len(sources) == 0 {
+		return fmt.Errorf("leaders: no known source in %v", c.opts.Sources)
+	}
+	retry := c.opts.ProbeInterval
+	active, emptyFrom := 0, Source("")
+	for ctx.Err() == nil {
+		if active == len(sources) {
+			// Every source failed. If one answered without the pool's
+			// object, the pool has none; otherwise nothing is known, and the
+			// last Config stands (kube-apiserver unreachable, say).
+			if emptyFrom != "" {
+				c.update(pool, Config{Source: emptyFrom})
+			}
+			if !sleep(ctx, wait.Jitter(retry, 0.2)) {
+				break
+			}
+			retry = min(2*retry, c.opts.MaxProbeInterval)
+			active, emptyFrom = 0, ""
+			continue
+		}
+		src := sources[active]
+		runCtx, cancel := context.WithCancel(ctx)
+		better := make(chan int, 1)
+		if active > 0 {
+			go c.probeBetter(runCtx, sources[:active], better)
+		}
+		failed := make(chan error, 1)
+		go func() { failed <- follow(runCtx, src, c.opts.LeaderPort, func(cfg Config) { c.update(pool, cfg) }) }()
+		select {
+		case i := <-better:
+			cancel()
+			if err := <-failed; err != nil { // it ends with the cancel, nil unless it failed just then
+				klog.V(2).InfoS("The leader source failed as a better one answered", "source", src.name, "reason", describe(err))
+			}
+			klog.InfoS("A better leader source answers; switching to it", "pool", pool, "from", src.name, "to", sources[i].name)
+			active, retry = i, c.opts.ProbeInterval
+		case err := <-failed:
+			cancel()
+			if ctx.Err() != nil {
+				break
+			}
+			if errors.Is(err, errEmpty) {
+				if emptyFrom == "" {
+					emptyFrom = src.name
+				}
+			} else {
+				retry = c.opts.ProbeInterval
+			}
+			next := "none"
+			if active+1 < len(sources) {
+				next = string(sources[active+1].name)
+			}
+			klog.InfoS("Leader source unavailable; moving down", "pool", pool, "source", src.name, "reason", describe(err), "next", next)
+			active++
+		}
+	}
+	return nil
+}
+
+// probeBetter tries the better sources, best first, with jitter and
+// backoff, and sends the index of the first that answers.
+func (c *Client) probeBetter(ctx context.Context, better []*source, found chan<- int) {
+	interval := c.opts.ProbeInterval
+	for sleep(ctx, wait.Jitter(interval, 0.2)) {
+		for i, src := range better {
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := probe(pctx, src)
+			cancel()
+			if err == nil {
+				found <- i
+				return
+			}
+		}
+		interval = min(2*interval, c.opts.MaxProbeInterval)
+	}
+}
+
+// update records a Config read from a source and delivers it if its
+// content is new.
+func (c *Client) update(pool string, cfg Config) {
+	cfg.Pool = pool
+	c.mu.Lock()
+	changed := !c.has || !c.current.SameContent(&cfg)
+	c.current, c.has = cfg, true
+	c.mu.Unlock()
+	if !changed {
+		return
+	}
+	klog.V(2).InfoS("Leaders changed", "pool", pool, "source", cfg.Source, "leaders", len(cfg.Leaders), "exists", cfg.Exists)
+	if err := writeCache(c.opts.CacheFile, &cfg); err != nil {
+		klog.ErrorS(err, "Cannot write the leader cache file", "file", c.opts.CacheFile)
+	}
+	c.deliver(cfg)
+}
+
+// deliver sends cfg, replacing an undelivered older one.
+func (c *Client) deliver(cfg Config) {
+	for {
+		select {
+		case c.changes <- cfg:
+			return
+		default:
+		}
+		select {
+		case <-c.changes:
+		default:
+		}
+	}
+}
+
+// pool is the pool to follow: Options.Pool, or the Node's label, read with
+// retries (the cached Config is served meanwhile).
+func (c *Client) pool(ctx context.Context) (string, error) {
+	if c.opts.Pool != "" {
+		return c.opts.Pool, nil
+	}
+	var pool string
+	err := wait.PollUntilContextCancel(ctx, c.opts.ProbeInterval/4+time.Second, true, func(ctx context.Context) (bool, error) {
+		node, err := c.kube.CoreV1().Nodes().Get(ctx, c.opts.NodeName, metav1.GetOptions{})
+		if err != nil {
+			klog.V(2).InfoS("Cannot read the node's pool yet", "node", c.opts.NodeName, "err", err)
+			return false, nil
+		}
+		pool = node.Labels[appsv1beta2.LabelNodePool]
+		if pool == "" {
+			return false, fmt.Errorf("leaders: node %s has no %s label", c.opts.NodeName, appsv1beta2.LabelNodePool)
+		}
+		return true, nil
+	})
+	return pool, err
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,172 @@
+package leaders
+
+import (
+	"context"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
+	"github.com/leaderhub/leaderhub/pkg/projection"
+)
+
+// source is one form of the pool's object, read through one API: how to
+// list and watch the pool's objects of the form (selected by name, or by
+// label for EndpointSlices), and what Config they make.
+type source struct {
+	name Source
+	// selector narrows lists and watches to the pool's objects.
+	selector metav1.ListOptions
+	list     func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error)
+	watch    func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+	// parse reads the pool's objects (at least one) into a Config's content.
+	parse func(objs []runtime.Object, port int32) Config
+	// authoritative sources say the pool is gone when they hold no object;
+	// the others may simply not be materialized, so the client looks
+	// further down.
+	authoritative bool
+}
+
+func byName(name string) metav1.ListOptions {
+	return metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()}
+}
+
+// newSources builds the sources, in the order asked for.
+func newSources(order []Source, view versioned.Interface, kube kubernetes.Interface, namespace, pool string) []*source {
+	name := v1alpha1.ObjectName(pool)
+	all := map[Source]*source{
+		SourceView: {name: SourceView, selector: byName(name), authoritative: true,
+			list: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return view.LeaderhubV1alpha1().LeaderHubs(namespace).List(ctx, o)
+			},
+			watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				return view.LeaderhubV1alpha1().LeaderHubs(namespace).Watch(ctx, o)
+			},
+			parse: func(objs []runtime.Object, port int32) Config {
+				lh := objs[0].(*v1alpha1.LeaderHub)
+				c := fromAnnotations(lh.Annotations)
+				for _, s := range lh.Subsets {
+					p := subsetPort(port, len(s.Ports), func(i int) (string, int32) { return s.Ports[i].Name, s.Ports[i].Port })
+					for _, a := range s.Addresses {
+						c.Leaders = append(c.Leaders, newLeader(deref(a.NodeName), a.IP, p))
+					}
+				}
+				return c
+			}},
+		SourceEndpointSlice: {name: SourceEndpointSlice,
+			selector: metav1.ListOptions{LabelSelector: labels.SelectorFromSet(labels.Set{
+				v1alpha1.LabelPoolName: pool, v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue}).String()},
+			list: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return kube.DiscoveryV1().EndpointSlices(namespace).List(ctx, o)
+			},
+			watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				return kube.DiscoveryV1().EndpointSlices(namespace).Watch(ctx, o)
+			},
+			parse: func(objs []runtime.Object, port int32) Config {
+				c := fromAnnotations(objs[0].(*discoveryv1.EndpointSlice).Annotations)
+				for _, obj := range objs {
+					es := obj.(*discoveryv1.EndpointSlice)
+					p := subsetPort(port, len(es.Ports), func(i int) (string, int32) { return deref(es.Ports[i].Name), deref(es.Ports[i].Port) })
+					for _, e := range es.Endpoints {
+						if len(e.Addresses) > 0 && (e.Conditions.Ready == nil || *e.Conditions.Ready) {
+							c.Leaders = append(c.Leaders, newLeader(deref(e.NodeName), e.Addresses[0], p))
+						}
+					}
+				}
+				return c
+			}},
+		SourceEndpoints: {name: SourceEndpoints, selector: byName(name),
+			list: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return kube.CoreV1().Endpoints(namespace).List(ctx, o)
+			},
+			watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				return kube.CoreV1().Endpoints(namespace).Watch(ctx, o)
+			},
+			parse: func(objs []runtime.Object, port int32) Config {
+				ep := objs[0].(*corev1.Endpoints)
+				c := fromAnnotations(ep.Annotations)
+				for _, s := range ep.Subsets {
+					p := subsetPort(port, len(s.Ports), func(i int) (string, int32) { return s.Ports[i].Name, s.Ports[i].Port })
+					for _, a := range s.Addresses {
+						c.Leaders = append(c.Leaders, newLeader(deref(a.NodeName), a.IP, p))
+					}
+				}
+				return c
+			}},
+		SourceConfigMap: {name: SourceConfigMap, selector: byName(name),
+			list: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return kube.CoreV1().ConfigMaps(namespace).List(ctx, o)
+			},
+			watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				return kube.CoreV1().ConfigMaps(namespace).Watch(ctx, o)
+			},
+			parse: func(objs []runtime.Object, port int32) Config {
+				// The data upstream YurtHub's multiplexer parses: leaders as
+				// node/ip pairs, no port (upstream dials 10269).
+				data := objs[0].(*corev1.ConfigMap).Data
+				c := Config{PoolScopedMetadata: parseMetadata(data[projection.ConfigMapKeyPoolScopedMetadata]),
+					InterConnectivity:    data[projection.ConfigMapKeyInterConnectivity] == "true",
+					EnableLeaderElection: data[projection.ConfigMapKeyEnableLeaderElection] == "true"}
+				for _, pair := range leaderPairs(data[projection.ConfigMapKeyLeaders]) {
+					c.Leaders = append(c.Leaders, newLeader(pair[0], pair[1], port))
+				}
+				return c
+			}},
+	}
+	out := make([]*source, 0, len(order))
+	for _, s := range order {
+		if src, ok := all[s]; ok {
+			out = append(out, src)
+		}
+	}
+	return out
+}
+
+// fromAnnotations reads the pool settings the view, Endpoints and
+// EndpointSlices carry as annotations.
+func fromAnnotations(a map[string]string) Config {
+	return Config{
+		PoolScopedMetadata:   parseMetadata(a[v1alpha1.AnnotationPoolScopedMetadata]),
+		InterConnectivity:    a[v1alpha1.AnnotationInterConnectivity] == "true",
+		EnableLeaderElection: a[v1alpha1.AnnotationEnableLeaderElection] == "true",
+	}
+}
+
+// subsetPort is the https port of a subset, or fallback when it has none.
+func subsetPort(fallback int32, n int, port func(i int) (string, int32)) int32 {
+	for i := range n {
+		if name, p := port(i); name == v1alpha1.PortName && p > 0 {
+			return p
+		}
+	}
+	return fallback
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// leaderPairs are the "node/ip" entries of the ConfigMap's leaders value;
+// malformed ones are skipped, as upstream YurtHub skips them.
+func leaderPairs(v string) [][2]string {
+	var out [][2]string
+	for pair := range strings.SplitSeq(v, ",") {
+		node, ip, ok := strings.Cut(strings.TrimSpace(pair), "/")
+		if ok && node != "" && ip != "" && !strings.Contains(ip, "/") {
+			out = append(out, [2]string{node, ip})
+		}
+	}
+	return out
+}

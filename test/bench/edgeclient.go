@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/client-go/rest"
+
+	leaderclient "github.com/leaderhub/leaderhub/pkg/client/leaders"
+)
+
+// countingTransport counts the response body bytes of every request.
+type countingTransport struct {
+	rt http.RoundTripper
+	n  *atomic.Int64
+}
+
+func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.rt.RoundTrip(req)
+	if err == nil {
+		resp.Body = countingBody{ReadCloser: resp.Body, n: t.n}
+	}
+	return resp, err
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (b countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
+
+// clientBytes: the edge client as an agent runs it, one per pool, held to
+// one source at a time: the bytes it reads per leader change (response
+// bodies: watch events, and any relist), with the encoding it asks for
+// (protobuf for every source).
+func (e *env) clientBytes(ctx context.Context, prefix string) error {
+	c := e.cfg
+	var rows [][]string
+	for _, src := range leaderclient.DefaultSources {
+		var read atomic.Int64
+		cfg := rest.CopyConfig(e.admin)
+		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countingTransport{rt: rt, n: &read} })
+		runCtx, cancel := context.WithCancel(ctx)
+		clients := make([]*leaderclient.Client, c.edgePools)
+		for p := range clients {
+			cl, err := leaderclient.New(leaderclient.Options{Config: cfg, Pool: poolName(prefix, p), Sources: []leaderclient.Source{src},
+				ProbeInterval: time.Minute})
+			if err != nil {
+				cancel()
+				return err
+			}
+			clients[p] = cl
+			go func() { _ = cl.Run(runCtx) }()
+		}
+		at := func(p int, seed int) bool {
+			cur, ok := clients[p].Current()
+			return ok && cur.Source == src && len(cur.Leaders) > 0 && strings.Contains(cur.Leaders[0].IP, twoLeaders(seed)[0].Address)
+		}
+		base := 2000 + 100*len(rows)
+		if err := parallel(c.edgePools, 8, func(p int) error { return e.setLeaders(ctx, poolName(prefix, p), twoLeaders(base+p)) }); err != nil {
+			cancel()
+			return err
+		}
+		if err := waitFor(ctx, 2*time.Minute, fmt.Sprintf("every %s client at its pool's leaders", src), func(context.Context) (bool, error) {
+			for p := range clients {
+				if !at(p, base+p) {
+					return false, nil
+				}
+			}
+			return true, nil
+		}); err != nil {
+			cancel()
+			return err
+		}
+		time.Sleep(time.Second)
+		before := read.Load()
+		changes := c.edgeLeaderChanges
+		for l := 1; l <= changes; l++ {
+			if err := parallel(c.edgePools, 8, func(p int) error {
+				return e.setLeaders(ctx, poolName(prefix, p), twoLeaders(base+50*l+p))
+			}); err != nil {
+				cancel()
+				return err
+			}
+			if err := waitFor(ctx, 2*time.Minute, fmt.Sprintf("every %s client following change %d", src, l), func(context.Context) (bool, error) {
+				for p := range clients {
+					if !at(p, base+50*l+p) {
+						return false, nil
+					}
+				}
+				return true, nil
+			}); err != nil {
+				cancel()
+				return err
+			}
+		}
+		time.Sleep(time.Second)
+		perChange := float64(read.Load()-before) / float64(c.edgePools*changes)
+		cancel()
+		rows = append(rows, []string{string(src), fmt.Sprintf("%.0f B", perChange)})
+	}
+	e.report.section("1b. The edge client, bytes per leader change by source",
+		fmt.Sprintf("pkg/client/leaders as an edge agent runs it, one client per pool (%d), each held to one source; %d leader changes "+
+			"per pool after the clients had synced. Bytes are the response bodies the client reads (watch events, and bookmarks), "+
+			"in protobuf for every source, through kube-apiserver.", c.edgePools, c.edgeLeaderChanges),
+		[]string{"source", "bytes per leader change and client"}, rows,
+		"The client reads the view first; the other rows are what it pays while the aggregated API is unavailable.")
+	return nil
+}
