@@ -62,23 +62,25 @@ func (e *env) clientBytes(ctx context.Context, prefix string) error {
 			clients[p] = cl
 			go func() { _ = cl.Run(runCtx) }()
 		}
-		at := func(p int, seed int) bool {
-			cur, ok := clients[p].Current()
-			return ok && cur.Source == src && len(cur.Leaders) > 0 && strings.Contains(cur.Leaders[0].IP, twoLeaders(seed)[0].Address)
-		}
+		// change sets every pool's leaders (seeded by the step) and waits
+		// until every client has them.
 		base := 2000 + 100*len(rows)
-		if err := parallel(c.edgePools, 8, func(p int) error { return e.setLeaders(ctx, poolName(prefix, p), twoLeaders(base+p)) }); err != nil {
-			cancel()
-			return err
-		}
-		if err := waitFor(ctx, 2*time.Minute, fmt.Sprintf("every %s client at its pool's leaders", src), func(context.Context) (bool, error) {
-			for p := range clients {
-				if !at(p, base+p) {
-					return false, nil
-				}
+		change := func(step int) error {
+			seed := func(p int) int { return base + 50*step + p }
+			if err := parallel(c.edgePools, 8, func(p int) error { return e.setLeaders(ctx, poolName(prefix, p), twoLeaders(seed(p))) }); err != nil {
+				return err
 			}
-			return true, nil
-		}); err != nil {
+			return waitFor(ctx, 2*time.Minute, fmt.Sprintf("every %s client at change %d", src, step), func(context.Context) (bool, error) {
+				for p, cl := range clients {
+					cur, ok := cl.Current()
+					if !ok || cur.Source != src || len(cur.Leaders) == 0 || !strings.Contains(cur.Leaders[0].IP, twoLeaders(seed(p))[0].Address) {
+						return false, nil
+					}
+				}
+				return true, nil
+			})
+		}
+		if err := change(0); err != nil {
 			cancel()
 			return err
 		}
@@ -86,20 +88,7 @@ func (e *env) clientBytes(ctx context.Context, prefix string) error {
 		before := read.Load()
 		changes := c.edgeLeaderChanges
 		for l := 1; l <= changes; l++ {
-			if err := parallel(c.edgePools, 8, func(p int) error {
-				return e.setLeaders(ctx, poolName(prefix, p), twoLeaders(base+50*l+p))
-			}); err != nil {
-				cancel()
-				return err
-			}
-			if err := waitFor(ctx, 2*time.Minute, fmt.Sprintf("every %s client following change %d", src, l), func(context.Context) (bool, error) {
-				for p := range clients {
-					if !at(p, base+50*l+p) {
-						return false, nil
-					}
-				}
-				return true, nil
-			}); err != nil {
+			if err := change(l); err != nil {
 				cancel()
 				return err
 			}

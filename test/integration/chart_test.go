@@ -37,18 +37,7 @@ const release = "leaderhub"
 // generated certificate in place of the pod no kubelet can run here.
 func TestHelmChart(t *testing.T) {
 	ctx := testContext(t, 8*time.Minute)
-	cp, err := framework.Start(ctx, framework.Options{Dir: t.TempDir(), AggregatorRouting: true})
-	if err != nil {
-		t.Fatalf("starting control plane: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("control plane logs:\n%s", cp.Logs(16384))
-		}
-		if err := cp.Stop(); err != nil {
-			t.Errorf("stopping control plane: %v", err)
-		}
-	})
+	cp := startOwnControlPlane(t, ctx, framework.Options{AggregatorRouting: true})
 	helm, err := cp.Helm(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

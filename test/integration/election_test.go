@@ -44,18 +44,7 @@ const electionDeadline = 3 * time.Second
 func startClusterEnv(t *testing.T, values, viewName string, viewArgs ...string) *clusterEnv {
 	t.Helper()
 	ctx := testContext(t, 3*time.Minute)
-	cp, err := framework.Start(ctx, framework.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("starting control plane: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("control plane logs:\n%s", cp.Logs(16384))
-		}
-		if err := cp.Stop(); err != nil {
-			t.Errorf("stopping control plane: %v", err)
-		}
-	})
+	cp := startOwnControlPlane(t, ctx, framework.Options{})
 	if err := cp.InstallCRDs(ctx); err != nil {
 		t.Fatal(err)
 	}

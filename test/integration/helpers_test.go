@@ -324,3 +324,23 @@ func waitViewLeaders(t *testing.T, pool, want string) *v1alpha1.LeaderHub {
 	}
 	return got
 }
+
+// startOwnControlPlane starts a control plane for one test, stopped when it
+// ends (its logs shown if the test failed).
+func startOwnControlPlane(t *testing.T, ctx context.Context, opts framework.Options) *framework.ControlPlane {
+	t.Helper()
+	opts.Dir = t.TempDir()
+	cp, err := framework.Start(ctx, opts)
+	if err != nil {
+		t.Fatalf("starting control plane: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("control plane logs:\n%s", cp.Logs(16384))
+		}
+		if err := cp.Stop(); err != nil {
+			t.Errorf("stopping control plane: %v", err)
+		}
+	})
+	return cp
+}
