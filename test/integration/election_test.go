@@ -52,6 +52,9 @@ func startClusterEnv(t *testing.T, values, viewName string, viewArgs ...string) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Above client-go's default of 5 requests per second, which would time
+	// the client's throttling instead of the system.
+	cfg.QPS, cfg.Burst = 500, 1000
 	e := &clusterEnv{cp: cp, kube: kubernetes.NewForConfigOrDie(cfg), pools: openyurtclient.NewForConfigOrDie(cfg),
 		lh: versioned.NewForConfigOrDie(cfg)}
 	// The chart's RBAC as it renders with the values file: every leaderhub
@@ -416,9 +419,26 @@ func (e *clusterEnv) testElector(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Stop()
+	// The NodePool watched too, to tell the elector's part from the view's.
+	npw, err := e.pools.AppsV1beta2().NodePools().Watch(testContext(t, time.Minute), metav1.ListOptions{
+		FieldSelector: "metadata.name=rand", ResourceVersion: np.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer npw.Stop()
+	written := make(chan time.Time, 1)
+	go func() {
+		for ev := range npw.ResultChan() {
+			if np, ok := ev.Object.(*appsv1beta2.NodePool); ok && !slices.Contains(leaderNodes(np), order[0]) {
+				written <- time.Now()
+				return
+			}
+		}
+	}()
 	down := order[0]
 	start := time.Now()
 	e.setReady(t, down, false)
+	nodeWritten := time.Now()
 	wantAfter := []string{order[1], order[2]}
 	var got string
 	for !strings.Contains(got, order[2]+"/") {
@@ -427,7 +447,15 @@ func (e *clusterEnv) testElector(t *testing.T) {
 			got = leaderHubLeaders(ev.Object.(*v1alpha1.LeaderHub))
 		}
 	}
-	t.Logf("failover: %v from the Node status write to the view watcher's event with the new leaders (%s)", time.Since(start), got)
+	viewEvent := time.Now()
+	select {
+	case at := <-written:
+		t.Logf("failover: %v from the Node status write (a GET and an update, %v) to the view watcher's event with the new leaders (%s); "+
+			"a NodePool watcher saw them after %v",
+			viewEvent.Sub(start), nodeWritten.Sub(start), got, at.Sub(start))
+	case <-time.After(10 * time.Second):
+		t.Errorf("a NodePool watcher never saw the new leaders")
+	}
 	np = e.waitPool(t, "rand", "replaced the NotReady leader", hasReason(hubleader.ReasonLeadersElected))
 	if got := leaderNodes(np); !slices.Equal(got, wantAfter) {
 		t.Fatalf("leaders %v, want %v (kept %s, then the next rank)", got, wantAfter, order[1])
