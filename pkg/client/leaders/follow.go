@@ -93,14 +93,10 @@ func (f *follower) initial(ctx context.Context) error {
 			if !ok {
 				return errors.New("the watch-list ended before its initial events did")
 			}
-			if ev.Type == watch.Error {
-				return apierrors.FromObject(ev.Object)
-			}
-			m, err := meta.Accessor(ev.Object)
+			m, err := f.accept(ev)
 			if err != nil {
 				return err
 			}
-			f.rv = m.GetResourceVersion()
 			if ev.Type == watch.Bookmark {
 				if m.GetAnnotations()[metav1.InitialEventsAnnotationKey] == "true" {
 					return f.report()
@@ -155,14 +151,10 @@ func (f *follower) watchFrom(ctx context.Context) error {
 			if !ok {
 				return nil
 			}
-			if ev.Type == watch.Error {
-				return apierrors.FromObject(ev.Object)
-			}
-			m, err := meta.Accessor(ev.Object)
+			m, err := f.accept(ev)
 			if err != nil {
 				return err
 			}
-			f.rv = m.GetResourceVersion()
 			switch ev.Type {
 			case watch.Added, watch.Modified:
 				f.objs[m.GetName()] = ev.Object
@@ -176,6 +168,20 @@ func (f *follower) watchFrom(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// accept reads an event's object and resourceVersion; an Error event is
+// its error.
+func (f *follower) accept(ev watch.Event) (metav1.Object, error) {
+	if ev.Type == watch.Error {
+		return nil, apierrors.FromObject(ev.Object)
+	}
+	m, err := meta.Accessor(ev.Object)
+	if err != nil {
+		return nil, err
+	}
+	f.rv = m.GetResourceVersion()
+	return m, nil
 }
 
 // report hands the Config of the current objects on; a non-authoritative

@@ -22,6 +22,7 @@ import (
 	"k8s.io/utils/clock"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/pkg/controller/workers"
 	"github.com/leaderhub/leaderhub/pkg/election"
 )
 
@@ -112,20 +113,7 @@ func (c *Controller) Run(ctx context.Context) {
 	for _, name := range c.source.PoolNames() {
 		queue.Add(name)
 	}
-	var wg sync.WaitGroup
-	for range c.opts.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			wait.UntilWithContext(ctx, func(ctx context.Context) {
-				for c.processNext(ctx, queue) {
-				}
-			}, time.Second)
-		}()
-	}
-	<-ctx.Done()
-	queue.ShutDown()
-	wg.Wait()
+	workers.Run(ctx, c.opts.Workers, queue, func(ctx context.Context) bool { return c.processNext(ctx, queue) })
 	klog.InfoS("Stopped the hubleader elector")
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/pkg/controller/workers"
 	"github.com/leaderhub/leaderhub/pkg/projection"
 )
 
@@ -148,26 +148,13 @@ func (c *Controller) Run(ctx context.Context) {
 		return
 	}
 	c.enqueueAll(queue)
-	var wg sync.WaitGroup
-	for i := 0; i < c.opts.Workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			wait.UntilWithContext(ctx, func(ctx context.Context) {
-				for c.processNext(ctx, queue) {
-				}
-			}, time.Second)
-		}()
-	}
 	if c.opts.ResyncPeriod > 0 {
 		go wait.UntilWithContext(ctx, func(context.Context) {
 			c.rejections.retryAll()
 			c.enqueueAll(queue)
 		}, c.opts.ResyncPeriod)
 	}
-	<-ctx.Done()
-	queue.ShutDown()
-	wg.Wait()
+	workers.Run(ctx, c.opts.Workers, queue, func(ctx context.Context) bool { return c.processNext(ctx, queue) })
 	klog.InfoS("Stopped the materialize controller")
 }
 
