@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -23,10 +24,12 @@ func (e *env) election(ctx context.Context) error {
 	c := e.cfg
 	const prefix = "el"
 	// The scenario owns the cluster's NodePools: the elector would otherwise
-	// elect for those the other scenarios left (none of which has Nodes).
+	// elect for those other scenarios left (none of which has Nodes). It
+	// runs first, so there are none to delete, and removes its own after.
 	if err := e.pools.AppsV1beta2().NodePools().DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
 		return err
 	}
+	defer e.removeElectionObjects(ctx)
 	if err := waitFor(ctx, 5*time.Minute, "the view to empty", func(ctx context.Context) (bool, error) {
 		list, err := versionedFor(e.direct).LeaderhubV1alpha1().LeaderHubs(ns).List(ctx, metav1.ListOptions{Limit: 1})
 		return err == nil && len(list.Items) == 0, nil
@@ -290,4 +293,19 @@ func (e *env) failover(ctx context.Context, prefix string, leaderOf map[string]s
 		mu.Unlock()
 	}
 	return samples, perPool, nil
+}
+
+// removeElectionObjects deletes the scenario's NodePools and Nodes and waits
+// until leaderhub's controller has deleted their Endpoints, so the next
+// scenarios start from an empty cluster.
+func (e *env) removeElectionObjects(ctx context.Context) {
+	if err := e.pools.AppsV1beta2().NodePools().DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+		fmt.Fprintln(os.Stderr, "election: deleting the NodePools:", err)
+	}
+	if err := e.kube.CoreV1().Nodes().DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+		fmt.Fprintln(os.Stderr, "election: deleting the Nodes:", err)
+	}
+	if _, err := e.waitControllerIdle(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "election: waiting for the controller:", err)
+	}
 }
