@@ -1,9 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"math"
 	"os/exec"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -59,10 +63,26 @@ func (r *report) markdown() string {
 	if len(r.failures) > 0 {
 		b.WriteString("**Scenarios that failed in this run:**\n\n" + strings.Join(r.failures, "\n") + "\n\n")
 	}
-	for _, s := range r.sections {
+	// Sections in their numbered order, whatever order the scenarios ran in;
+	// unnumbered ones (the Go benchmarks) last.
+	sections := slices.Clone(r.sections)
+	slices.SortStableFunc(sections, func(a, b string) int { return cmp.Compare(sectionNumber(a), sectionNumber(b)) })
+	for _, s := range sections {
 		b.WriteString(s + "\n")
 	}
 	return b.String()
+}
+
+// sectionNumber is the number a section's title starts with ("## 9. ..."
+// is 9, "## 1b. ..." 1); unnumbered sections sort last.
+func sectionNumber(section string) int {
+	title := strings.TrimPrefix(section, "## ")
+	end := strings.IndexFunc(title, func(r rune) bool { return r < '0' || r > '9' })
+	n, err := strconv.Atoi(title[:max(end, 0)])
+	if err != nil {
+		return math.MaxInt
+	}
+	return n
 }
 
 func (r *report) command() string {
