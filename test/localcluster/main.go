@@ -18,9 +18,11 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
@@ -109,7 +111,7 @@ func up(dir, samples string) error {
 	if err := applySamples(ctx, cfg, samples); err != nil {
 		return err
 	}
-	for _, args := range [][]string{{"get", "np"}, {"get", "lh", "-n", "kube-system"},
+	for _, args := range [][]string{{"get", "np"}, {"get", "lh", "-n", "kube-system", "-o", "wide"},
 		{"get", "endpoints", "-n", "kube-system", "-l", "app.kubernetes.io/managed-by=leaderhub"}} {
 		out, err := kubectl(ctx, kubeconfig, args...)
 		fmt.Printf("\n$ kubectl --kubeconfig %s %s\n%s\n", kubeconfig, strings.Join(args, " "), out)
@@ -169,6 +171,7 @@ func applySamples(ctx context.Context, cfg *rest.Config, file string) error {
 		return err
 	}
 	pools := openyurtclient.NewForConfigOrDie(cfg).AppsV1beta2().NodePools()
+	kube := kubernetes.NewForConfigOrDie(cfg)
 	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
 	for {
 		var np appsv1beta2.NodePool
@@ -196,7 +199,36 @@ func applySamples(ctx context.Context, cfg *rest.Config, file string) error {
 		if _, err := pools.UpdateStatus(ctx, live, metav1.UpdateOptions{}); err != nil {
 			return fmt.Errorf("writing NodePool %s status: %w", np.Name, err)
 		}
+		for _, l := range np.Status.LeaderEndpoints {
+			if err := readyNode(ctx, kube, l.NodeName, np.Name, l.Address); err != nil {
+				return err
+			}
+		}
 	}
+}
+
+// readyNode creates a Node in a pool, Ready with an InternalIP, as its
+// kubelet would report it (status through the status subresource), so the
+// election tracker judges the sample leaders valid: READY in
+// `kubectl get lh -o wide`.
+func readyNode(ctx context.Context, kube kubernetes.Interface, name, pool, ip string) error {
+	nodes := kube.CoreV1().Nodes()
+	n, err := nodes.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		n, err = nodes.Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name,
+			Labels: map[string]string{appsv1beta2.LabelNodePool: pool}}}, metav1.CreateOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("writing Node %s: %w", name, err)
+	}
+	now := metav1.Now()
+	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
+		LastHeartbeatTime: now, LastTransitionTime: now}}
+	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}, {Type: corev1.NodeHostName, Address: name}}
+	if _, err := nodes.UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("writing Node %s status: %w", name, err)
+	}
+	return nil
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {
