@@ -2,6 +2,7 @@ package election
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 	"unique"
@@ -115,18 +116,14 @@ func NodeOf(n *corev1.Node) Node {
 // HasIP reports whether ip is one of the Node's InternalIPs.
 func (n *Node) HasIP(ip string) bool { return slices.Contains(n.InternalIPs, ip) }
 
-// Same reports whether two Nodes are the same to the election: a Node
-// update that changes only what Same ignores (its resourceVersion, and all
-// that TransformNode drops) needs no new judgement.
+// Same reports whether two slimmed Nodes are the same to the election: a
+// Node update that changes only what Same ignores (its resourceVersion, and
+// all that TransformNode drops) needs no new judgement. It allocates
+// nothing: the Node informer calls it for every heartbeat.
 func Same(a, b *corev1.Node) bool {
-	if a.Name != b.Name || a.UID != b.UID || len(a.Labels) != len(b.Labels) {
-		return false
-	}
-	for k, v := range a.Labels {
-		if w, ok := b.Labels[k]; !ok || w != v {
-			return false
-		}
-	}
-	na, nb := NodeOf(a), NodeOf(b)
-	return na.Ready == nb.Ready && na.ReadySince.Equal(nb.ReadySince) && slices.Equal(na.InternalIPs, nb.InternalIPs)
+	return a.Name == b.Name && a.UID == b.UID && maps.Equal(a.Labels, b.Labels) &&
+		slices.Equal(a.Status.Addresses, b.Status.Addresses) &&
+		slices.EqualFunc(a.Status.Conditions, b.Status.Conditions, func(x, y corev1.NodeCondition) bool {
+			return x.Type == y.Type && x.Status == y.Status && x.LastTransitionTime.Equal(&y.LastTransitionTime)
+		})
 }

@@ -146,10 +146,13 @@ func (t *Tracker) upsertLocked(p *Pool) {
 	}
 	prev := rec.pool
 	rec.pool = p
-	if prev != nil && prev.UID == p.UID && t.started && !sameLeaderSet(prev.Leaders, p.Leaders) {
+	// Most updates are status churn with the same leaders: compared as
+	// they are, without building anything.
+	leadersSame := prev != nil && slices.Equal(prev.Leaders, p.Leaders)
+	if !leadersSame && prev != nil && prev.UID == p.UID && t.started && !sameLeaderSet(prev.Leaders, p.Leaders) {
 		t.metrics.leaderChanges.Inc()
 	}
-	if prev == nil || !slices.Equal(leaderNames(prev.Leaders), leaderNames(p.Leaders)) {
+	if !leadersSame {
 		if prev != nil {
 			t.unindexLeadersLocked(prev)
 		}

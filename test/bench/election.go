@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -230,24 +229,13 @@ func (e *env) failover(ctx context.Context, prefix string, leaderOf map[string]s
 		return nil, nil, err
 	}
 	defer tr.close()
-	var mu sync.Mutex
-	var down string // the node name of the leader being replaced
-	var start time.Time
-	received := map[int]time.Duration{}
+	var timer deliveryTimer
 	var watchers []*streamWatch
 	for p := range c.electionFailoverPools {
 		for w := range c.electionWatchers {
 			id := p*c.electionWatchers + w
 			watchers = append(watchers, openWatch(ctx, tr.client(), leaderHubWatchURL(e.admin.Host, poolName(prefix, p), ""),
-				func(typ string, obj []byte, at time.Time) {
-					mu.Lock()
-					defer mu.Unlock()
-					if down != "" && bytes.Contains(obj, []byte(`"nodeName"`)) && !bytes.Contains(obj, []byte(`"`+down+`"`)) {
-						if _, seen := received[id]; !seen {
-							received[id] = at.Sub(start)
-						}
-					}
-				}))
+				func(typ string, obj []byte, at time.Time) { timer.seen(id, obj, at) }))
 		}
 	}
 	defer stopAll(watchers)
@@ -269,28 +257,19 @@ func (e *env) failover(ctx context.Context, prefix string, leaderOf map[string]s
 		now := metav1.Now()
 		n.Status.Conditions[0].Status, n.Status.Conditions[0].LastHeartbeatTime, n.Status.Conditions[0].LastTransitionTime =
 			corev1.ConditionFalse, now, now
-		mu.Lock()
-		down, start, received = leader, time.Now(), map[int]time.Duration{}
-		mu.Unlock()
+		// The change shows as an event with a leader that is not the one
+		// set NotReady.
+		timer.begin(func(obj []byte) bool {
+			return bytes.Contains(obj, []byte(`"nodeName"`)) && !bytes.Contains(obj, []byte(`"`+leader+`"`))
+		})
 		if nodes[k], err = e.kube.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
 			return nil, nil, err
 		}
-		if err := waitFor(ctx, time.Minute, "every watcher of the pool getting the new leader", func(context.Context) (bool, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			return len(received) >= c.electionWatchers, nil
-		}); err != nil {
+		got, worst, err := timer.wait(ctx, c.electionWatchers, "every watcher of the pool getting the new leader")
+		if err != nil {
 			return nil, nil, err
 		}
-		mu.Lock()
-		var worst time.Duration
-		for _, d := range received {
-			samples = append(samples, d)
-			worst = max(worst, d)
-		}
-		perPool = append(perPool, worst)
-		down = ""
-		mu.Unlock()
+		samples, perPool = append(samples, got...), append(perPool, worst)
 	}
 	return samples, perPool, nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
@@ -54,22 +53,13 @@ func (e *env) fanoutForm(ctx context.Context, prefix string, fm form, seed int) 
 		return nil, nil, err
 	}
 	defer tr.close()
-	var mu sync.Mutex
-	marker := "" // the leader address of the change being timed
-	var start time.Time
-	received := map[int]time.Duration{}
+	var timer deliveryTimer
 	var watchers []*streamWatch
 	for p := 0; p < c.fanoutPools; p++ {
 		for w := 0; w < c.fanoutWatchers; w++ {
 			id := p*c.fanoutWatchers + w
 			watchers = append(watchers, openWatch(ctx, tr.client(), fm.url(poolName(prefix, p)), func(typ string, obj []byte, at time.Time) {
-				mu.Lock()
-				defer mu.Unlock()
-				if marker != "" && bytes.Contains(obj, []byte(`"`+marker+`"`)) {
-					if _, seen := received[id]; !seen {
-						received[id] = at.Sub(start)
-					}
-				}
+				timer.seen(id, obj, at)
 			}))
 		}
 	}
@@ -81,29 +71,15 @@ func (e *env) fanoutForm(ctx context.Context, prefix string, fm form, seed int) 
 	for i := 0; i < c.fanoutChanges; i++ {
 		p := (i * 7) % c.fanoutPools
 		ip := fmt.Sprintf("10.%d.%d.%d", 200+seed, i/250, i%250+1)
-		mu.Lock()
-		marker, start, received = ip, time.Now(), map[int]time.Duration{}
-		mu.Unlock()
+		timer.begin(func(obj []byte) bool { return bytes.Contains(obj, []byte(`"`+ip+`"`)) })
 		if err := e.setLeaders(ctx, poolName(prefix, p), []appsv1beta2.Leader{{NodeName: "fanout-leader", Address: ip}}); err != nil {
 			return nil, nil, err
 		}
-		err := waitFor(ctx, time.Minute, "every watcher of the pool receiving the change", func(context.Context) (bool, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			return len(received) >= c.fanoutWatchers, nil
-		})
+		got, worst, err := timer.wait(ctx, c.fanoutWatchers, "every watcher of the pool receiving the change")
 		if err != nil {
 			return nil, nil, err
 		}
-		mu.Lock()
-		var worst time.Duration
-		for _, d := range received {
-			samples = append(samples, d)
-			worst = max(worst, d)
-		}
-		perChange = append(perChange, worst)
-		marker = ""
-		mu.Unlock()
+		samples, perChange = append(samples, got...), append(perChange, worst)
 	}
 	return samples, perChange, nil
 }

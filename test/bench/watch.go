@@ -217,3 +217,54 @@ func stopAll(ws []*streamWatch) {
 	}
 	wg.Wait()
 }
+
+// deliveryTimer times one change at a time until each of many watchers has
+// an event that shows it: begin arms it with what shows the change, just
+// before the change is written; the watchers' callbacks report to seen;
+// wait collects the round.
+type deliveryTimer struct {
+	mu sync.Mutex
+	// shows says whether an event's object shows the change; nil between
+	// rounds.
+	shows    func(obj []byte) bool
+	start    time.Time
+	received map[int]time.Duration
+}
+
+func (d *deliveryTimer) begin(shows func(obj []byte) bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.shows, d.start, d.received = shows, time.Now(), map[int]time.Duration{}
+}
+
+// seen records watcher id's first event of the round that shows the change.
+func (d *deliveryTimer) seen(id int, obj []byte, at time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.shows == nil || !d.shows(obj) {
+		return
+	}
+	if _, ok := d.received[id]; !ok {
+		d.received[id] = at.Sub(d.start)
+	}
+}
+
+// wait waits until n watchers have seen the change and returns each one's
+// latency and the slowest.
+func (d *deliveryTimer) wait(ctx context.Context, n int, what string) (samples []time.Duration, worst time.Duration, err error) {
+	if err := waitFor(ctx, time.Minute, what, func(context.Context) (bool, error) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return len(d.received) >= n, nil
+	}); err != nil {
+		return nil, 0, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, l := range d.received {
+		samples = append(samples, l)
+		worst = max(worst, l)
+	}
+	d.shows = nil
+	return samples, worst, nil
+}

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -132,9 +133,9 @@ func (e *clusterEnv) updateNode(t *testing.T, name string, change func(*corev1.N
 	if err != nil {
 		t.Fatal(err)
 	}
-	labels := maps(n.Labels)
+	labels := maps.Clone(n.Labels)
 	change(n)
-	if !equalMaps(labels, n.Labels) {
+	if !maps.Equal(labels, n.Labels) {
 		if _, err := nodes.Update(ctx, n, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -154,26 +155,6 @@ func (e *clusterEnv) setReady(t *testing.T, name string, ready bool) {
 			c.Status = corev1.ConditionTrue
 		}
 	})
-}
-
-func maps(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // createElectionPool creates a NodePool with election on.

@@ -8,7 +8,6 @@ import (
 
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 )
 
@@ -23,16 +22,9 @@ func sliceLeaders(es *discoveryv1.EndpointSlice) string {
 // waitSlice waits until the named EndpointSlice exists and cond holds.
 func waitSlice(t *testing.T, ns, name, what string, cond func(*discoveryv1.EndpointSlice) bool) *discoveryv1.EndpointSlice {
 	t.Helper()
-	var es *discoveryv1.EndpointSlice
-	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		var err error
-		es, err = kubeClient(t).DiscoveryV1().EndpointSlices(ns).Get(ctx, name, metav1.GetOptions{})
-		return err == nil && cond(es), nil
-	})
-	if err != nil {
-		t.Fatalf("EndpointSlice %s/%s never %s (last: %+v)", ns, name, what, es)
-	}
-	return es
+	return waitObject(t, "EndpointSlice "+ns+"/"+name, func(ctx context.Context) (*discoveryv1.EndpointSlice, error) {
+		return kubeClient(t).DiscoveryV1().EndpointSlices(ns).Get(ctx, name, metav1.GetOptions{})
+	}, what, cond)
 }
 
 // TestControllerEndpointSliceForm: the EndpointSlice form under the
@@ -49,6 +41,14 @@ func TestControllerEndpointSliceForm(t *testing.T) {
 		"--controller-resync-period="+controllerResync.String())
 	ctx := testContext(t, 3*time.Minute)
 	slices := kubeClient(t).DiscoveryV1().EndpointSlices(ns)
+	// sliceGone waits until the named slice is deleted.
+	sliceGone := func(name, what string, timeout time.Duration) {
+		t.Helper()
+		waitGone(t, func(ctx context.Context) error {
+			_, err := slices.Get(ctx, name, metav1.GetOptions{})
+			return err
+		}, what, timeout)
+	}
 	np := createPool(t, "sl", leaders("s2=10.15.0.2", "s1=10.15.0.1"))
 	es := waitSlice(t, ns, "leader-hub-sl-ipv4", "appeared", func(es *discoveryv1.EndpointSlice) bool {
 		return sliceLeaders(es) == "s1/10.15.0.1,s2/10.15.0.2"
@@ -96,16 +96,10 @@ func TestControllerEndpointSliceForm(t *testing.T) {
 	})
 	waitSlice(t, ns, "leader-hub-sl-ipv4", "followed", func(es *discoveryv1.EndpointSlice) bool { return sliceLeaders(es) == "s1/10.15.0.1" })
 	setLeaders(t, "sl", leaders("s3=fd00::3"))
-	waitGone(t, func(ctx context.Context) error {
-		_, err := slices.Get(ctx, "leader-hub-sl-ipv4", metav1.GetOptions{})
-		return err
-	}, "the IPv4 slice of a pool with IPv6 leaders only", 30*time.Second)
+	sliceGone("leader-hub-sl-ipv4", "the IPv4 slice of a pool with IPv6 leaders only", 30*time.Second)
 	setLeaders(t, "sl", leaders("s1=10.15.0.1"))
 	es = waitSlice(t, ns, "leader-hub-sl-ipv4", "came back", func(es *discoveryv1.EndpointSlice) bool { return sliceLeaders(es) == "s1/10.15.0.1" })
-	waitGone(t, func(ctx context.Context) error {
-		_, err := slices.Get(ctx, "leader-hub-sl-ipv6", metav1.GetOptions{})
-		return err
-	}, "the IPv6 slice of a pool with IPv4 leaders only", 30*time.Second)
+	sliceGone("leader-hub-sl-ipv6", "the IPv6 slice of a pool with IPv4 leaders only", 30*time.Second)
 
 	// Repair: a hand edit is undone, another's label kept; a deleted slice
 	// comes back.
@@ -144,28 +138,14 @@ func TestControllerEndpointSliceForm(t *testing.T) {
 	if err := clientset(t).AppsV1beta2().NodePools().Delete(ctx, "sl", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitGone(t, func(ctx context.Context) error {
-		_, err := slices.Get(ctx, "leader-hub-sl-ipv4", metav1.GetOptions{})
-		return err
-	}, "the slice of a deleted pool", 30*time.Second)
+	sliceGone("leader-hub-sl-ipv4", "the slice of a deleted pool", 30*time.Second)
 
 	// With leaderhub down, the garbage collector deletes them through the
 	// owner reference.
 	createPool(t, "slgc", leaders("g1=10.15.2.1"))
 	waitSlice(t, ns, "leader-hub-slgc-ipv4", "appeared", func(*discoveryv1.EndpointSlice) bool { return true })
-	if err := lh.Process.Stop(10 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	kcm, err := controlPlane.StartControllerManager(testContext(t, time.Minute), "garbagecollector")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = kcm.Stop(10 * time.Second) }()
-	if err := clientset(t).AppsV1beta2().NodePools().Delete(ctx, "slgc", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitGone(t, func(ctx context.Context) error {
+	deleteWithGarbageCollector(t, lh, "slgc", "the slice of a deleted pool", func(ctx context.Context) error {
 		_, err := slices.Get(ctx, "leader-hub-slgc-ipv4", metav1.GetOptions{})
 		return err
-	}, "the slice of a deleted pool (by the garbage collector)", 90*time.Second)
+	})
 }

@@ -99,21 +99,10 @@ func TestGarbageCollectionWithoutLeaderhub(t *testing.T) {
 	lh := startInNamespace(t, "leaderhub-gc", ns, "--leader-elect=false")
 	createPool(t, "gc", leaders("g1=10.14.0.1"))
 	waitEndpoints(t, ns, "leader-hub-gc", "appeared", func(ep *corev1.Endpoints) bool { return endpointsLeaders(ep) == "g1/10.14.0.1" })
-	if err := lh.Process.Stop(10 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	kcm, err := controlPlane.StartControllerManager(testContext(t, time.Minute), "garbagecollector")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = kcm.Stop(10 * time.Second) }()
-	if err := clientset(t).AppsV1beta2().NodePools().Delete(context.Background(), "gc", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitGone(t, func(ctx context.Context) error {
+	deleteWithGarbageCollector(t, lh, "gc", "Endpoints of the deleted pool", func(ctx context.Context) error {
 		_, err := kubeClient(t).CoreV1().Endpoints(ns).Get(ctx, "leader-hub-gc", metav1.GetOptions{})
 		return err
-	}, "Endpoints of the deleted pool (by the garbage collector)", 90*time.Second)
+	})
 	if !lh.Process.Exited() {
 		t.Error("leaderhub was running")
 	}

@@ -161,16 +161,44 @@ func kubeClient(t *testing.T) kubernetes.Interface {
 // waitEndpoints waits until the Endpoints exist and cond holds for them.
 func waitEndpoints(t *testing.T, ns, name string, what string, cond func(*corev1.Endpoints) bool) *corev1.Endpoints {
 	t.Helper()
-	var ep *corev1.Endpoints
+	return waitObject(t, "Endpoints "+ns+"/"+name, func(ctx context.Context) (*corev1.Endpoints, error) {
+		return kubeClient(t).CoreV1().Endpoints(ns).Get(ctx, name, metav1.GetOptions{})
+	}, what, cond)
+}
+
+// waitObject waits, up to 30s, until get finds the object and cond holds
+// for it.
+func waitObject[T any](t *testing.T, object string, get func(context.Context) (T, error), what string, cond func(T) bool) T {
+	t.Helper()
+	var obj T
 	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		var err error
-		ep, err = kubeClient(t).CoreV1().Endpoints(ns).Get(ctx, name, metav1.GetOptions{})
-		return err == nil && cond(ep), nil
+		obj, err = get(ctx)
+		return err == nil && cond(obj), nil
 	})
 	if err != nil {
-		t.Fatalf("Endpoints %s/%s never %s (last: %+v)", ns, name, what, ep)
+		t.Fatalf("%s never %s (last: %+v)", object, what, obj)
 	}
-	return ep
+	return obj
+}
+
+// deleteWithGarbageCollector stops leaderhub, deletes a NodePool with
+// kube-controller-manager's garbage collector running, and waits until get
+// finds the pool's object gone through its owner reference.
+func deleteWithGarbageCollector(t *testing.T, lh *framework.LeaderHub, pool, what string, get func(context.Context) error) {
+	t.Helper()
+	if err := lh.Process.Stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	kcm, err := controlPlane.StartControllerManager(testContext(t, time.Minute), "garbagecollector")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = kcm.Stop(10 * time.Second) }()
+	if err := clientset(t).AppsV1beta2().NodePools().Delete(context.Background(), pool, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, get, what+" (by the garbage collector)", 90*time.Second)
 }
 
 func waitGone(t *testing.T, get func(context.Context) error, what string, timeout time.Duration) {

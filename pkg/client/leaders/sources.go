@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
 
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
@@ -56,7 +57,7 @@ func newSources(order []Source, view versioned.Interface, kube kubernetes.Interf
 				for _, s := range lh.Subsets {
 					p := subsetPort(port, len(s.Ports), func(i int) (string, int32) { return s.Ports[i].Name, s.Ports[i].Port })
 					for _, a := range s.Addresses {
-						c.Leaders = append(c.Leaders, newLeader(deref(a.NodeName), a.IP, p))
+						c.Leaders = append(c.Leaders, newLeader(ptr.Deref(a.NodeName, ""), a.IP, p))
 					}
 				}
 				return c
@@ -74,10 +75,10 @@ func newSources(order []Source, view versioned.Interface, kube kubernetes.Interf
 				c := fromAnnotations(objs[0].(*discoveryv1.EndpointSlice).Annotations)
 				for _, obj := range objs {
 					es := obj.(*discoveryv1.EndpointSlice)
-					p := subsetPort(port, len(es.Ports), func(i int) (string, int32) { return deref(es.Ports[i].Name), deref(es.Ports[i].Port) })
+					p := subsetPort(port, len(es.Ports), func(i int) (string, int32) { return ptr.Deref(es.Ports[i].Name, ""), ptr.Deref(es.Ports[i].Port, 0) })
 					for _, e := range es.Endpoints {
 						if len(e.Addresses) > 0 && (e.Conditions.Ready == nil || *e.Conditions.Ready) {
-							c.Leaders = append(c.Leaders, newLeader(deref(e.NodeName), e.Addresses[0], p))
+							c.Leaders = append(c.Leaders, newLeader(ptr.Deref(e.NodeName, ""), e.Addresses[0], p))
 						}
 					}
 				}
@@ -96,7 +97,7 @@ func newSources(order []Source, view versioned.Interface, kube kubernetes.Interf
 				for _, s := range ep.Subsets {
 					p := subsetPort(port, len(s.Ports), func(i int) (string, int32) { return s.Ports[i].Name, s.Ports[i].Port })
 					for _, a := range s.Addresses {
-						c.Leaders = append(c.Leaders, newLeader(deref(a.NodeName), a.IP, p))
+						c.Leaders = append(c.Leaders, newLeader(ptr.Deref(a.NodeName, ""), a.IP, p))
 					}
 				}
 				return c
@@ -148,14 +149,6 @@ func subsetPort(fallback int32, n int, port func(i int) (string, int32)) int32 {
 		}
 	}
 	return fallback
-}
-
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
 }
 
 // leaderPairs are the "node/ip" entries of the ConfigMap's leaders value;
