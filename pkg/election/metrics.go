@@ -22,7 +22,7 @@ type trackerMetrics struct {
 	leaderChanges       *metrics.Counter
 }
 
-func newTrackerMetrics(*Tracker) *trackerMetrics {
+func newTrackerMetrics() *trackerMetrics {
 	return &trackerMetrics{
 		elections: metrics.NewCounterVec(&metrics.CounterOpts{Namespace: "leaderhub", Name: "elections_total",
 			Help: "Hub-leader elections by result. An election runs from the moment a pool with election on needs " +

@@ -86,7 +86,7 @@ func NewTracker(nodes NodeReader, opts Options) *Tracker {
 		totals:    totals{states: map[State]int{}},
 		listeners: map[int]func(string){},
 	}
-	t.metrics = newTrackerMetrics(t)
+	t.metrics = newTrackerMetrics()
 	return t
 }
 
