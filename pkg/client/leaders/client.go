@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -153,7 +154,13 @@ func (c *Client) Run(ctx context.Context) error {
 			go c.probeBetter(runCtx, sources[:active], better)
 		}
 		failed := make(chan error, 1)
-		go func() { failed <- follow(runCtx, src, c.opts.LeaderPort, func(cfg Config) { c.update(pool, cfg) }) }()
+		var answered atomic.Bool // the source delivered a Config before it failed
+		go func() {
+			failed <- follow(runCtx, src, c.opts.LeaderPort, func(cfg Config) {
+				answered.Store(true)
+				c.update(pool, cfg)
+			})
+		}()
 		select {
 		case i := <-better:
 			cancel()
@@ -167,11 +174,12 @@ func (c *Client) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				break
 			}
-			if errors.Is(err, errEmpty) {
-				if emptyFrom == "" {
-					emptyFrom = src.name
-				}
-			} else {
+			if errors.Is(err, errEmpty) && emptyFrom == "" {
+				emptyFrom = src.name
+			}
+			if answered.Load() {
+				// It worked for a while: the next round of failures starts
+				// its backoff afresh.
 				retry = c.opts.ProbeInterval
 			}
 			next := "none"
