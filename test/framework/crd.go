@@ -70,39 +70,80 @@ func InstallCRDs(ctx context.Context, cfg *rest.Config, dir string) error {
 		} else if err != nil {
 			return fmt.Errorf("creating CRD %s: %w", crd.GetName(), err)
 		}
-		if err := waitCRDServed(ctx, client, crd); err != nil {
+		if err := waitCRDServed(ctx, client, crd.GetName()); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func waitCRDServed(ctx context.Context, client dynamic.Interface, crd *unstructured.Unstructured) error {
+// WaitCRDsServed waits until each named CRD is established and its resource
+// can be listed. It reads the conditions itself: `kubectl wait
+// --for=condition=Established` fails at once, instead of waiting, on a CRD
+// whose status has no conditions yet (kubernetes/kubernetes#66439), which
+// is how a CRD looks for a moment after it is created.
+func (cp *ControlPlane) WaitCRDsServed(ctx context.Context, names ...string) error {
+	client, err := cp.dynamicClient()
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if err := waitCRDServed(ctx, client, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitCRDServed waits until the CRD is established and the resource of its
+// first version answers a list.
+func waitCRDServed(ctx context.Context, client dynamic.Interface, name string) error {
+	var last string
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		live, err := client.Resource(crdResource).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		if !crdEstablished(live) {
+			last = "not established"
+			return false, nil
+		}
+		gvr, err := crdResourceOf(live)
+		if err != nil {
+			return false, err
+		}
+		if _, err := client.Resource(gvr).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("CRD %s not served: %w (last: %s)", name, err, last)
+	}
+	return nil
+}
+
+func crdEstablished(crd *unstructured.Unstructured) bool {
+	conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
+	for _, c := range conds {
+		if m, ok := c.(map[string]interface{}); ok && m["type"] == "Established" && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
+
+// crdResourceOf is the resource a CRD serves at its first version.
+func crdResourceOf(crd *unstructured.Unstructured) (schema.GroupVersionResource, error) {
 	group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
 	plural, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "plural")
 	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
 	if len(versions) == 0 {
-		return fmt.Errorf("CRD %s has no versions", crd.GetName())
+		return schema.GroupVersionResource{}, fmt.Errorf("CRD %s has no versions", crd.GetName())
 	}
-	version, _, _ := unstructured.NestedString(versions[0].(map[string]interface{}), "name")
-	gvr := schema.GroupVersionResource{Group: group, Version: version, Resource: plural}
-	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		live, err := client.Resource(crdResource).Get(ctx, crd.GetName(), metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		conds, _, _ := unstructured.NestedSlice(live.Object, "status", "conditions")
-		established := false
-		for _, c := range conds {
-			m := c.(map[string]interface{})
-			if m["type"] == "Established" && m["status"] == "True" {
-				established = true
-			}
-		}
-		if !established {
-			return false, nil
-		}
-		_, err = client.Resource(gvr).List(ctx, metav1.ListOptions{Limit: 1})
-		return err == nil, nil
-	})
+	first, _ := versions[0].(map[string]interface{})
+	version, _, _ := unstructured.NestedString(first, "name")
+	return schema.GroupVersionResource{Group: group, Version: version, Resource: plural}, nil
 }

@@ -66,7 +66,7 @@ func TestHelmChart(t *testing.T) {
 	if got := len(strings.Fields(names)); got < 14 {
 		t.Errorf("release has %d objects, want at least 14:\n%s", got, names)
 	}
-	if _, err := cp.Kubectl(ctx, "wait", "--for=condition=Established", "--timeout=60s", "crd/nodepools.apps.openyurt.io"); err != nil {
+	if err := cp.WaitCRDsServed(ctx, "nodepools.apps.openyurt.io"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -184,9 +184,8 @@ func checkVariantsAccepted(ctx context.Context, t *testing.T, cp *framework.Cont
 	if _, err := cp.Kubectl(ctx, "apply", "--server-side", "-f", crds); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cp.Kubectl(ctx, "wait", "--for=condition=Established", "--timeout=60s",
-		"crd/servicemonitors.monitoring.coreos.com", "crd/prometheusrules.monitoring.coreos.com",
-		"crd/issuers.cert-manager.io", "crd/clusterissuers.cert-manager.io", "crd/certificates.cert-manager.io"); err != nil {
+	if err := cp.WaitCRDsServed(ctx, "servicemonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com",
+		"issuers.cert-manager.io", "clusterissuers.cert-manager.io", "certificates.cert-manager.io"); err != nil {
 		t.Fatal(err)
 	}
 	variants, err := filepath.Glob(filepath.Join(root, framework.ChartDir, "ci", "*-values.yaml"))
