@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -457,26 +458,16 @@ func (t *Tracker) Members(pool string) []Node {
 	return out
 }
 
+// leaderNames are the distinct Node names of a leader list, sorted.
 func leaderNames(leaders []appsv1beta2.Leader) []string {
-	names := make([]string, 0, len(leaders))
+	names := sets.New[string]()
 	for _, l := range leaders {
-		names = append(names, l.NodeName)
+		names.Insert(l.NodeName)
 	}
-	slices.Sort(names)
-	return slices.Compact(names)
+	return sets.List(names)
 }
 
-// sameLeaderSet compares leader lists as sets.
+// sameLeaderSet compares leader lists as sets of node/address pairs.
 func sameLeaderSet(a, b []appsv1beta2.Leader) bool {
-	key := func(l appsv1beta2.Leader) string { return l.NodeName + "/" + l.Address }
-	ka, kb := make([]string, len(a)), make([]string, len(b))
-	for i := range a {
-		ka[i] = key(a[i])
-	}
-	for i := range b {
-		kb[i] = key(b[i])
-	}
-	slices.Sort(ka)
-	slices.Sort(kb)
-	return slices.Equal(slices.Compact(ka), slices.Compact(kb))
+	return sets.New(a...).Equal(sets.New(b...))
 }

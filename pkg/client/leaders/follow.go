@@ -55,12 +55,9 @@ func follow(ctx context.Context, src *source, port int32, update func(Config)) e
 		case err != nil:
 			return err
 		}
-		if time.Since(started) < time.Second { // a watch that ends at once is not retried in a loop
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(time.Second):
-			}
+		// A watch that ends at once is not retried in a tight loop.
+		if time.Since(started) < time.Second && !sleep(ctx, time.Second) {
+			return nil
 		}
 	}
 }

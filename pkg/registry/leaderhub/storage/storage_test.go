@@ -43,6 +43,18 @@ func (f fakeElections) Verdict(pool string) (election.Verdict, bool) {
 	return v, ok
 }
 
+// columnsOfPriority are the names of a table's columns of one priority,
+// comma-joined in order.
+func columnsOfPriority(table *metav1.Table, priority int32) string {
+	var names []string
+	for _, c := range table.ColumnDefinitions {
+		if c.Priority == priority {
+			names = append(names, c.Name)
+		}
+	}
+	return strings.Join(names, ",")
+}
+
 // TestTable: kubectl's columns, one row per object, "<none>" for what is
 // missing, READY and POOL-SCOPED-METADATA only in -o wide (priority 1).
 func TestTable(t *testing.T) {
@@ -56,22 +68,10 @@ func TestTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, c := range table.ColumnDefinitions {
-		if c.Priority == 0 {
-			names = append(names, c.Name)
-		}
-	}
-	if got := strings.Join(names, ","); got != "Name,Leaders,InterConnectivity,Election,Age" {
+	if got := columnsOfPriority(table, 0); got != "Name,Leaders,InterConnectivity,Election,Age" {
 		t.Errorf("default columns %s", got)
 	}
-	var wide []string
-	for _, c := range table.ColumnDefinitions {
-		if c.Priority == 1 {
-			wide = append(wide, c.Name)
-		}
-	}
-	if got := strings.Join(wide, ","); got != "Ready,Pool-Scoped-Metadata" {
+	if got := columnsOfPriority(table, 1); got != "Ready,Pool-Scoped-Metadata" {
 		t.Errorf("wide columns %s", got)
 	}
 	if table.ResourceVersion != "9" || len(table.Rows) != 2 {
