@@ -166,20 +166,20 @@ func (c CompletedConfig) New() (*Server, error) {
 			return nil, err
 		}
 	}
-	if err := generic.AddReadyzChecks(healthz.NamedCheck("nodepool-view-synced", func(*http.Request) error {
-		if !view.HasSynced() {
-			return errors.New("the NodePool view has not synced yet")
-		}
-		return nil
-	})); err != nil {
-		return nil, err
-	}
-	if err := generic.AddReadyzChecks(healthz.NamedCheck("election-tracker-started", func(*http.Request) error {
-		if !tracker.Started() {
-			return errors.New("the Node cache has not synced yet: hub-leader elections are not judged")
-		}
-		return nil
-	})); err != nil {
+	if err := generic.AddReadyzChecks(
+		healthz.NamedCheck("nodepool-view-synced", func(*http.Request) error {
+			if !view.HasSynced() {
+				return errors.New("the NodePool view has not synced yet")
+			}
+			return nil
+		}),
+		healthz.NamedCheck("election-tracker-started", func(*http.Request) error {
+			if !tracker.Started() {
+				return errors.New("the Node cache has not synced yet: hub-leader elections are not judged")
+			}
+			return nil
+		}),
+	); err != nil {
 		return nil, err
 	}
 
