@@ -9,6 +9,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -130,13 +131,6 @@ func printConfig(w io.Writer, output string, c *leaders.Config) {
 		ls = append(ls, l.NodeName+"="+l.URL)
 	}
 	fmt.Fprintf(w, "%s pool=%s source=%s%s leaders=%s election=%t interconnectivity=%t pool-scoped-metadata=%s\n",
-		time.Now().Format(time.RFC3339), c.Pool, c.Source, stale, orNone(strings.Join(ls, ",")),
-		c.EnableLeaderElection, c.InterConnectivity, orNone(strings.Join(gvrs, ",")))
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "<none>"
-	}
-	return s
+		time.Now().Format(time.RFC3339), c.Pool, c.Source, stale, cmp.Or(strings.Join(ls, ","), "<none>"),
+		c.EnableLeaderElection, c.InterConnectivity, cmp.Or(strings.Join(gvrs, ","), "<none>"))
 }

@@ -14,16 +14,8 @@ import (
 	"k8s.io/utils/clock"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/pkg/feed"
 )
-
-// NodeReader is the part of the Node informer's indexer the tracker reads:
-// Nodes by name and by pool (NodeIndexers).
-type NodeReader interface {
-	GetByKey(key string) (item interface{}, exists bool, err error)
-	ByIndex(indexName, indexedValue string) ([]interface{}, error)
-}
-
-var _ NodeReader = cache.Indexer(nil)
 
 // Options configure a Tracker.
 type Options struct {
@@ -34,14 +26,15 @@ type Options struct {
 	Clock clock.WithDelayedExecution
 }
 
-// Tracker judges every pool's election. It is fed NodePools by the view's
-// reflector (Upsert, Delete, Replace: the same NodePool watch as the view)
-// and Nodes by a Node informer (NodeHandler), and judges nothing until Start
-// says both have synced, so a restart never reads a half-filled cache as
-// stale leaders.
+// Tracker judges every pool's election. It follows the NodePool watch
+// (Upsert, Delete, Replace, after the view: feed.NodePools) and the Node
+// cache (NodeHandler, feed.Nodes), and judges nothing until Start says both
+// have synced, so a restart never reads a half-filled cache as stale
+// leaders. It tells its listeners of every pool it judges again.
 type Tracker struct {
+	feed.Listeners
 	opts    Options
-	nodes   NodeReader
+	nodes   feed.NodeReader
 	metrics *trackerMetrics
 
 	mu      sync.Mutex
@@ -49,11 +42,14 @@ type Tracker struct {
 	pools   map[string]*record
 	// leaderOf maps a Node name to the pools that publish it as a leader,
 	// so an event on a Node outside those pools still reaches them.
-	leaderOf  map[string][]string
-	totals    totals
-	listeners map[int]func(pool string)
-	nextID    int
+	leaderOf map[string][]string
+	totals   totals
 }
+
+var (
+	_ feed.Follower = &Tracker{}
+	_ feed.Notifier = &Tracker{}
+)
 
 // record is what the tracker holds for one pool.
 type record struct {
@@ -77,35 +73,17 @@ type totals struct {
 }
 
 // NewTracker builds a Tracker over the Node informer's indexer.
-func NewTracker(nodes NodeReader, opts Options) *Tracker {
+func NewTracker(nodes feed.NodeReader, opts Options) *Tracker {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
 	t := &Tracker{
 		opts: opts, nodes: nodes,
 		pools: map[string]*record{}, leaderOf: map[string][]string{},
-		totals:    totals{states: map[State]int{}},
-		listeners: map[int]func(string){},
+		totals: totals{states: map[State]int{}},
 	}
 	t.metrics = newTrackerMetrics()
 	return t
-}
-
-// AddListener has fn called with a pool's name whenever its election
-// settings, its published leaders, its conditions or the Nodes that bear on
-// it change, once the tracker has started. fn runs with the tracker locked:
-// it must be quick (queue the name) and must not call the tracker.
-func (t *Tracker) AddListener(fn func(pool string)) (remove func()) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	id := t.nextID
-	t.nextID++
-	t.listeners[id] = fn
-	return func() {
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		delete(t.listeners, id)
-	}
 }
 
 // Start judges every pool and, from then on, every change. The caller calls
@@ -227,7 +205,7 @@ func (t *Tracker) NodeHandler() cache.ResourceEventHandler {
 		AddFunc: func(obj interface{}) { t.nodeChanged(nil, asNode(obj)) },
 		UpdateFunc: func(oldObj, newObj interface{}) {
 			o, n := asNode(oldObj), asNode(newObj)
-			if o != nil && n != nil && Same(o, n) {
+			if o != nil && n != nil && feed.SameSlimNode(o, n) {
 				return
 			}
 			t.nodeChanged(o, n)
@@ -282,9 +260,7 @@ func (t *Tracker) notifyLocked(pool string) {
 	if !t.started {
 		return
 	}
-	for _, fn := range t.listeners {
-		fn(pool)
-	}
+	t.Notify(pool)
 }
 
 // judgeLocked judges a pool again and opens or closes its election.
@@ -444,7 +420,7 @@ func (t *Tracker) Node(name string) (*Node, bool) {
 
 // Members returns the Nodes labeled into a pool.
 func (t *Tracker) Members(pool string) []Node {
-	objs, err := t.nodes.ByIndex(IndexByPool, pool)
+	objs, err := t.nodes.ByIndex(feed.IndexByPool, pool)
 	if err != nil {
 		klog.ErrorS(err, "Reading the Node cache", "nodePool", klog.KRef("", pool))
 		return nil

@@ -5,87 +5,24 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/testutil"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/pkg/feed"
+	"github.com/leaderhub/leaderhub/test/fixtures"
 )
 
 func node(name, pool string, ready bool, ips ...string) *corev1.Node {
-	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name), ResourceVersion: "1",
-		Labels: map[string]string{appsv1beta2.LabelNodePool: pool, "kubernetes.io/hostname": name}}}
-	status := corev1.ConditionFalse
-	if ready {
-		status = corev1.ConditionTrue
-	}
-	n.Status.Conditions = []corev1.NodeCondition{
-		{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse},
-		{Type: corev1.NodeReady, Status: status, LastHeartbeatTime: metav1.Now()},
-	}
-	n.Status.Addresses = append(n.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeHostName, Address: name})
-	for _, ip := range ips {
-		n.Status.Addresses = append(n.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: ip})
-	}
-	return n
+	return fixtures.Node(name, pool, ready, ips...)
 }
 
 func nodePool(name string, enabled bool, replicas int32, leaders ...appsv1beta2.Leader) *appsv1beta2.NodePool {
-	return &appsv1beta2.NodePool{
-		ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name), ResourceVersion: "10"},
-		Spec:       appsv1beta2.NodePoolSpec{EnableLeaderElection: enabled, LeaderReplicas: replicas},
-		Status:     appsv1beta2.NodePoolStatus{LeaderEndpoints: leaders},
-	}
-}
-
-func TestTransformNode(t *testing.T) {
-	full := node("n1", "p", true, "10.0.0.1", "fd00::1")
-	full.Annotations = map[string]string{"big": "annotation"}
-	full.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubelet"}}
-	full.Status.Images = []corev1.ContainerImage{{Names: []string{"image"}, SizeBytes: 1}}
-	full.Status.Capacity = corev1.ResourceList{}
-	obj, err := TransformNode(full)
-	if err != nil {
-		t.Fatal(err)
-	}
-	slim := obj.(*corev1.Node)
-	if slim.Annotations != nil || slim.ManagedFields != nil || slim.Status.Images != nil || slim.Status.Capacity != nil {
-		t.Errorf("slim node kept what the election does not read: %+v", slim)
-	}
-	if len(slim.Status.Conditions) != 1 || slim.Status.Conditions[0].Type != corev1.NodeReady ||
-		!slim.Status.Conditions[0].LastHeartbeatTime.IsZero() {
-		t.Errorf("conditions %+v, want Ready only, without heartbeat", slim.Status.Conditions)
-	}
-	if n := NodeOf(slim); !n.Ready || n.Pool != "p" || len(n.InternalIPs) != 2 || n.InternalIPs[1] != "fd00::1" {
-		t.Errorf("slim node reads %+v", n)
-	}
-	// A heartbeat changes only what the transform drops.
-	beat := full.DeepCopy()
-	beat.ResourceVersion = "2"
-	beat.Status.Conditions[1].LastHeartbeatTime = metav1.NewTime(time.Now().Add(time.Minute))
-	slim2, _ := TransformNode(beat)
-	if !Same(slim, slim2.(*corev1.Node)) {
-		t.Error("a heartbeat-only update is not Same")
-	}
-	for name, change := range map[string]func(*corev1.Node){
-		"NotReady":   func(n *corev1.Node) { n.Status.Conditions[1].Status = corev1.ConditionFalse },
-		"new IP":     func(n *corev1.Node) { n.Status.Addresses[1].Address = "10.0.0.9" },
-		"other pool": func(n *corev1.Node) { n.Labels[appsv1beta2.LabelNodePool] = "q" },
-		"label":      func(n *corev1.Node) { n.Labels["leader"] = "yes" },
-	} {
-		changed := full.DeepCopy()
-		change(changed)
-		slim3, _ := TransformNode(changed)
-		if Same(slim, slim3.(*corev1.Node)) {
-			t.Errorf("%s: judged the same", name)
-		}
-	}
-	if passed, _ := TransformNode("not a node"); passed != "not a node" {
-		t.Error("a non-Node did not pass through")
-	}
+	np := fixtures.NodePool(name, fixtures.WithResourceVersion(10), fixtures.WithLeaders(leaders...))
+	np.Spec.EnableLeaderElection, np.Spec.LeaderReplicas = enabled, replicas
+	return np
 }
 
 // trackerFixture is a tracker over a real Node indexer, a fake clock and a
@@ -99,7 +36,7 @@ type trackerFixture struct {
 }
 
 func newFixture(t *testing.T, nodes ...*corev1.Node) *trackerFixture {
-	f := &trackerFixture{t: t, nodes: cache.NewIndexer(cache.MetaNamespaceKeyFunc, NodeIndexers),
+	f := &trackerFixture{t: t, nodes: cache.NewIndexer(cache.MetaNamespaceKeyFunc, feed.NodeIndexers),
 		clock: clocktesting.NewFakeClock(time.Unix(1_700_000_000, 0)), notes: map[string]int{}}
 	for _, n := range nodes {
 		f.putNode(n)
@@ -112,7 +49,7 @@ func newFixture(t *testing.T, nodes ...*corev1.Node) *trackerFixture {
 
 func (f *trackerFixture) putNode(n *corev1.Node) {
 	f.t.Helper()
-	slim, _ := TransformNode(n)
+	slim, _ := feed.SlimNode(n)
 	old, exists, _ := f.nodes.Get(slim)
 	if err := f.nodes.Update(slim); err != nil {
 		f.t.Fatal(err)

@@ -13,14 +13,6 @@ import (
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 )
 
-// ConfigMap data keys upstream YurtHub's multiplexer reads.
-const (
-	ConfigMapKeyLeaders              = "leaders"
-	ConfigMapKeyPoolScopedMetadata   = "pool-scoped-metadata"
-	ConfigMapKeyInterConnectivity    = "interconnectivity"
-	ConfigMapKeyEnableLeaderElection = "enable-leader-election"
-)
-
 // LeaderHub is the pool's object in the view (the internal type, as the
 // API server serves it), with the NodePool's uid and creationTimestamp and
 // no resourceVersion: the caller sets it.
@@ -84,10 +76,10 @@ func (p *Pool) ConfigMap(opts Options) *corev1.ConfigMap {
 	return &corev1.ConfigMap{
 		ObjectMeta: p.objectMeta(opts, map[string]string{v1alpha1.LabelConfigMapName: v1alpha1.ObjectName(p.Name())}),
 		Data: map[string]string{
-			ConfigMapKeyLeaders:              leaders,
-			ConfigMapKeyPoolScopedMetadata:   p.PoolScopedMetadata(),
-			ConfigMapKeyInterConnectivity:    strconv.FormatBool(p.interConnectivity),
-			ConfigMapKeyEnableLeaderElection: strconv.FormatBool(p.enableLeaderElection),
+			v1alpha1.ConfigMapKeyLeaders:              leaders,
+			v1alpha1.ConfigMapKeyPoolScopedMetadata:   p.PoolScopedMetadata(),
+			v1alpha1.ConfigMapKeyInterConnectivity:    strconv.FormatBool(p.interConnectivity),
+			v1alpha1.ConfigMapKeyEnableLeaderElection: strconv.FormatBool(p.enableLeaderElection),
 		},
 	}
 }

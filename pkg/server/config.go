@@ -5,28 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/apiserver/pkg/authorization/union"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
-	restclient "k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/klog/v2"
 
-	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/authorizer/nodepool"
-	"github.com/leaderhub/leaderhub/pkg/election"
-	openyurtclient "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned"
+	"github.com/leaderhub/leaderhub/pkg/controller/manager"
+	"github.com/leaderhub/leaderhub/pkg/feed"
 	"github.com/leaderhub/leaderhub/pkg/instancemetrics"
 	"github.com/leaderhub/leaderhub/pkg/projection"
 	"github.com/leaderhub/leaderhub/pkg/registry/leaderhub/storage"
@@ -42,11 +33,10 @@ type ExtraConfig struct {
 	Namespace     string
 	LeaderHubPort int32
 	View          viewstore.Options
-	Controllers   ControllerConfig
+	// Manager is what runs besides the API: feeds, tracker, controllers.
+	Manager manager.Config
 	// AuthorizeNodes puts the per-pool node authorizer before the delegated one.
 	AuthorizeNodes bool
-	// ElectionDeadline is how long an election may take and succeed.
-	ElectionDeadline time.Duration
 }
 
 // Config is the whole server configuration.
@@ -66,24 +56,23 @@ type CompletedConfig struct {
 	*completedConfig
 }
 
-// Complete fills in the defaults.
+// Complete fills in the defaults: the view and the controllers publish
+// with the same projection options.
 func (c *Config) Complete() CompletedConfig {
-	c.Extra.View.Projection = projection.Options{Namespace: c.Extra.Namespace, LeaderHubPort: c.Extra.LeaderHubPort}
+	popts := projection.Options{Namespace: c.Extra.Namespace, LeaderHubPort: c.Extra.LeaderHubPort}
+	c.Extra.View.Projection, c.Extra.Manager.Projection = popts, popts
 	return CompletedConfig{&completedConfig{generic: c.Generic.Complete(), extra: c.Extra}}
 }
 
 // Server is a configured leaderhub-apiserver, ready to run.
 type Server struct {
-	generic     *genericapiserver.GenericAPIServer
-	view        *viewstore.Store
-	reflector   *cache.Reflector
-	nodes       cache.SharedIndexInformer
-	tracker     *election.Tracker
-	controllers *controllers // nil when none is enabled
+	generic *genericapiserver.GenericAPIServer
+	view    *viewstore.Store
+	manager *manager.Manager
 }
 
-// New builds the server: the view store, the NodePool reflector feeding it,
-// and the leaderhub.openyurt.io API group.
+// New builds the server: the view store, the manager that feeds it and runs
+// the controllers, and the leaderhub.openyurt.io API group over both.
 func (c CompletedConfig) New() (*Server, error) {
 	restConfig, err := clientcmd.BuildConfigFromFlags("", c.extra.Kubeconfig)
 	if err != nil {
@@ -91,66 +80,19 @@ func (c CompletedConfig) New() (*Server, error) {
 	}
 	restConfig.UserAgent = "leaderhub-apiserver"
 	restConfig.QPS, restConfig.Burst = c.extra.KubeAPIQPS, c.extra.KubeAPIBurst
-	client, err := openyurtclient.NewForConfig(restConfig)
-	if err != nil {
-		return nil, err
-	}
 
 	view := viewstore.New(c.extra.View)
 	view.RegisterMetrics(instancemetrics.Legacy())
-	pools := client.AppsV1beta2().NodePools()
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			return pools.List(ctx, opts)
-		},
-		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			return pools.Watch(ctx, opts)
-		},
-	}
-	// One Node informer, slimmed by election.TransformNode, serves both the
-	// election tracker and the node authorizer. Nodes are read as protobuf:
-	// they are many and large before the transform.
-	nodeConfig := restclient.CopyConfig(restConfig)
-	nodeConfig.ContentType = runtime.ContentTypeProtobuf
-	nodeConfig.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
-	kube, err := kubernetes.NewForConfig(nodeConfig)
+	mgr, err := manager.New(restConfig, c.extra.Manager, view)
 	if err != nil {
 		return nil, err
 	}
-	nodes := informers.NewSharedInformerFactoryWithOptions(kube, 0, informers.WithTransform(election.TransformNode)).
-		Core().V1().Nodes().Informer()
-	if err := nodes.AddIndexers(election.NodeIndexers); err != nil {
-		return nil, err
-	}
-	tracker := election.NewTracker(nodes.GetIndexer(), election.Options{Deadline: c.extra.ElectionDeadline})
-	tracker.RegisterMetrics(instancemetrics.Legacy())
-	if _, err := nodes.AddEventHandler(tracker.NodeHandler()); err != nil {
-		return nil, err
-	}
-	// The view's NodePool watch feeds the tracker too: no second watch.
-	reflector := cache.NewReflectorWithOptions(lw, &appsv1beta2.NodePool{}, electionTee{Store: view, tracker: tracker},
-		cache.ReflectorOptions{Name: "leaderhub-view"})
-
-	if c.extra.AuthorizeNodes {
-		nodeAuthz := nodepool.New(nodepool.InformerLookup{Indexer: nodes.GetIndexer()}, c.extra.Namespace)
-		chained, err := union.New(
-			union.NamedAuthorizer{AuthorizerName: "leaderhub-nodepool", Authorizer: nodeAuthz},
-			union.NamedAuthorizer{AuthorizerName: "delegated", Authorizer: c.generic.Authorization.Authorizer},
-		)
-		if err != nil {
-			return nil, err
-		}
-		c.generic.Authorization.Authorizer = chained
-	}
-
-	ctrls, err := newControllers(restConfig, c.extra.Controllers, c.extra.View.Projection, view, tracker, pools)
-	if err != nil {
-		return nil, err
-	}
-
 	judgeable := requestsJudgeable{frontProxyCA: c.generic.Authentication.RequestHeaderConfig}
 	if c.extra.AuthorizeNodes {
-		judgeable.nodes = nodes.HasSynced
+		if err := c.authorizeNodes(mgr.Nodes()); err != nil {
+			return nil, err
+		}
+		judgeable.nodes = mgr.NodesSynced
 	}
 	c.generic.BuildHandlerChainFunc = judgeable.buildHandlerChain
 
@@ -158,106 +100,50 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := generic.AddReadyzChecks(judgeable.readyzCheck()); err != nil {
-		return nil, err
-	}
-	if ctrls != nil {
-		if err := generic.AddReadyzChecks(ctrls.readyzChecks()...); err != nil {
-			return nil, err
+	viewSynced := healthz.NamedCheck("nodepool-view-synced", func(*http.Request) error {
+		if !view.HasSynced() {
+			return errors.New("the NodePool view has not synced yet")
 		}
-	}
-	if err := generic.AddReadyzChecks(
-		healthz.NamedCheck("nodepool-view-synced", func(*http.Request) error {
-			if !view.HasSynced() {
-				return errors.New("the NodePool view has not synced yet")
-			}
-			return nil
-		}),
-		healthz.NamedCheck("election-tracker-started", func(*http.Request) error {
-			if !tracker.Started() {
-				return errors.New("the Node cache has not synced yet: hub-leader elections are not judged")
-			}
-			return nil
-		}),
-	); err != nil {
+		return nil
+	})
+	if err := generic.AddReadyzChecks(append([]healthz.HealthChecker{judgeable.readyzCheck(), viewSynced}, mgr.ReadyzChecks()...)...); err != nil {
 		return nil, err
 	}
-
 	group := genericapiserver.NewDefaultAPIGroupInfo(leaderhub.GroupName, Scheme, metav1.ParameterCodec, Codecs)
 	group.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
-		v1alpha1.ResourcePlural: storage.NewREST(view, tracker),
+		v1alpha1.ResourcePlural: storage.NewREST(view, mgr.Tracker()),
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", leaderhub.GroupName, err)
 	}
-	return &Server{generic: generic, view: view, reflector: reflector, nodes: nodes, tracker: tracker, controllers: ctrls}, nil
+	return &Server{generic: generic, view: view, manager: mgr}, nil
 }
 
-// Run serves until ctx ends: the reflector and the view's bookmarks start
-// with the server, and /readyz turns ready once the NodePools are listed.
+// authorizeNodes puts the per-pool node authorizer, reading the manager's
+// Node cache, before the delegated authorizer.
+func (c CompletedConfig) authorizeNodes(nodes feed.NodeReader) error {
+	chained, err := union.New(
+		union.NamedAuthorizer{AuthorizerName: "leaderhub-nodepool",
+			Authorizer: nodepool.New(nodepool.InformerLookup{Indexer: nodes}, c.extra.Namespace)},
+		union.NamedAuthorizer{AuthorizerName: "delegated", Authorizer: c.generic.Authorization.Authorizer},
+	)
+	if err != nil {
+		return err
+	}
+	c.generic.Authorization.Authorizer = chained
+	return nil
+}
+
+// Run serves until ctx ends. The manager (which fills the view) and the
+// view's bookmarks start with the server; /readyz turns ready once the
+// NodePools are listed and requests can be judged.
 func (s *Server) Run(ctx context.Context) error {
 	s.generic.AddPostStartHookOrDie("leaderhub-view", func(hook genericapiserver.PostStartHookContext) error {
-		go s.reflector.RunWithContext(hook)
 		go s.view.Run(hook)
-		go s.nodes.RunWithContext(hook)
-		go func() {
-			// The tracker judges once both the NodePools and the Nodes are
-			// in: a half-filled Node cache would read as stale leaders.
-			if cache.WaitForNamedCacheSyncWithContext(hook, s.view.HasSynced, s.nodes.HasSynced) {
-				s.tracker.Start()
-			}
-		}()
-		if s.controllers != nil {
-			go s.controllers.run(hook)
-		} else {
-			klog.InfoS("Controllers disabled")
-		}
+		go s.manager.Run(hook)
 		return nil
 	})
 	return s.generic.PrepareRun().RunWithContext(ctx)
-}
-
-// electionTee is the view's NodePool reflector store, which hands every
-// NodePool to the election tracker as well.
-type electionTee struct {
-	*viewstore.Store
-	tracker *election.Tracker
-}
-
-func (t electionTee) Add(obj interface{}) error { return t.Update(obj) }
-
-func (t electionTee) Update(obj interface{}) error {
-	if err := t.Store.Update(obj); err != nil {
-		return err
-	}
-	if np, ok := obj.(*appsv1beta2.NodePool); ok {
-		t.tracker.Upsert(np)
-	}
-	return nil
-}
-
-func (t electionTee) Delete(obj interface{}) error {
-	if err := t.Store.Delete(obj); err != nil {
-		return err
-	}
-	if np, ok := obj.(*appsv1beta2.NodePool); ok {
-		t.tracker.Delete(np.Name)
-	}
-	return nil
-}
-
-func (t electionTee) Replace(list []interface{}, rv string) error {
-	if err := t.Store.Replace(list, rv); err != nil {
-		return err
-	}
-	nps := make([]*appsv1beta2.NodePool, 0, len(list))
-	for _, obj := range list {
-		if np, ok := obj.(*appsv1beta2.NodePool); ok {
-			nps = append(nps, np)
-		}
-	}
-	t.tracker.Replace(nps)
-	return nil
 }
 
 // Run serves until ctx ends. o must be completed and valid (Complete, then

@@ -1,11 +1,13 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -24,6 +26,7 @@ import (
 	netutils "k8s.io/utils/net"
 
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/pkg/controller/manager"
 	"github.com/leaderhub/leaderhub/pkg/controller/materialize"
 	generatedopenapi "github.com/leaderhub/leaderhub/pkg/generated/openapi"
 	"github.com/leaderhub/leaderhub/pkg/registry/leaderhub/viewstore"
@@ -59,7 +62,9 @@ type Options struct {
 	Materialize       []string
 	ControllerWorkers int
 	ControllerResync  time.Duration
-	LeaderElection    componentbaseconfig.LeaderElectionConfiguration
+	// ControllerLease is the Lease under which one replica at a time runs
+	// the controllers (--leader-elect-*, component-base's flags).
+	ControllerLease componentbaseconfig.LeaderElectionConfiguration
 
 	// ElectionDeadline is how long a pool's hub-leader election may take and
 	// still count as succeeded.
@@ -68,8 +73,18 @@ type Options struct {
 	// not Ready.
 	LeaderGracePeriod time.Duration
 
-	// validated is set by a Validate that found nothing wrong; Run needs it.
+	// validated is set by a Validate that found nothing wrong; Config and
+	// Run need it.
 	validated bool
+	// parsed is what Validate made of --controllers and --materialize.
+	parsed parsedControllers
+}
+
+// parsedControllers are --controllers and --materialize as Validate parsed
+// them, once.
+type parsedControllers struct {
+	materialize, hubLeader bool
+	forms                  []materialize.Form
 }
 
 // NewOptions returns the defaults: no etcd (the view is computed), no
@@ -93,7 +108,7 @@ func NewOptions() *Options {
 		ControllerWorkers: 4,
 		ControllerResync:  10 * time.Minute,
 		ElectionDeadline:  60 * time.Second,
-		LeaderElection: componentbaseconfig.LeaderElectionConfiguration{
+		ControllerLease: componentbaseconfig.LeaderElectionConfiguration{
 			LeaderElect:   true,
 			LeaseDuration: metav1.Duration{Duration: 15 * time.Second},
 			RenewDeadline: metav1.Duration{Duration: 10 * time.Second},
@@ -125,13 +140,13 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	cs := fss.FlagSet("controllers")
 	cs.StringSliceVar(&o.Controllers, "controllers", o.Controllers, fmt.Sprintf(
 		"Controllers to run: '*' for all that are on by default, 'name' to enable, '-name' to disable. Known: %s. "+
-			"Off by default: %s (so '*,%s' runs all).", strings.Join(knownControllers, ", "),
-		strings.Join(offByDefault, ", "), strings.Join(offByDefault, ",")))
+			"Off by default: %s (so '*,%s' runs all).", strings.Join(manager.KnownControllers, ", "),
+		strings.Join(manager.OffByDefault, ", "), strings.Join(manager.OffByDefault, ",")))
 	cs.StringSliceVar(&o.Materialize, "materialize", o.Materialize, "Forms the materialize controller keeps for each NodePool: endpoints, configmap (the format upstream YurtHub reads), "+
 		"endpointslice (discovery.k8s.io/v1, one per address family, headless).")
 	cs.IntVar(&o.ControllerWorkers, "controller-workers", o.ControllerWorkers, "Pools synced at once.")
 	cs.DurationVar(&o.ControllerResync, "controller-resync-period", o.ControllerResync, "How often every pool is checked again, whether or not anything changed.")
-	componentbaseoptions.BindLeaderElectionFlags(&o.LeaderElection, cs)
+	bindControllerLeaseFlags(&o.ControllerLease, fss.FlagSet("controller lease"))
 
 	es := fss.FlagSet("hub-leader election")
 	es.DurationVar(&o.ElectionDeadline, "election-deadline", o.ElectionDeadline,
@@ -166,8 +181,8 @@ func (o *Options) Complete() {
 	if o.Recommended.Authorization.RemoteKubeConfigFile == "" {
 		o.Recommended.Authorization.RemoteKubeConfigFile = kubeconfig
 	}
-	if o.LeaderElection.ResourceNamespace == "" {
-		o.LeaderElection.ResourceNamespace = o.Namespace
+	if o.ControllerLease.ResourceNamespace == "" {
+		o.ControllerLease.ResourceNamespace = o.Namespace
 	}
 }
 
@@ -183,13 +198,14 @@ func (o *Options) Validate() error {
 	if o.BookmarkInterval <= 0 || o.WatcherBuffer <= 0 || o.HistorySize <= 0 {
 		errs = append(errs, fmt.Errorf("--watch-bookmark-interval, --watch-buffer and --watch-history must be positive"))
 	}
-	if _, err := controllersEnabled(o.Controllers, ControllerMaterialize); err != nil {
+	var err error
+	if o.parsed.materialize, o.parsed.hubLeader, err = manager.ParseControllers(o.Controllers); err != nil {
 		errs = append(errs, err)
 	}
 	if o.ElectionDeadline <= 0 || o.LeaderGracePeriod < 0 {
 		errs = append(errs, fmt.Errorf("--election-deadline must be positive and --leader-grace-period not negative"))
 	}
-	if _, err := materialize.ParseForms(o.Materialize); err != nil {
+	if o.parsed.forms, err = materialize.ParseForms(o.Materialize); err != nil {
 		errs = append(errs, fmt.Errorf("--materialize: %w", err))
 	}
 	if o.KubeAPIQPS <= 0 || o.KubeAPIBurst <= 0 {
@@ -207,6 +223,9 @@ func (o *Options) Validate() error {
 
 // Config builds the server configuration from complete, valid options.
 func (o *Options) Config() (*Config, error) {
+	if !o.validated {
+		return nil, errors.New("options not validated (call Complete and Validate first)")
+	}
 	if err := o.Recommended.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", nil, []net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
 		return nil, fmt.Errorf("creating self-signed serving certificate: %w", err)
 	}
@@ -221,18 +240,6 @@ func (o *Options) Config() (*Config, error) {
 	if err := o.Recommended.ApplyTo(generic); err != nil {
 		return nil, err
 	}
-	materializeOn, err := controllersEnabled(o.Controllers, ControllerMaterialize)
-	if err != nil {
-		return nil, err
-	}
-	hubLeaderOn, err := controllersEnabled(o.Controllers, ControllerHubLeader)
-	if err != nil {
-		return nil, err
-	}
-	forms, err := materialize.ParseForms(o.Materialize)
-	if err != nil {
-		return nil, err
-	}
 	return &Config{
 		Generic: generic,
 		Extra: ExtraConfig{
@@ -244,19 +251,41 @@ func (o *Options) Config() (*Config, error) {
 				WatcherBuffer:    o.WatcherBuffer,
 				BookmarkInterval: o.BookmarkInterval,
 			},
-			Namespace:        o.Namespace,
-			LeaderHubPort:    o.LeaderHubPort,
-			AuthorizeNodes:   o.AuthorizeNodes,
-			ElectionDeadline: o.ElectionDeadline,
-			Controllers: ControllerConfig{
-				Materialize:    materializeOn,
-				HubLeader:      hubLeaderOn,
-				LeaderGrace:    o.LeaderGracePeriod,
-				Forms:          forms,
-				Workers:        o.ControllerWorkers,
-				ResyncPeriod:   o.ControllerResync,
-				LeaderElection: o.LeaderElection,
+			Namespace:      o.Namespace,
+			LeaderHubPort:  o.LeaderHubPort,
+			AuthorizeNodes: o.AuthorizeNodes,
+			Manager: manager.Config{
+				Materialize:      o.parsed.materialize,
+				HubLeader:        o.parsed.hubLeader,
+				Forms:            o.parsed.forms,
+				Workers:          o.ControllerWorkers,
+				ResyncPeriod:     o.ControllerResync,
+				LeaderGrace:      o.LeaderGracePeriod,
+				ElectionDeadline: o.ElectionDeadline,
+				Lease:            o.ControllerLease,
 			},
 		},
 	}, nil
+}
+
+// bindControllerLeaseFlags binds component-base's --leader-elect-* flags
+// (names and defaults as every Kubernetes component has them) with help
+// that says what they govern here: the controller lease, not the hub-leader
+// election.
+func bindControllerLeaseFlags(l *componentbaseconfig.LeaderElectionConfiguration, fs *pflag.FlagSet) {
+	componentbaseoptions.BindLeaderElectionFlags(l, fs)
+	for name, usage := range map[string]string{
+		"leader-elect": "Run the controllers only while this replica holds the controller lease, so that one replica " +
+			"at a time writes. Keep it on with more than one replica.",
+		"leader-elect-lease-duration": "How long other replicas wait after the controller lease was last renewed " +
+			"before they take it over: the longest the controllers stand still when the replica holding it dies.",
+		"leader-elect-renew-deadline": "How long the replica holding the controller lease keeps trying to renew it " +
+			"before it stops its controllers. Less than --leader-elect-lease-duration.",
+		"leader-elect-retry-period":       "How often replicas try to take or renew the controller lease.",
+		"leader-elect-resource-lock":      "The kind of object that holds the controller lease: 'leases'.",
+		"leader-elect-resource-name":      "Name of the Lease that holds the controller lease.",
+		"leader-elect-resource-namespace": "Namespace of the Lease that holds the controller lease (default: --namespace).",
+	} {
+		fs.Lookup(name).Usage = usage
+	}
 }

@@ -6,41 +6,6 @@ import (
 	"time"
 )
 
-func TestControllersEnabled(t *testing.T) {
-	for _, tc := range []struct {
-		flags      []string
-		controller string
-		want       bool
-		wantErr    string
-	}{
-		{flags: []string{"*"}, controller: ControllerMaterialize, want: true},
-		{flags: []string{"materialize"}, controller: ControllerMaterialize, want: true},
-		{flags: []string{"*", "-materialize"}, controller: ControllerMaterialize, want: false},
-		{flags: []string{"-materialize", "*"}, controller: ControllerMaterialize, want: false},
-		{flags: nil, controller: ControllerMaterialize, want: false},
-		{flags: []string{"-materialize"}, controller: ControllerMaterialize, want: false},
-		// hubleader is opt-in: "*" alone leaves it off.
-		{flags: []string{"*"}, controller: ControllerHubLeader, want: false},
-		{flags: []string{"*", "hubleader"}, controller: ControllerHubLeader, want: true},
-		{flags: []string{"*", "hubleader"}, controller: ControllerMaterialize, want: true},
-		{flags: []string{"hubleader"}, controller: ControllerMaterialize, want: false},
-		{flags: []string{"*", "hubleader", "-hubleader"}, controller: ControllerHubLeader, want: false},
-		{flags: []string{"*", "hubleaders"}, controller: ControllerHubLeader, wantErr: `unknown controller "hubleaders"`},
-		{flags: []string{"-bogus"}, controller: ControllerMaterialize, wantErr: `unknown controller "-bogus"`},
-	} {
-		got, err := controllersEnabled(tc.flags, tc.controller)
-		if tc.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("%v: err %v, want %q", tc.flags, err, tc.wantErr)
-			}
-			continue
-		}
-		if err != nil || got != tc.want {
-			t.Errorf("%v %s: %t, %v; want %t", tc.flags, tc.controller, got, err, tc.want)
-		}
-	}
-}
-
 // TestOptionsValidate: the defaults are valid, and each bad flag is named.
 func TestOptionsValidate(t *testing.T) {
 	valid := func() *Options {
@@ -77,8 +42,8 @@ func TestOptionsValidate(t *testing.T) {
 	o.Recommended.CoreAPI.CoreAPIKubeconfigPath, o.Namespace = "/k", "lh"
 	o.Complete()
 	if o.Recommended.Authentication.RemoteKubeConfigFile != "/k" || o.Recommended.Authorization.RemoteKubeConfigFile != "/k" ||
-		o.LeaderElection.ResourceNamespace != "lh" {
+		o.ControllerLease.ResourceNamespace != "lh" {
 		t.Errorf("Complete: %q %q %q", o.Recommended.Authentication.RemoteKubeConfigFile,
-			o.Recommended.Authorization.RemoteKubeConfigFile, o.LeaderElection.ResourceNamespace)
+			o.Recommended.Authorization.RemoteKubeConfigFile, o.ControllerLease.ResourceNamespace)
 	}
 }

@@ -9,12 +9,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/authenticatorfactory"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/endpoints/handlers/responsewriters"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/pkg/authorizer/nodepool"
 )
 
 // requestsJudgeable says whether leaderhub can tell who a request is from
@@ -58,15 +60,11 @@ func (r requestsJudgeable) readyzCheck() healthz.HealthChecker {
 }
 
 // healthPaths are answered while leaderhub starts: probes must see why.
-var healthPaths = []string{"/healthz", "/livez", "/readyz"}
+var healthPaths = nodepool.PathsAuthorizer("/healthz", "/livez", "/readyz")
 
-func isHealthPath(path string) bool {
-	for _, p := range healthPaths {
-		if path == p || strings.HasPrefix(path, p+"/") {
-			return true
-		}
-	}
-	return false
+func isHealthPath(req *http.Request) bool {
+	d, _, _ := healthPaths.Authorize(req.Context(), authorizer.AttributesRecord{Verb: "get", Path: req.URL.Path})
+	return d == authorizer.DecisionAllow
 }
 
 // withStartupGate answers every request but the health probes 503 with
@@ -75,7 +73,7 @@ func isHealthPath(path string) bool {
 // moment leaderhub starts; client-go retries a 503 with Retry-After.
 func (r requestsJudgeable) withStartupGate(handler http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if isHealthPath(req.URL.Path) {
+		if isHealthPath(req) {
 			handler.ServeHTTP(w, req)
 			return
 		}

@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/apiserver/pkg/authorization/path"
 
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 )
@@ -37,16 +38,23 @@ func New(pools PoolLookup, namespace string) *Authorizer {
 	return &Authorizer{pools: pools, namespace: namespace}
 }
 
-// Non-resource paths a node may GET: discovery, OpenAPI and health.
-var nodeReadablePaths = []string{"/api", "/apis", "/openapi", "/version", "/healthz", "/readyz", "/livez"}
+// nodeReadable allows the non-resource paths a node may GET: discovery,
+// OpenAPI and health, each with what lies below it.
+var nodeReadable = PathsAuthorizer("/api", "/apis", "/openapi", "/version", "/healthz", "/readyz", "/livez")
 
-func nonResourceReadable(path string) bool {
-	for _, p := range nodeReadablePaths {
-		if path == p || strings.HasPrefix(path, p+"/") {
-			return true
-		}
+// PathsAuthorizer allows non-resource requests for each of paths and
+// everything below it (k8s.io/apiserver's path authorizer, given "p" and
+// "p/*" for each), and has no opinion on anything else.
+func PathsAuthorizer(paths ...string) authorizer.Authorizer {
+	patterns := make([]string, 0, 2*len(paths))
+	for _, p := range paths {
+		patterns = append(patterns, p, p+"/*")
 	}
-	return false
+	a, err := path.NewAuthorizer(patterns)
+	if err != nil { // the patterns above have no '*' but a trailing one
+		panic(fmt.Sprintf("path authorizer for %v: %v", paths, err))
+	}
+	return a
 }
 
 // NodeName returns the node a user is, if it is one.
@@ -62,13 +70,13 @@ func NodeName(u user.Info) (string, bool) {
 // leaderhub's namespace (list and watch must select it by metadata.name), and
 // discovery; it denies every other request from a node, and has no opinion
 // on anyone else.
-func (a *Authorizer) Authorize(_ context.Context, attrs authorizer.Attributes) (authorizer.Decision, string, error) {
+func (a *Authorizer) Authorize(ctx context.Context, attrs authorizer.Attributes) (authorizer.Decision, string, error) {
 	node, ok := NodeName(attrs.GetUser())
 	if !ok {
 		return authorizer.DecisionNoOpinion, "", nil
 	}
 	if !attrs.IsResourceRequest() {
-		if attrs.GetVerb() == "get" && nonResourceReadable(attrs.GetPath()) {
+		if d, _, _ := nodeReadable.Authorize(ctx, attrs); attrs.GetVerb() == "get" && d == authorizer.DecisionAllow {
 			return authorizer.DecisionAllow, "", nil
 		}
 		return authorizer.DecisionDeny, fmt.Sprintf("nodes may only read discovery and health paths, not %s %s", attrs.GetVerb(), attrs.GetPath()), nil

@@ -15,7 +15,7 @@ type NodeStore interface {
 }
 
 // InformerLookup reads a node's pool from the server's Node informer (the
-// one the election tracker reads, slimmed by election.TransformNode), so
+// one the election tracker reads, slimmed by feed.SlimNode), so
 // lookups cost no request.
 type InformerLookup struct {
 	Indexer NodeStore

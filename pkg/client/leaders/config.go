@@ -62,15 +62,6 @@ func (c *Config) SameContent(o *Config) bool {
 		c.InterConnectivity == o.InterConnectivity && c.EnableLeaderElection == o.EnableLeaderElection
 }
 
-// LeaderURLs are the leaders' URLs.
-func (c *Config) LeaderURLs() []string {
-	out := make([]string, len(c.Leaders))
-	for i, l := range c.Leaders {
-		out[i] = l.URL
-	}
-	return out
-}
-
 // LeaderURL is a leader's URL: https, the address, the port, with an IPv6
 // address bracketed.
 func LeaderURL(ip string, port int32) string {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
-	"github.com/leaderhub/leaderhub/pkg/projection"
 )
 
 // source is one form of the pool's object, read through one API: how to
@@ -53,14 +52,7 @@ func newSources(order []Source, view versioned.Interface, kube kubernetes.Interf
 			},
 			parse: func(objs []runtime.Object, port int32) Config {
 				lh := objs[0].(*v1alpha1.LeaderHub)
-				c := fromAnnotations(lh.Annotations)
-				for _, s := range lh.Subsets {
-					p := subsetPort(port, len(s.Ports), func(i int) (string, int32) { return s.Ports[i].Name, s.Ports[i].Port })
-					for _, a := range s.Addresses {
-						c.Leaders = append(c.Leaders, newLeader(ptr.Deref(a.NodeName, ""), a.IP, p))
-					}
-				}
-				return c
+				return fromSubsets(lh.Annotations, endpointSubsets(lh.Subsets), port)
 			}},
 		SourceEndpointSlice: {name: SourceEndpointSlice,
 			selector: metav1.ListOptions{LabelSelector: labels.SelectorFromSet(labels.Set{
@@ -93,14 +85,7 @@ func newSources(order []Source, view versioned.Interface, kube kubernetes.Interf
 			},
 			parse: func(objs []runtime.Object, port int32) Config {
 				ep := objs[0].(*corev1.Endpoints)
-				c := fromAnnotations(ep.Annotations)
-				for _, s := range ep.Subsets {
-					p := subsetPort(port, len(s.Ports), func(i int) (string, int32) { return s.Ports[i].Name, s.Ports[i].Port })
-					for _, a := range s.Addresses {
-						c.Leaders = append(c.Leaders, newLeader(ptr.Deref(a.NodeName, ""), a.IP, p))
-					}
-				}
-				return c
+				return fromSubsets(ep.Annotations, ep.Subsets, port)
 			}},
 		SourceConfigMap: {name: SourceConfigMap, selector: byName(name),
 			list: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
@@ -113,10 +98,10 @@ func newSources(order []Source, view versioned.Interface, kube kubernetes.Interf
 				// The data upstream YurtHub's multiplexer parses: leaders as
 				// node/ip pairs, no port (upstream dials 10269).
 				data := objs[0].(*corev1.ConfigMap).Data
-				c := Config{PoolScopedMetadata: parseMetadata(data[projection.ConfigMapKeyPoolScopedMetadata]),
-					InterConnectivity:    data[projection.ConfigMapKeyInterConnectivity] == "true",
-					EnableLeaderElection: data[projection.ConfigMapKeyEnableLeaderElection] == "true"}
-				for _, pair := range leaderPairs(data[projection.ConfigMapKeyLeaders]) {
+				c := Config{PoolScopedMetadata: parseMetadata(data[v1alpha1.ConfigMapKeyPoolScopedMetadata]),
+					InterConnectivity:    data[v1alpha1.ConfigMapKeyInterConnectivity] == "true",
+					EnableLeaderElection: data[v1alpha1.ConfigMapKeyEnableLeaderElection] == "true"}
+				for _, pair := range leaderPairs(data[v1alpha1.ConfigMapKeyLeaders]) {
 					c.Leaders = append(c.Leaders, newLeader(pair[0], pair[1], port))
 				}
 				return c
@@ -139,6 +124,35 @@ func fromAnnotations(a map[string]string) Config {
 		InterConnectivity:    a[v1alpha1.AnnotationInterConnectivity] == "true",
 		EnableLeaderElection: a[v1alpha1.AnnotationEnableLeaderElection] == "true",
 	}
+}
+
+// fromSubsets reads an object of the Endpoints shape (the view's, or the
+// Endpoints form): the pool settings from its annotations, and each
+// subset's addresses on the subset's https port (port when it names none).
+func fromSubsets(annotations map[string]string, subsets []corev1.EndpointSubset, port int32) Config {
+	c := fromAnnotations(annotations)
+	for _, s := range subsets {
+		p := subsetPort(port, len(s.Ports), func(i int) (string, int32) { return s.Ports[i].Name, s.Ports[i].Port })
+		for _, a := range s.Addresses {
+			c.Leaders = append(c.Leaders, newLeader(ptr.Deref(a.NodeName, ""), a.IP, p))
+		}
+	}
+	return c
+}
+
+// endpointSubsets are the view's subsets in core/v1's types, whose shape
+// they have: what fromSubsets reads of them.
+func endpointSubsets(in []v1alpha1.LeaderHubSubset) []corev1.EndpointSubset {
+	out := make([]corev1.EndpointSubset, len(in))
+	for i, s := range in {
+		for _, a := range s.Addresses {
+			out[i].Addresses = append(out[i].Addresses, corev1.EndpointAddress{IP: a.IP, NodeName: a.NodeName})
+		}
+		for _, p := range s.Ports {
+			out[i].Ports = append(out[i].Ports, corev1.EndpointPort{Name: p.Name, Port: p.Port})
+		}
+	}
+	return out
 }
 
 // subsetPort is the https port of a subset, or fallback when it has none.

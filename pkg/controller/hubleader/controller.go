@@ -1,6 +1,7 @@
 package hubleader
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,36 +9,35 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
-	"github.com/leaderhub/leaderhub/pkg/controller/workers"
+	"github.com/leaderhub/leaderhub/pkg/controller/runner"
 	"github.com/leaderhub/leaderhub/pkg/election"
+	"github.com/leaderhub/leaderhub/pkg/feed"
 )
 
 // FieldManager names the elector in the NodePool's managedFields.
 const FieldManager = "leaderhub-hubleader"
 
 // Source is what the elector reads: the election tracker, which holds the
-// NodePools (from the view's watch) and the Node cache.
+// NodePools (from the view's watch) and the Node cache, and tells its
+// listeners of every pool it judges again.
 type Source interface {
+	feed.Notifier
 	Started() bool
 	Pool(name string) (*election.Pool, bool)
 	PoolNames() []string
 	Node(name string) (*election.Node, bool)
 	Members(pool string) []election.Node
-	AddListener(fn func(pool string)) (remove func())
 }
 
 var _ Source = &election.Tracker{}
@@ -65,7 +65,7 @@ type Controller struct {
 	patcher  StatusPatcher
 	recorder record.EventRecorder
 	metrics  *controllerMetrics
-	running  atomic.Bool
+	runner   *runner.Runner
 
 	mu sync.Mutex
 	// written is what the elector last wrote to each pool, to tell its own
@@ -87,59 +87,28 @@ func New(source Source, patcher StatusPatcher, recorder record.EventRecorder, op
 		opts.Clock = clock.RealClock{}
 	}
 	c := &Controller{opts: opts, source: source, patcher: patcher, recorder: recorder, written: map[string]writtenLeaders{}}
+	c.runner = runner.New(runner.Config{
+		Name: "hubleader", Workers: opts.Workers, Sources: []feed.Notifier{source},
+		Synced: []cache.InformerSynced{source.Started}, Pools: source.PoolNames,
+		Sync: c.Sync, Failed: c.failed, LogValues: []any{"leaderGracePeriod", opts.Grace},
+	})
 	c.metrics = newControllerMetrics(c)
 	return c
 }
 
 // Run elects until ctx ends.
-func (c *Controller) Run(ctx context.Context) {
-	defer utilruntime.HandleCrash()
-	if !c.running.CompareAndSwap(false, true) {
-		klog.ErrorS(nil, "The hubleader elector is already running")
-		return
-	}
-	defer c.running.Store(false)
-	queue := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-		workqueue.TypedRateLimitingQueueConfig[string]{Name: "leaderhub_hubleader"})
-	defer queue.ShutDown()
-	removeListener := c.source.AddListener(queue.Add)
-	defer removeListener()
-	klog.InfoS("Starting the hubleader elector", "workers", c.opts.Workers, "leaderGracePeriod", c.opts.Grace)
-	if err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(context.Context) (bool, error) {
-		return c.source.Started(), nil
-	}); err != nil {
-		return
-	}
-	for _, name := range c.source.PoolNames() {
-		queue.Add(name)
-	}
-	workers.Run(ctx, c.opts.Workers, queue, func(ctx context.Context) bool { return c.processNext(ctx, queue) })
-	klog.InfoS("Stopped the hubleader elector")
-}
+func (c *Controller) Run(ctx context.Context) { c.runner.Run(ctx) }
 
-func (c *Controller) processNext(ctx context.Context, queue workqueue.TypedRateLimitingInterface[string]) bool {
-	pool, quit := queue.Get()
-	if quit {
-		return false
-	}
-	defer queue.Done(pool)
-	recheck, err := c.Sync(ctx, pool)
-	switch {
-	case apierrors.IsConflict(err):
+// failed counts and logs a failed election; the runner retries it with
+// backoff. A Conflict is the NodePool changing under the elector: routine.
+func (c *Controller) failed(pool string, retries int, err error) {
+	if apierrors.IsConflict(err) {
 		c.metrics.syncs.WithLabelValues("conflict").Inc()
 		klog.V(2).InfoS("NodePool changed since it was read; electing again", "nodePool", klog.KRef("", pool))
-		queue.AddRateLimited(pool)
-	case err != nil:
-		c.metrics.syncs.WithLabelValues("error").Inc()
-		klog.ErrorS(err, "Electing leaders failed; retrying with backoff", "nodePool", klog.KRef("", pool), "retries", queue.NumRequeues(pool))
-		queue.AddRateLimited(pool)
-	default:
-		queue.Forget(pool)
-		if recheck > 0 {
-			queue.AddAfter(pool, recheck)
-		}
+		return
 	}
-	return true
+	c.metrics.syncs.WithLabelValues("error").Inc()
+	klog.ErrorS(err, "Electing leaders failed; retrying with backoff", "nodePool", klog.KRef("", pool), "retries", retries)
 }
 
 // Sync elects one pool's leaders and writes them if they or the condition
@@ -233,7 +202,7 @@ func (c *Controller) record(np *appsv1beta2.NodePool, p *election.Pool, out *Out
 			strings.Join(out.Added, ","), p.Strategy, leadersString(out.Leaders))
 	case len(out.Removed) > 0:
 		c.recorder.Eventf(ref, corev1.EventTypeNormal, EventLeaderReplaced, "Removed leaders %s; leaders now %s",
-			strings.Join(out.Removed, ","), orNone(leadersString(out.Leaders)))
+			strings.Join(out.Removed, ","), cmp.Or(leadersString(out.Leaders), "none"))
 	}
 	if out.Condition.Reason == ReasonNoCandidates && (prev == nil || prev.Reason != ReasonNoCandidates) {
 		c.recorder.Event(ref, corev1.EventTypeWarning, EventNoCandidates, out.Condition.Message)
@@ -290,11 +259,4 @@ func leadersString(leaders []appsv1beta2.Leader) string {
 		parts = append(parts, l.NodeName+"/"+l.Address)
 	}
 	return strings.Join(parts, ",")
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
 }

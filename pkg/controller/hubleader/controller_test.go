@@ -15,10 +15,12 @@ import (
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/election"
+	"github.com/leaderhub/leaderhub/pkg/feed"
 )
 
 // fakeSource serves one pool and its members.
 type fakeSource struct {
+	feed.Listeners
 	pool    *election.Pool
 	members []election.Node
 }
@@ -27,9 +29,8 @@ func (f *fakeSource) Started() bool { return true }
 func (f *fakeSource) Pool(name string) (*election.Pool, bool) {
 	return f.pool, f.pool != nil && f.pool.Name == name
 }
-func (f *fakeSource) PoolNames() []string             { return []string{f.pool.Name} }
-func (f *fakeSource) Members(string) []election.Node  { return f.members }
-func (f *fakeSource) AddListener(func(string)) func() { return func() {} }
+func (f *fakeSource) PoolNames() []string            { return []string{f.pool.Name} }
+func (f *fakeSource) Members(string) []election.Node { return f.members }
 func (f *fakeSource) Node(name string) (*election.Node, bool) {
 	n := inputs(f.members...).Node(name)
 	return n, n != nil

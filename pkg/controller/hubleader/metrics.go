@@ -22,7 +22,7 @@ func newControllerMetrics(c *Controller) *controllerMetrics {
 		leader: instancemetrics.NewGauges(instancemetrics.Gauge{Namespace: "leaderhub", Subsystem: "hubleader", Name: "running",
 			Help: "1 while the elector runs on this replica (it holds the controller lease).",
 			Value: func() float64 {
-				if c.running.Load() {
+				if c.runner.Running() {
 					return 1
 				}
 				return 0

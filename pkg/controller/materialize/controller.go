@@ -5,23 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
-	"github.com/leaderhub/leaderhub/pkg/controller/workers"
+	"github.com/leaderhub/leaderhub/pkg/controller/runner"
+	"github.com/leaderhub/leaderhub/pkg/feed"
 	"github.com/leaderhub/leaderhub/pkg/projection"
 )
 
@@ -42,6 +39,21 @@ const (
 	ReasonObjectInvalid = "ObjectInvalid"
 )
 
+// syncResult is what a sync did to a pool's objects: the result label of
+// leaderhub_controller_syncs_total.
+type syncResult string
+
+const (
+	resultUnchanged syncResult = "unchanged"
+	resultCreated   syncResult = "created"
+	resultUpdated   syncResult = "updated"
+	resultDeleted   syncResult = "deleted"
+	resultConflict  syncResult = "conflict"
+	resultRejected  syncResult = "rejected"
+	resultSkipped   syncResult = "skipped"
+	resultError     syncResult = "error"
+)
+
 // Options configure the controller.
 type Options struct {
 	Projection projection.Options
@@ -52,15 +64,15 @@ type Options struct {
 }
 
 // PoolSource is where the controller reads what to publish for each pool:
-// the view store, which already holds every projection.
+// the view store, which already holds every projection, and tells its
+// listeners the name of every pool whose State changes.
 type PoolSource interface {
+	feed.Notifier
 	HasSynced() bool
 	// State is what is published for a NodePool and what is left out of it;
 	// false when there is no such NodePool.
 	State(pool string) (projection.State, bool)
 	PoolNames() []string
-	// AddListener has fn told the name of every pool whose State changes.
-	AddListener(fn func(pool string)) (remove func())
 	// EachState calls fn with every pool's State; fn must be quick.
 	EachState(fn func(st *projection.State))
 }
@@ -75,8 +87,7 @@ type Controller struct {
 	recorder   record.EventRecorder
 	metrics    *controllerMetrics
 	rejections rejections
-	// running is true while Run runs; the pool gauges read 0 otherwise.
-	running atomic.Bool
+	runner     *runner.Runner
 }
 
 // New builds a controller over a pool source and one cache per form it
@@ -95,6 +106,28 @@ func New(pools PoolSource, objects []*ObjectCache, recorder record.EventRecorder
 		recorder:   recorder,
 		rejections: rejections{byKey: map[rejectionKey]rejection{}},
 	}
+	sources := []feed.Notifier{pools}
+	synced := []cache.InformerSynced{pools.HasSynced}
+	for _, oc := range objects {
+		sources = append(sources, oc)
+		synced = append(synced, oc.HasSynced)
+	}
+	c.runner = runner.New(runner.Config{
+		Name: "materialize", Workers: opts.Workers, Sources: sources, Synced: synced,
+		Pools: c.allPools, ResyncPeriod: opts.ResyncPeriod, BeforeResync: c.rejections.retryAll,
+		Sync: func(ctx context.Context, pool string) (time.Duration, error) {
+			if err := c.sync(ctx, pool); err != nil {
+				return 0, err
+			}
+			c.metrics.lastSuccess.SetToCurrentTime()
+			return 0, nil
+		},
+		Failed: func(pool string, retries int, err error) {
+			c.metrics.syncs.WithLabelValues(string(resultError)).Inc()
+			klog.ErrorS(err, "Syncing pool failed; retrying with backoff", "nodePool", klog.KRef("", pool), "retries", retries)
+		},
+		LogValues: []any{"forms", c.Forms()},
+	})
 	c.metrics = newControllerMetrics(c)
 	return c, nil
 }
@@ -108,72 +141,21 @@ func (c *Controller) Forms() []Form {
 	return forms
 }
 
-// enqueueAll queues every pool the source knows and every pool a managed
-// object was made for, so gone pools' objects are deleted too.
-func (c *Controller) enqueueAll(queue workqueue.TypedInterface[string]) {
-	for _, pool := range c.pools.PoolNames() {
-		queue.Add(pool)
-	}
+// allPools are every pool the source knows and every pool a managed object
+// was made for, so gone pools' objects are deleted too.
+func (c *Controller) allPools() []string {
+	pools := c.pools.PoolNames()
 	for _, oc := range c.objects {
-		for _, pool := range oc.pools() {
-			queue.Add(pool)
-		}
+		pools = append(pools, oc.pools()...)
 	}
+	return pools
 }
 
 // Run syncs every pool once the caches have synced, then each pool whose
 // projection or objects change, and all of them every resync period (when
 // objects that could not be written are tried again too), with the
 // configured number of workers until ctx ends.
-func (c *Controller) Run(ctx context.Context) {
-	defer utilruntime.HandleCrash()
-	if !c.running.CompareAndSwap(false, true) {
-		klog.ErrorS(nil, "The materialize controller is already running")
-		return
-	}
-	defer c.running.Store(false)
-	queue := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-		workqueue.TypedRateLimitingQueueConfig[string]{Name: "leaderhub_materialize"})
-	defer queue.ShutDown()
-	removeListener := c.pools.AddListener(queue.Add)
-	defer removeListener()
-	synced := []cache.InformerSynced{c.pools.HasSynced}
-	for _, oc := range c.objects {
-		oc.setListener(queue.Add)
-		defer oc.setListener(nil)
-		synced = append(synced, oc.HasSynced)
-	}
-	klog.InfoS("Starting the materialize controller", "forms", c.Forms(), "workers", c.opts.Workers, "resyncPeriod", c.opts.ResyncPeriod)
-	if !cache.WaitForNamedCacheSync("leaderhub-materialize", ctx.Done(), synced...) {
-		return
-	}
-	c.enqueueAll(queue)
-	if c.opts.ResyncPeriod > 0 {
-		go wait.UntilWithContext(ctx, func(context.Context) {
-			c.rejections.retryAll()
-			c.enqueueAll(queue)
-		}, c.opts.ResyncPeriod)
-	}
-	workers.Run(ctx, c.opts.Workers, queue, func(ctx context.Context) bool { return c.processNext(ctx, queue) })
-	klog.InfoS("Stopped the materialize controller")
-}
-
-func (c *Controller) processNext(ctx context.Context, queue workqueue.TypedRateLimitingInterface[string]) bool {
-	pool, quit := queue.Get()
-	if quit {
-		return false
-	}
-	defer queue.Done(pool)
-	if err := c.sync(ctx, pool); err != nil {
-		c.metrics.syncs.WithLabelValues("error").Inc()
-		klog.ErrorS(err, "Syncing pool failed; retrying with backoff", "nodePool", pool, "retries", queue.NumRequeues(pool))
-		queue.AddRateLimited(pool)
-		return true
-	}
-	c.metrics.lastSuccess.SetToCurrentTime()
-	queue.Forget(pool)
-	return true
-}
+func (c *Controller) Run(ctx context.Context) { c.runner.Run(ctx) }
 
 // nodePoolRef stands for a NodePool in Events: all an Event needs of it.
 func nodePoolRef(p *projection.Pool) *metav1.PartialObjectMetadata {
@@ -203,7 +185,7 @@ func (c *Controller) sync(ctx context.Context, pool string) error {
 			"leaderhub cannot publish this pool (objects already published for it are kept as they were): %v", ue)
 		klog.InfoS("A NodePool cannot be projected; keeping what was published for it", "nodePool", klog.KObj(ref), "err", ue)
 		if !st.Published {
-			c.metrics.syncs.WithLabelValues("skipped").Inc()
+			c.metrics.syncs.WithLabelValues(string(resultSkipped)).Inc()
 			return nil
 		}
 	}
@@ -217,7 +199,7 @@ func (c *Controller) sync(ctx context.Context, pool string) error {
 			"%d leader entries left out of %s: %s", len(st.Invalid), name, strings.Join(reasons, "; "))
 	}
 
-	result := "unchanged"
+	result := resultUnchanged
 	var errs []error
 	for _, oc := range c.objects {
 		r, err := c.syncForm(ctx, ref, oc, &st.Pool)
@@ -227,15 +209,15 @@ func (c *Controller) sync(ctx context.Context, pool string) error {
 			errs = append(errs, fmt.Errorf("%s %s/%s: %w", oc.Form(), ns, objName, err))
 			continue
 		}
-		if r != "unchanged" {
+		if r != resultUnchanged {
 			result = r
 		}
 	}
 	if len(errs) > 0 {
 		return utilerrors.NewAggregate(errs)
 	}
-	c.metrics.syncs.WithLabelValues(result).Inc()
-	if result != "unchanged" {
+	c.metrics.syncs.WithLabelValues(string(result)).Inc()
+	if result != resultUnchanged {
 		klog.V(2).InfoS("Synced pool", "nodePool", klog.KObj(ref), "result", result, "leaders", st.Pool.LeadersString())
 	}
 	return nil
@@ -249,7 +231,7 @@ func (c *Controller) sync(ctx context.Context, pool string) error {
 // invalid, is a permanent rejection: its cause is recorded once (a Warning
 // Event and a metric), the object is not sent again until the pool changes
 // or the next resync, and it is not an error.
-func (c *Controller) syncForm(ctx context.Context, ref *metav1.PartialObjectMetadata, oc *ObjectCache, p *projection.Pool) (string, error) {
+func (c *Controller) syncForm(ctx context.Context, ref *metav1.PartialObjectMetadata, oc *ObjectCache, p *projection.Pool) (syncResult, error) {
 	k := oc.kind
 	desired, ok := k.desired(p)
 	if !ok {
@@ -258,9 +240,9 @@ func (c *Controller) syncForm(ctx context.Context, ref *metav1.PartialObjectMeta
 		c.rejections.clear(rejectionKey{pool: ref.Name, form: k.form()})
 		removed, err := c.remove(ctx, oc, k.objectName(ref.Name))
 		if err != nil || !removed {
-			return "unchanged", err
+			return resultUnchanged, err
 		}
-		return "deleted", nil
+		return resultDeleted, nil
 	}
 	want := oc.digestOf(desired)
 	key := rejectionKey{pool: ref.Name, form: k.form()}
@@ -268,7 +250,7 @@ func (c *Controller) syncForm(ctx context.Context, ref *metav1.PartialObjectMeta
 		return c.reject(ref, key, desired.GetName(), want, reason, msg), nil
 	}
 	if c.rejections.holds(key, want) {
-		return "rejected", nil // until the pool changes or the next resync
+		return resultRejected, nil // until the pool changes or the next resync
 	}
 	result, err := c.write(ctx, ref, oc, desired, want)
 	switch {
@@ -283,14 +265,14 @@ func (c *Controller) syncForm(ctx context.Context, ref *metav1.PartialObjectMeta
 
 // write creates or updates one form's object when the cache says it differs
 // from desired, whose digest is want.
-func (c *Controller) write(ctx context.Context, ref *metav1.PartialObjectMetadata, oc *ObjectCache, desired metav1.Object, want digest) (string, error) {
+func (c *Controller) write(ctx context.Context, ref *metav1.PartialObjectMetadata, oc *ObjectCache, desired metav1.Object, want digest) (syncResult, error) {
 	k := oc.kind
 	have, cached := oc.get(desired.GetName())
 	if !cached {
 		err := k.create(ctx, desired)
 		if err == nil {
 			c.metrics.writes.WithLabelValues(string(k.form()), "create").Inc()
-			return "created", nil
+			return resultCreated, nil
 		}
 		if !apierrors.IsAlreadyExists(err) {
 			return "", err
@@ -305,7 +287,7 @@ func (c *Controller) write(ctx context.Context, ref *metav1.PartialObjectMetadat
 		return c.conflict(ref, k.form(), desired), nil
 	}
 	if have == want {
-		return "unchanged", nil
+		return resultUnchanged, nil
 	}
 	live, err := k.fetch(ctx, desired.GetName())
 	if err != nil {
@@ -315,21 +297,21 @@ func (c *Controller) write(ctx context.Context, ref *metav1.PartialObjectMetadat
 		return c.conflict(ref, k.form(), desired), nil
 	}
 	if oc.digestOf(live) == want {
-		return "unchanged", nil // the cache was behind
+		return resultUnchanged, nil // the cache was behind
 	}
 	if err := k.update(ctx, live, desired); err != nil {
 		return "", err
 	}
 	c.metrics.writes.WithLabelValues(string(k.form()), "update").Inc()
-	return "updated", nil
+	return resultUpdated, nil
 }
 
 // reject records that one form's object cannot be written for a pool as it
 // is: the first time for this cause, with a Warning Event, a log line and
 // the rejections metric; while the cause stays the same, silently.
-func (c *Controller) reject(ref *metav1.PartialObjectMetadata, key rejectionKey, name string, want digest, reason, msg string) string {
+func (c *Controller) reject(ref *metav1.PartialObjectMetadata, key rejectionKey, name string, want digest, reason, msg string) syncResult {
 	if !c.rejections.record(key, rejection{digest: want, reason: reason, message: msg}) {
-		return "rejected"
+		return resultRejected
 	}
 	c.metrics.rejections.WithLabelValues(string(key.form), reason).Inc()
 	c.recorder.Eventf(ref, corev1.EventTypeWarning, reason,
@@ -337,18 +319,18 @@ func (c *Controller) reject(ref *metav1.PartialObjectMetadata, key rejectionKey,
 		key.form, c.opts.Projection.Namespace, name, msg)
 	klog.InfoS("An object cannot be written for a pool; not retrying it until the pool changes", "nodePool", klog.KObj(ref),
 		"form", key.form, "object", klog.KRef(c.opts.Projection.Namespace, name), "reason", reason, "detail", msg)
-	return "rejected"
+	return resultRejected
 }
 
 // conflict reports an object with the pool's name that leaderhub does not
 // manage, and leaves it alone.
-func (c *Controller) conflict(ref *metav1.PartialObjectMetadata, form Form, desired metav1.Object) string {
+func (c *Controller) conflict(ref *metav1.PartialObjectMetadata, form Form, desired metav1.Object) syncResult {
 	c.metrics.conflicts.WithLabelValues(string(form)).Inc()
 	c.recorder.Eventf(ref, corev1.EventTypeWarning, ReasonObjectConflict,
 		"%s %s/%s exists and is not managed by leaderhub (no %s=%s label); leaving it untouched",
 		form, desired.GetNamespace(), desired.GetName(), v1alpha1.LabelManagedBy, v1alpha1.ManagedByValue)
 	klog.InfoS("Leaving a foreign object untouched", "form", form, "object", klog.KObj(desired))
-	return "conflict"
+	return resultConflict
 }
 
 // deleteAll deletes a gone pool's managed objects, read fresh so that an
@@ -364,10 +346,10 @@ func (c *Controller) deleteAll(ctx context.Context, pool string) error {
 		deleted = deleted || removed
 	}
 	if deleted {
-		c.metrics.syncs.WithLabelValues("deleted").Inc()
+		c.metrics.syncs.WithLabelValues(string(resultDeleted)).Inc()
 		klog.V(2).InfoS("Deleted the objects of a deleted pool", "nodePool", pool)
 	} else {
-		c.metrics.syncs.WithLabelValues("unchanged").Inc()
+		c.metrics.syncs.WithLabelValues(string(resultUnchanged)).Inc()
 	}
 	return nil
 }
@@ -406,7 +388,7 @@ type poolTotals struct {
 // time keeps nothing per pool.
 func (c *Controller) totals() poolTotals {
 	var t poolTotals
-	if !c.running.Load() {
+	if !c.runner.Running() {
 		return t
 	}
 	c.pools.EachState(func(st *projection.State) {

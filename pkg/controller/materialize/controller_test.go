@@ -17,6 +17,7 @@ import (
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/pkg/feed"
 	"github.com/leaderhub/leaderhub/pkg/projection"
 )
 
@@ -26,9 +27,9 @@ var opts = projection.Options{Namespace: ns, LeaderHubPort: v1alpha1.DefaultLead
 
 // fakePools is a PoolSource the test edits.
 type fakePools struct {
-	mu       sync.Mutex
-	states   map[string]projection.State
-	listener func(string)
+	feed.Listeners
+	mu     sync.Mutex
+	states map[string]projection.State
 }
 
 func (f *fakePools) HasSynced() bool { return true }
@@ -50,13 +51,6 @@ func (f *fakePools) PoolNames() []string {
 	return out
 }
 
-func (f *fakePools) AddListener(fn func(string)) func() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.listener = fn
-	return func() {}
-}
-
 func (f *fakePools) EachState(fn func(*projection.State)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -74,11 +68,8 @@ func (f *fakePools) set(np *appsv1beta2.NodePool) {
 		st.Pool, st.Published = prev.Pool, true
 	}
 	f.states[np.Name] = st
-	listener := f.listener
 	f.mu.Unlock()
-	if listener != nil {
-		listener(np.Name)
-	}
+	f.Notify(np.Name)
 }
 
 func nodePool(name string, leaders ...appsv1beta2.Leader) *appsv1beta2.NodePool {

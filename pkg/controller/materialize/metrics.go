@@ -55,7 +55,7 @@ func newControllerMetrics(c *Controller) *controllerMetrics {
 			instancemetrics.Gauge{Namespace: "leaderhub", Subsystem: "controller", Name: "leader",
 				Help: "1 while this replica holds the controller's lease and runs it.",
 				Value: func() float64 {
-					if c.running.Load() {
+					if c.runner.Running() {
 						return 1
 					}
 					return 0

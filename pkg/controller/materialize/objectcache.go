@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/pkg/feed"
 	"github.com/leaderhub/leaderhub/pkg/projection"
 )
 
@@ -29,20 +30,22 @@ type digest [16]byte
 // namespace, the digest of the fields leaderhub owns instead of the object:
 // about 100 bytes per pool rather than an informer's few KiB. It is fed by a
 // reflector (list, then watch) and tells the controller which pool's object
-// changed. Writes read the live object first, so nothing but the digest is
-// needed between them.
+// changed (feed.Listeners). Writes read the live object first, so nothing
+// but the digest is needed between them.
 type ObjectCache struct {
+	feed.Listeners
 	kind      kind
 	reflector *cache.Reflector
 
-	mu       sync.RWMutex
-	digests  map[string]digest // by object name
-	synced   bool
-	listener func(pool string)
+	mu      sync.RWMutex
+	digests map[string]digest // by object name
+	synced  bool
 }
 
-// The reflector's store contract.
-var _ cache.ReflectorStore = &ObjectCache{}
+var (
+	_ cache.ReflectorStore = &ObjectCache{}
+	_ feed.Notifier        = &ObjectCache{}
+)
 
 // NewObjectCache returns the cache of one form's managed objects in opts'
 // namespace. Run fills it.
@@ -88,15 +91,6 @@ func (c *ObjectCache) HasSynced() bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.synced
-}
-
-// setListener has fn called with the pool of every object whose digest
-// changes, appears or goes; nil stops it. fn runs with the cache locked and
-// must only queue.
-func (c *ObjectCache) setListener(fn func(pool string)) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.listener = fn
 }
 
 // get returns the digest of the managed object called name.
@@ -218,11 +212,9 @@ func (c *ObjectCache) Replace(list []interface{}, _ string) error {
 // Resync is a no-op (reflector contract).
 func (c *ObjectCache) Resync() error { return nil }
 
+// notifyLocked tells the listeners of the pool of the object called name.
 func (c *ObjectCache) notifyLocked(name string) {
-	if c.listener == nil {
-		return
-	}
 	if pool, ok := c.kind.poolOf(name); ok {
-		c.listener(pool)
+		c.Notify(pool)
 	}
 }

@@ -35,6 +35,16 @@ const (
 	// group/version/resource list of spec.poolScopeMetadata.
 	AnnotationPoolScopedMetadata = "openyurt.io/pool-scoped-metadata"
 
+	// ConfigMapKeyLeaders, in the upstream-format ConfigMap, holds the
+	// leaders as node/ip pairs, sorted and comma-joined.
+	ConfigMapKeyLeaders = "leaders"
+	// ConfigMapKeyPoolScopedMetadata holds what AnnotationPoolScopedMetadata does.
+	ConfigMapKeyPoolScopedMetadata = "pool-scoped-metadata"
+	// ConfigMapKeyInterConnectivity holds what AnnotationInterConnectivity does.
+	ConfigMapKeyInterConnectivity = "interconnectivity"
+	// ConfigMapKeyEnableLeaderElection holds what AnnotationEnableLeaderElection does.
+	ConfigMapKeyEnableLeaderElection = "enable-leader-election"
+
 	// DefaultLeaderHubPort is the port leader YurtHubs serve on by default.
 	DefaultLeaderHubPort = 10269
 	// PortName is the name of the leader-hub port in subsets.

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -73,12 +74,12 @@ func (tc tableConvertor) row(lh *leaderhub.LeaderHub) metav1.TableRow {
 		Object: runtime.RawExtension{Object: lh},
 		Cells: []interface{}{
 			lh.Name,
-			orNone(strings.Join(leaders, ",")),
+			cmp.Or(strings.Join(leaders, ","), none),
 			tc.ready(lh.Labels[v1alpha1.LabelPoolName]),
-			orNone(lh.Annotations[v1alpha1.AnnotationInterConnectivity]),
-			orNone(lh.Annotations[v1alpha1.AnnotationEnableLeaderElection]),
+			cmp.Or(lh.Annotations[v1alpha1.AnnotationInterConnectivity], none),
+			cmp.Or(lh.Annotations[v1alpha1.AnnotationEnableLeaderElection], none),
 			age(lh.CreationTimestamp),
-			orNone(lh.Annotations[v1alpha1.AnnotationPoolScopedMetadata]),
+			cmp.Or(lh.Annotations[v1alpha1.AnnotationPoolScopedMetadata], none),
 		},
 	}
 }
@@ -87,21 +88,17 @@ func (tc tableConvertor) row(lh *leaderhub.LeaderHub) metav1.TableRow {
 // (or before the Node cache has synced).
 func (tc tableConvertor) ready(pool string) string {
 	if tc.elections == nil {
-		return "<none>"
+		return none
 	}
 	v, ok := tc.elections.Verdict(pool)
 	if !ok || !v.Enabled {
-		return "<none>"
+		return none
 	}
 	return fmt.Sprintf("%d/%d", v.Valid, v.Wanted)
 }
 
-func orNone(s string) string {
-	if s == "" {
-		return "<none>"
-	}
-	return s
-}
+// none is what kubectl shows for an empty cell.
+const none = "<none>"
 
 func age(t metav1.Time) string {
 	if t.IsZero() {

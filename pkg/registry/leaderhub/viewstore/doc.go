@@ -9,19 +9,20 @@
 //
 // One Store serves three users, each through its own file:
 //
-//   - reflector.go: a client-go reflector on NodePools feeds it, through the
-//     reflector's store contract (Add, Update, Delete, Replace, and the
+//   - reflector.go: leaderhub's one NodePool reflector (feed.NodePools) feeds
+//     it before anything else, through the reflector's store contract (Add, Update, Delete, Replace, and the
 //     resource-version and bookmark hooks), as kube-apiserver's watch cache
 //     is fed; a relist is diffed into ordinary events (state.go follows one
 //     pool's state from version to version);
 //   - read.go: the REST storage reads it (Get, List, Watch), and watchers
 //     (watcher.go) receive its events;
 //   - pools.go: the materialize controller reads each pool's State, and is
-//     told which pools changed.
+//     told which pools changed (the embedded feed.Listeners).
 //
 // Locking rules. One RWMutex, Store.mu, guards the entries, the history, the
-// resource version, the listeners and the watcher set with every watcher's
-// feeding, pending, closed and resultClosed fields.
+// resource version and the watcher set with every watcher's feeding,
+// pending, closed and resultClosed fields. The listeners have a lock of their
+// own, always taken after Store.mu.
 //
 //   - Writers (reflector calls, Run's bookmarks, Watch registering and Stop
 //     removing a watcher, a feeder handing over) hold it exclusively; they

@@ -36,27 +36,3 @@ func (s *Store) EachState(fn func(st *projection.State)) {
 		fn(&e.State)
 	}
 }
-
-// AddListener has fn called with a NodePool's name whenever what the store
-// makes of it changes: its projection, what is left out of it, or its
-// deletion. fn runs with the store locked, so it must be quick and must not
-// call the store; queueing the name is what it is for. The returned func
-// removes fn.
-func (s *Store) AddListener(fn func(pool string)) (remove func()) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id := s.nextID
-	s.nextID++
-	s.listeners[id] = fn
-	return func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		delete(s.listeners, id)
-	}
-}
-
-func (s *Store) notifyLocked(pool string) {
-	for _, fn := range s.listeners {
-		fn(pool)
-	}
-}

@@ -63,7 +63,7 @@ func (s *Store) Update(obj interface{}) error {
 		s.advanceLocked(rv) // nothing leaderhub publishes changed
 		return nil
 	}
-	s.notifyLocked(np.Name)
+	s.Notify(np.Name)
 	return nil
 }
 
@@ -87,7 +87,7 @@ func (s *Store) Delete(obj interface{}) error {
 		delete(s.pools, np.Name)
 		s.advanceLocked(rv)
 	}
-	s.notifyLocked(np.Name)
+	s.Notify(np.Name)
 	return nil
 }
 
@@ -218,7 +218,7 @@ func (s *Store) diffLocked(items []listItem, listRV uint64) (map[string]*entry, 
 		e, changed, reported := s.nextLocked(it.np, it.st, prev)
 		next[it.np.Name] = e
 		if changed || reported {
-			s.notifyLocked(it.np.Name)
+			s.Notify(it.np.Name)
 		}
 		if !changed {
 			continue
@@ -241,7 +241,7 @@ func (s *Store) diffLocked(items []listItem, listRV uint64) (map[string]*entry, 
 		if next[name] != nil {
 			continue
 		}
-		s.notifyLocked(name)
+		s.Notify(name)
 		if prev.Published {
 			changes = append(changes, &event{typ: watch.Deleted, cur: prev, rv: listRV})
 		}

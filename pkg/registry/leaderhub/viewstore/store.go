@@ -15,6 +15,7 @@ import (
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/pkg/feed"
 	"github.com/leaderhub/leaderhub/pkg/projection"
 )
 
@@ -92,7 +93,11 @@ type event struct {
 }
 
 // Store holds the projections of the NodePools and the watchers of them.
+// It tells its listeners (feed.Listeners) the name of every NodePool whose
+// projection, what is left out of it, or whose existence changes; they run
+// with the store locked.
 type Store struct {
+	feed.Listeners
 	opts Options
 
 	mu sync.RWMutex
@@ -101,13 +106,11 @@ type Store struct {
 	// published counts the entries with a projection.
 	published int
 	// rv is the newest NodePool resource version the store has seen.
-	rv        uint64
-	history   *history
-	watchers  watcherSet
-	listeners map[int]func(pool string)
-	nextID    int
-	synced    bool
-	syncedCh  chan struct{}
+	rv       uint64
+	history  *history
+	watchers watcherSet
+	synced   bool
+	syncedCh chan struct{}
 	// rvChanged is closed, and replaced, whenever rv advances.
 	rvChanged chan struct{}
 	metrics   *storeMetrics
@@ -127,7 +130,6 @@ func New(opts Options) *Store {
 		opts:      opts,
 		pools:     map[string]*entry{},
 		history:   newHistory(opts.HistorySize),
-		listeners: map[int]func(string){},
 		syncedCh:  make(chan struct{}),
 		rvChanged: make(chan struct{}),
 	}

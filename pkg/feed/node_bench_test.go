@@ -1,4 +1,4 @@
-package election
+package feed
 
 import (
 	"encoding/json"
@@ -73,7 +73,7 @@ func kubeletNode(i int) []byte {
 }
 
 // BenchmarkNodeCacheMemory measures the heap a Node cache of 10,000
-// kubelet-like Nodes holds, whole and slimmed by TransformNode (the
+// kubelet-like Nodes holds, whole and slimmed by SlimNode (the
 // election's and the node authorizer's cache), per Node.
 func BenchmarkNodeCacheMemory(b *testing.B) {
 	const nodes = 10_000
@@ -86,7 +86,7 @@ func BenchmarkNodeCacheMemory(b *testing.B) {
 		transform cache.TransformFunc
 	}{
 		{"whole", nil},
-		{"slim", TransformNode},
+		{"slim", SlimNode},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var perNode float64

@@ -1,0 +1,41 @@
+package manager
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestControllersEnabled(t *testing.T) {
+	for _, tc := range []struct {
+		flags      []string
+		controller string
+		want       bool
+		wantErr    string
+	}{
+		{flags: []string{"*"}, controller: ControllerMaterialize, want: true},
+		{flags: []string{"materialize"}, controller: ControllerMaterialize, want: true},
+		{flags: []string{"*", "-materialize"}, controller: ControllerMaterialize, want: false},
+		{flags: []string{"-materialize", "*"}, controller: ControllerMaterialize, want: false},
+		{flags: nil, controller: ControllerMaterialize, want: false},
+		{flags: []string{"-materialize"}, controller: ControllerMaterialize, want: false},
+		// hubleader is opt-in: "*" alone leaves it off.
+		{flags: []string{"*"}, controller: ControllerHubLeader, want: false},
+		{flags: []string{"*", "hubleader"}, controller: ControllerHubLeader, want: true},
+		{flags: []string{"*", "hubleader"}, controller: ControllerMaterialize, want: true},
+		{flags: []string{"hubleader"}, controller: ControllerMaterialize, want: false},
+		{flags: []string{"*", "hubleader", "-hubleader"}, controller: ControllerHubLeader, want: false},
+		{flags: []string{"*", "hubleaders"}, controller: ControllerHubLeader, wantErr: `unknown controller "hubleaders"`},
+		{flags: []string{"-bogus"}, controller: ControllerMaterialize, wantErr: `unknown controller "-bogus"`},
+	} {
+		got, err := controllerEnabled(tc.flags, tc.controller)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%v: err %v, want %q", tc.flags, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%v %s: %t, %v; want %t", tc.flags, tc.controller, got, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,99 @@
+package manager
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	componentbaseconfig "k8s.io/component-base/config"
+	"k8s.io/klog/v2"
+)
+
+// newLease builds the controller lease's elector configuration: while this
+// replica holds the lease, run runs the controllers; the lease is released
+// when they stop (ReleaseOnCancel).
+func newLease(kube kubernetes.Interface, cfg componentbaseconfig.LeaderElectionConfiguration,
+	run func(ctx context.Context)) (*leaderelection.LeaderElectionConfig, *observedLock, error) {
+	hostname, _ := os.Hostname()
+	identity := fmt.Sprintf("%s_%d_%s", hostname, os.Getpid(), uuid.NewUUID())
+	lock, err := resourcelock.New(cfg.ResourceLock, cfg.ResourceNamespace, cfg.ResourceName,
+		kube.CoreV1(), kube.CoordinationV1(), resourcelock.ResourceLockConfig{Identity: identity})
+	if err != nil {
+		return nil, nil, fmt.Errorf("controller lease: %w", err)
+	}
+	observed := &observedLock{Interface: lock}
+	lease := &leaderelection.LeaderElectionConfig{
+		Lock:            observed,
+		Name:            "leaderhub-controller",
+		LeaseDuration:   cfg.LeaseDuration.Duration,
+		RenewDeadline:   cfg.RenewDeadline.Duration,
+		RetryPeriod:     cfg.RetryPeriod.Duration,
+		ReleaseOnCancel: true,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(ctx context.Context) {
+				klog.InfoS("Holding the controller lease; running controllers", "identity", identity)
+				run(ctx)
+			},
+			OnStoppedLeading: func() {
+				klog.InfoS("Lost or released the controller lease; controllers stopped", "identity", identity)
+			},
+			OnNewLeader: func(holder string) {
+				if holder != identity {
+					klog.InfoS("Another replica holds the controller lease and runs the controllers", "holder", holder)
+				}
+			},
+		},
+	}
+	// client-go checks the configuration (a lease longer than the renew
+	// deadline, and so on): a bad one stops the process here, not later.
+	if _, err := leaderelection.NewLeaderElector(*lease); err != nil {
+		return nil, nil, fmt.Errorf("controller lease (--leader-elect-*): %w", err)
+	}
+	return lease, observed, nil
+}
+
+// observedLock is a resource lock that remembers whether its last use
+// failed, for the controller-lease readiness check. A missing lease (before
+// the first replica creates it) and a lost race are not failures.
+type observedLock struct {
+	resourcelock.Interface
+	mu  sync.Mutex
+	err error
+}
+
+func (l *observedLock) observe(err error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case err == nil, apierrors.IsNotFound(err), apierrors.IsConflict(err), apierrors.IsAlreadyExists(err):
+		l.err = nil
+	default:
+		l.err = err
+	}
+	return err
+}
+
+func (l *observedLock) lastError() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+func (l *observedLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
+	rec, raw, err := l.Interface.Get(ctx)
+	return rec, raw, l.observe(err)
+}
+
+func (l *observedLock) Create(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
+	return l.observe(l.Interface.Create(ctx, ler))
+}
+
+func (l *observedLock) Update(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
+	return l.observe(l.Interface.Update(ctx, ler))
+}

@@ -1,0 +1,270 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apiserver/pkg/server/healthz"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+
+	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/pkg/controller/hubleader"
+	"github.com/leaderhub/leaderhub/pkg/controller/materialize"
+	"github.com/leaderhub/leaderhub/pkg/election"
+	"github.com/leaderhub/leaderhub/pkg/feed"
+	openyurtclient "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned"
+	openyurtv1beta2 "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned/typed/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/pkg/instancemetrics"
+	"github.com/leaderhub/leaderhub/pkg/registry/leaderhub/viewstore"
+
+	// Register client-go's request metrics (rest_client_requests_total and
+	// so on) and the workqueue metrics (depth, adds, latency) on /metrics.
+	_ "k8s.io/component-base/metrics/prometheus/restclient"
+	_ "k8s.io/component-base/metrics/prometheus/workqueue"
+)
+
+// The view store is the materialize controller's source of projections.
+var _ materialize.PoolSource = &viewstore.Store{}
+
+// Manager runs the feeds, the election tracker and the controllers.
+type Manager struct {
+	nodePools  *feed.NodePools
+	nodes      *feed.Nodes
+	viewSynced cache.InformerSynced
+	tracker    *election.Tracker
+	// controllers is nil when none is enabled.
+	controllers *controllers
+}
+
+// New builds everything the manager runs over restConfig (leaderhub's own
+// connection to kube-apiserver), with view as the NodePools' first store.
+func New(restConfig *rest.Config, cfg Config, view *viewstore.Store) (*Manager, error) {
+	openyurt, err := openyurtclient.NewForConfig(restConfig)
+	if err != nil {
+		return nil, fmt.Errorf("building the NodePool client: %w", err)
+	}
+	// Nodes are read as protobuf: they are many, and large before the
+	// Node feed slims them.
+	nodeConfig := rest.CopyConfig(restConfig)
+	nodeConfig.ContentType = runtime.ContentTypeProtobuf
+	nodeConfig.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
+	nodeClient, err := kubernetes.NewForConfig(nodeConfig)
+	if err != nil {
+		return nil, fmt.Errorf("building the Node client: %w", err)
+	}
+	nodes, err := feed.NewNodes(nodeClient)
+	if err != nil {
+		return nil, err
+	}
+	tracker := election.NewTracker(nodes.Reader(), election.Options{Deadline: cfg.ElectionDeadline})
+	tracker.RegisterMetrics(instancemetrics.Legacy())
+	if err := nodes.AddHandler(tracker.NodeHandler()); err != nil {
+		return nil, fmt.Errorf("feeding the election tracker: %w", err)
+	}
+	pools := openyurt.AppsV1beta2().NodePools()
+	ctrls, err := newControllers(restConfig, cfg, view, tracker, pools)
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{
+		nodePools: feed.NewNodePools(pools, view, tracker), nodes: nodes, viewSynced: view.HasSynced,
+		tracker: tracker, controllers: ctrls,
+	}, nil
+}
+
+// Tracker is the election tracker (for the view's READY column).
+func (m *Manager) Tracker() *election.Tracker { return m.tracker }
+
+// Nodes is the Node cache (for the node authorizer).
+func (m *Manager) Nodes() feed.NodeReader { return m.nodes.Reader() }
+
+// NodesSynced reports whether the Node cache holds the first list.
+func (m *Manager) NodesSynced() bool { return m.nodes.HasSynced() }
+
+// ReadyzChecks are what a replica needs, besides the view, before it is
+// ready: the tracker judging, and with controllers their object caches
+// synced and the controller lease readable and writable (held or not).
+func (m *Manager) ReadyzChecks() []healthz.HealthChecker {
+	var checks []healthz.HealthChecker
+	if m.controllers != nil {
+		checks = append(checks, m.controllers.readyzChecks()...)
+	}
+	return append(checks, healthz.NamedCheck("election-tracker-started", func(*http.Request) error {
+		if !m.tracker.Started() {
+			return errors.New("the Node cache has not synced yet: hub-leader elections are not judged")
+		}
+		return nil
+	}))
+}
+
+// Run runs the feeds, the tracker, the object caches and, under the
+// controller lease, the controllers until ctx ends, and returns once all of
+// them have stopped.
+func (m *Manager) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { m.nodePools.Run(ctx) })
+	wg.Go(func() { m.nodes.Run(ctx) })
+	wg.Go(func() {
+		// The tracker judges once both the NodePools and the Nodes are in:
+		// a half-filled Node cache would read as stale leaders.
+		if cache.WaitForNamedCacheSyncWithContext(ctx, m.viewSynced, m.nodes.HasSynced) {
+			m.tracker.Start()
+		}
+	})
+	if m.controllers != nil {
+		wg.Go(func() { m.controllers.run(ctx) })
+	} else {
+		klog.InfoS("Controllers disabled")
+	}
+	wg.Wait()
+}
+
+// controllers are the enabled controllers, their object caches and Events,
+// and the controller lease they run under.
+type controllers struct {
+	// materialize is nil when off, and so is elector.
+	materialize *materialize.Controller
+	elector     *hubleader.Controller
+	caches      []*materialize.ObjectCache
+	broadcaster record.EventBroadcaster
+	events      typedcorev1.EventInterface
+	// lease is nil with --leader-elect=false, and so is leaseLock.
+	lease     *leaderelection.LeaderElectionConfig
+	leaseLock *observedLock
+}
+
+// nodePoolStatus writes NodePool status for the elector, through the
+// status subresource of the JSON NodePool client.
+type nodePoolStatus struct {
+	pools openyurtv1beta2.NodePoolInterface
+}
+
+var _ hubleader.StatusPatcher = nodePoolStatus{}
+
+func (n nodePoolStatus) PatchStatus(ctx context.Context, name string, patch []byte) (*appsv1beta2.NodePool, error) {
+	return n.pools.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: hubleader.FieldManager}, "status")
+}
+
+// newControllers builds the enabled controllers over the view and the
+// election tracker; nil when none is enabled.
+func newControllers(restConfig *rest.Config, cfg Config, view *viewstore.Store, tracker *election.Tracker,
+	pools openyurtv1beta2.NodePoolInterface) (*controllers, error) {
+	if !cfg.Materialize && !cfg.HubLeader {
+		return nil, nil
+	}
+	restConfig = rest.CopyConfig(restConfig)
+	restConfig.UserAgent = "leaderhub-controller"
+	restConfig.WarningHandler = rest.NoWarnings{} // core/v1 Endpoints are deprecated upstream, but they are the contract
+	kube, err := kubernetes.NewForConfig(restConfig)
+	if err != nil {
+		return nil, fmt.Errorf("building the controllers' client: %w", err)
+	}
+	c := &controllers{events: kube.CoreV1().Events(""), broadcaster: record.NewBroadcaster()}
+	eventScheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(eventScheme))
+	utilruntime.Must(appsv1beta2.AddToScheme(eventScheme))
+
+	if cfg.Materialize {
+		for _, form := range cfg.Forms {
+			oc, err := materialize.NewObjectCache(kube, form, cfg.Projection)
+			if err != nil {
+				return nil, fmt.Errorf("materialize controller: %w", err)
+			}
+			c.caches = append(c.caches, oc)
+		}
+		c.materialize, err = materialize.New(view, c.caches,
+			c.broadcaster.NewRecorder(eventScheme, corev1.EventSource{Component: "leaderhub"}),
+			materialize.Options{Projection: cfg.Projection, Workers: cfg.Workers, ResyncPeriod: cfg.ResyncPeriod})
+		if err != nil {
+			return nil, fmt.Errorf("materialize controller: %w", err)
+		}
+		c.materialize.RegisterMetrics(instancemetrics.Legacy())
+	}
+	if cfg.HubLeader {
+		c.elector = hubleader.New(tracker, nodePoolStatus{pools: pools},
+			c.broadcaster.NewRecorder(eventScheme, corev1.EventSource{Component: "leaderhub-hubleader"}),
+			hubleader.Options{Workers: cfg.Workers, Grace: cfg.LeaderGrace})
+		c.elector.RegisterMetrics(instancemetrics.Legacy())
+	}
+	if cfg.Lease.LeaderElect {
+		if c.lease, c.leaseLock, err = newLease(kube, cfg.Lease, c.runControllers); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// readyzChecks are what a running replica's controllers need that can fail
+// only after start: the object caches must sync, and the lease must be
+// readable and writable (holding it or not).
+func (c *controllers) readyzChecks() []healthz.HealthChecker {
+	checks := []healthz.HealthChecker{healthz.NamedCheck("controller-caches-synced", func(*http.Request) error {
+		for _, oc := range c.caches {
+			if !oc.HasSynced() {
+				return fmt.Errorf("the controller's %s cache has not synced yet", oc.Form())
+			}
+		}
+		return nil
+	})}
+	if c.leaseLock != nil {
+		checks = append(checks, healthz.NamedCheck("controller-lease", func(*http.Request) error {
+			if err := c.leaseLock.lastError(); err != nil {
+				return fmt.Errorf("the controller lease %s cannot be read or written: %w", c.leaseLock.Describe(), err)
+			}
+			return nil
+		}))
+	}
+	return checks
+}
+
+// run runs the object caches on this replica and the controllers while it
+// holds the lease (always, without one), until ctx ends.
+func (c *controllers) run(ctx context.Context) {
+	c.broadcaster.StartStructuredLogging(3)
+	c.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.events})
+	defer c.broadcaster.Shutdown()
+	var caches sync.WaitGroup
+	defer caches.Wait()
+	for _, oc := range c.caches {
+		caches.Go(func() { oc.Run(ctx) })
+	}
+	if c.lease == nil {
+		c.runControllers(ctx)
+		return
+	}
+	for ctx.Err() == nil {
+		leaseElector, err := leaderelection.NewLeaderElector(*c.lease)
+		if err != nil { // checked in newLease; cannot happen
+			klog.ErrorS(err, "Cannot take part in the controller lease")
+			return
+		}
+		leaseElector.Run(ctx)
+	}
+}
+
+// runControllers runs the enabled controllers until ctx ends.
+func (c *controllers) runControllers(ctx context.Context) {
+	var wg sync.WaitGroup
+	if c.materialize != nil {
+		wg.Go(func() { c.materialize.Run(ctx) })
+	}
+	if c.elector != nil {
+		wg.Go(func() { c.elector.Run(ctx) })
+	}
+	wg.Wait()
+}

@@ -1,0 +1,148 @@
+package runner
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+
+	"github.com/leaderhub/leaderhub/pkg/feed"
+)
+
+// Config is one controller's part of the skeleton.
+type Config struct {
+	// Name names the controller in logs and its queue in the workqueue
+	// metrics (leaderhub_<Name>).
+	Name    string
+	Workers int
+	// Sources tell the queue which pools changed.
+	Sources []feed.Notifier
+	// Synced must all be true before the first pool is synced.
+	Synced []cache.InformerSynced
+	// Pools lists every pool to sync at start and at each resync.
+	Pools func() []string
+	// ResyncPeriod is how often every pool is queued again; 0 never.
+	ResyncPeriod time.Duration
+	// BeforeResync, if set, runs before each resync queues the pools.
+	BeforeResync func()
+	// Sync syncs one pool. A positive recheck queues it again after that
+	// long; an error queues it again with backoff.
+	Sync func(ctx context.Context, pool string) (recheck time.Duration, err error)
+	// Failed counts and logs a failed sync; retries is how often the pool
+	// has been retried before.
+	Failed func(pool string, retries int, err error)
+	// LogValues are key/value pairs added to the start log line.
+	LogValues []any
+}
+
+// Runner runs one controller. It is built once; Run runs the controller
+// and may be called again after it returns.
+type Runner struct {
+	cfg     Config
+	running atomic.Bool
+}
+
+// New builds a runner; Workers below 1 are 1.
+func New(cfg Config) *Runner {
+	cfg.Workers = max(cfg.Workers, 1)
+	return &Runner{cfg: cfg}
+}
+
+// Running reports whether Run is running.
+func (r *Runner) Running() bool { return r.running.Load() }
+
+// Run syncs every pool once the sources have synced, then each pool a
+// source names, and every pool each resync period, until ctx ends. It
+// returns once the workers have finished the pools they hold.
+func (r *Runner) Run(ctx context.Context) {
+	defer utilruntime.HandleCrash()
+	if !r.running.CompareAndSwap(false, true) {
+		klog.ErrorS(nil, "The controller is already running", "controller", r.cfg.Name)
+		return
+	}
+	defer r.running.Store(false)
+	queue := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+		workqueue.TypedRateLimitingQueueConfig[string]{Name: "leaderhub_" + r.cfg.Name})
+	defer queue.ShutDown()
+	for _, src := range r.cfg.Sources {
+		defer src.AddListener(queue.Add)()
+	}
+	klog.InfoS("Starting controller", append([]any{"controller", r.cfg.Name, "workers", r.cfg.Workers,
+		"resyncPeriod", r.cfg.ResyncPeriod}, r.cfg.LogValues...)...)
+	if !cache.WaitForNamedCacheSyncWithContext(klog.NewContext(ctx, klog.FromContext(ctx).WithName(r.cfg.Name)), r.cfg.Synced...) {
+		return
+	}
+	enqueueAll := func() {
+		for _, pool := range r.cfg.Pools() {
+			queue.Add(pool)
+		}
+	}
+	enqueueAll()
+	if r.cfg.ResyncPeriod > 0 {
+		go r.resync(ctx, enqueueAll)
+	}
+	r.work(ctx, queue)
+	klog.InfoS("Stopped controller", "controller", r.cfg.Name)
+}
+
+// resync queues every pool each resync period, the first time one period
+// after the start, until ctx ends.
+func (r *Runner) resync(ctx context.Context, enqueueAll func()) {
+	ticker := time.NewTicker(r.cfg.ResyncPeriod)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			if r.cfg.BeforeResync != nil {
+				r.cfg.BeforeResync()
+			}
+			enqueueAll()
+		}
+	}
+}
+
+// work runs the workers until ctx ends. Each takes pools off the queue
+// until it shuts down, and is started again a second later should it stop
+// while ctx lasts. When ctx ends, the queue is shut down and work waits for
+// the workers to finish the pools they hold.
+func (r *Runner) work(ctx context.Context, queue workqueue.TypedRateLimitingInterface[string]) {
+	var wg sync.WaitGroup
+	for range r.cfg.Workers {
+		wg.Go(func() {
+			wait.UntilWithContext(ctx, func(ctx context.Context) {
+				for r.processNext(ctx, queue) {
+				}
+			}, time.Second)
+		})
+	}
+	<-ctx.Done()
+	queue.ShutDown()
+	wg.Wait()
+}
+
+func (r *Runner) processNext(ctx context.Context, queue workqueue.TypedRateLimitingInterface[string]) bool {
+	pool, quit := queue.Get()
+	if quit {
+		return false
+	}
+	defer queue.Done(pool)
+	recheck, err := r.cfg.Sync(ctx, pool)
+	if err != nil {
+		r.cfg.Failed(pool, queue.NumRequeues(pool), err)
+		queue.AddRateLimited(pool)
+		return true
+	}
+	queue.Forget(pool)
+	if recheck > 0 {
+		queue.AddAfter(pool, recheck)
+	}
+	return true
+}

@@ -1,0 +1,163 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/leaderhub/leaderhub/pkg/feed"
+)
+
+// recorder is a controller's sync that remembers what it was asked to do.
+type recorder struct {
+	mu      sync.Mutex
+	synced  map[string]int
+	failed  map[string]int
+	failFor map[string]int // pool -> how many syncs fail first
+	recheck map[string]time.Duration
+}
+
+func (r *recorder) sync(_ context.Context, pool string) (time.Duration, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.synced[pool]++
+	if r.failFor[pool] > 0 {
+		r.failFor[pool]--
+		return 0, errors.New("boom")
+	}
+	d := r.recheck[pool]
+	delete(r.recheck, pool) // once
+	return d, nil
+}
+
+func (r *recorder) fail(pool string, _ int, _ error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failed[pool]++
+}
+
+func (r *recorder) count(pool string) (synced, failed int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.synced[pool], r.failed[pool]
+}
+
+// notifier is a feed.Notifier that counts its listeners.
+type notifier struct {
+	feed.Listeners
+	mu        sync.Mutex
+	listening int
+}
+
+func (n *notifier) AddListener(fn feed.Listener) func() {
+	remove := n.Listeners.AddListener(fn)
+	n.mu.Lock()
+	n.listening++
+	n.mu.Unlock()
+	return func() {
+		remove()
+		n.mu.Lock()
+		n.listening--
+		n.mu.Unlock()
+	}
+}
+
+func (n *notifier) listeners() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.listening
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	if err := wait.PollUntilContextTimeout(context.Background(), 5*time.Millisecond, 10*time.Second, true,
+		func(context.Context) (bool, error) { return cond(), nil }); err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+// TestRunner: nothing is synced before the sources have synced; then every
+// pool once; a pool a source names; a failed sync again with backoff, told
+// to Failed; a recheck after its delay; every pool again at a resync, after
+// BeforeResync; no listener left and the runner stopped once ctx ends.
+func TestRunner(t *testing.T) {
+	rec := &recorder{synced: map[string]int{}, failed: map[string]int{},
+		failFor: map[string]int{"flaky": 2}, recheck: map[string]time.Duration{"later": 50 * time.Millisecond}}
+	source := &notifier{}
+	var synced sync.Mutex
+	isSynced, polls := false, 0
+	var resyncs sync.WaitGroup
+	resyncs.Add(1)
+	var once sync.Once
+	r := New(Config{
+		Name: "test", Workers: 3, Sources: []feed.Notifier{source},
+		Synced: []cache.InformerSynced{func() bool {
+			synced.Lock()
+			defer synced.Unlock()
+			polls++
+			return isSynced
+		}},
+		Pools: func() []string { return []string{"a", "flaky", "later"} },
+		// Long enough that the first resync comes after the checks below.
+		ResyncPeriod: 2 * time.Second,
+		BeforeResync: func() { once.Do(resyncs.Done) },
+		Sync:         rec.sync,
+		Failed:       rec.fail,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	waitFor(t, "the runner to start", r.Running)
+
+	// The runner's queue listens before the sources have synced: a pool
+	// named then is queued, but nothing is synced until they have (the
+	// runner is seen polling Synced meanwhile).
+	waitFor(t, "the runner's listener", func() bool { return source.listeners() == 1 })
+	source.Notify("early")
+	waitFor(t, "the runner waiting for its sources", func() bool {
+		synced.Lock()
+		defer synced.Unlock()
+		return polls >= 3
+	})
+	if n, _ := rec.count("early"); n != 0 {
+		t.Fatalf("pool early synced %d times before the sources synced", n)
+	}
+	synced.Lock()
+	isSynced = true
+	synced.Unlock()
+
+	waitFor(t, "every pool synced", func() bool {
+		a, _ := rec.count("a")
+		early, _ := rec.count("early")
+		return a == 1 && early == 1
+	})
+	waitFor(t, "the flaky pool retried to success", func() bool {
+		n, failed := rec.count("flaky")
+		return n == 3 && failed == 2
+	})
+	waitFor(t, "the recheck", func() bool { n, _ := rec.count("later"); return n == 2 })
+
+	source.Notify("named")
+	waitFor(t, "a pool a source names", func() bool { n, _ := rec.count("named"); return n == 1 })
+
+	resyncs.Wait()
+	waitFor(t, "every pool again at the resync", func() bool { a, _ := rec.count("a"); return a >= 2 })
+
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after ctx ended")
+	}
+	if r.Running() {
+		t.Error("the runner says it runs after Run returned")
+	}
+	if n := source.listeners(); n != 0 {
+		t.Errorf("%d listeners left after Run returned", n)
+	}
+}
