@@ -112,7 +112,7 @@ bench: controlplane ## Measure leaderhub against the alternatives on a real cont
 	$(GO) run ./test/bench $(BENCH_FLAGS)
 
 .PHONY: verify
-verify: verify-gofmt verify-vet verify-codegen verify-tidy verify-chart lint ## Static checks CI runs.
+verify: verify-gofmt verify-vet verify-codegen verify-tidy verify-imports verify-chart lint ## Static checks CI runs.
 
 .PHONY: verify-chart
 verify-chart: ## helm lint and template over the chart's values variants; artifacts/ match the chart.
@@ -139,6 +139,10 @@ verify-vet:
 .PHONY: verify-codegen
 verify-codegen: ## Fail when generated code or the CRD is stale.
 	hack/verify-codegen.sh
+
+.PHONY: verify-imports
+verify-imports: ## Fail when the edge client or CLI links server-side packages.
+	hack/verify-imports.sh
 
 .PHONY: verify-tidy
 verify-tidy: ## Fail when go.mod/go.sum of the project or a tools module are not tidy.

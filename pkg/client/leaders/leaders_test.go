@@ -76,13 +76,13 @@ func TestSourcesParse(t *testing.T) {
 	// An EndpointSlice endpoint that is not ready is no leader.
 	notReady := v4.DeepCopy()
 	notReady.Endpoints[0].Conditions.Ready = ptr.To(false)
-	if got := newSources([]Source{SourceEndpointSlice}, nil, nil, "", "p")[0].parse([]runtime.Object{notReady}, 1); len(got.Leaders) != 0 {
+	if got := newSources([]Source{SourceEndpointSlice}, versionedfake.NewClientset(), fake.NewClientset(), "", "p")[0].parse([]runtime.Object{notReady}, 1); len(got.Leaders) != 0 {
 		t.Errorf("not-ready endpoint read as a leader: %+v", got.Leaders)
 	}
 	// Malformed ConfigMap entries are skipped, as upstream YurtHub does.
 	cm := &corev1.ConfigMap{Data: map[string]string{v1alpha1.ConfigMapKeyLeaders: "n1/10.0.0.1,bad,/x,n2/,n3/10.0.0.3",
 		v1alpha1.ConfigMapKeyPoolScopedMetadata: "/v1/services,broken,apps/v1"}}
-	got := newSources([]Source{SourceConfigMap}, nil, nil, "", "p")[0].parse([]runtime.Object{cm}, 7)
+	got := newSources([]Source{SourceConfigMap}, versionedfake.NewClientset(), fake.NewClientset(), "", "p")[0].parse([]runtime.Object{cm}, 7)
 	if len(got.Leaders) != 2 || got.Leaders[1].URL != "https://10.0.0.3:7" || len(got.PoolScopedMetadata) != 1 {
 		t.Errorf("ConfigMap with malformed entries: %+v", got)
 	}

@@ -39,30 +39,31 @@ func byName(name string) metav1.ListOptions {
 	return metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()}
 }
 
+// listWatcher is a typed client's List and Watch in one namespace.
+type listWatcher[L runtime.Object] interface {
+	List(ctx context.Context, opts metav1.ListOptions) (L, error)
+	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+}
+
+// reads has s list and watch through c.
+func reads[L runtime.Object](c listWatcher[L], s *source) *source {
+	s.list = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return c.List(ctx, o) }
+	s.watch = c.Watch
+	return s
+}
+
 // newSources builds the sources, in the order asked for.
 func newSources(order []Source, view versioned.Interface, kube kubernetes.Interface, namespace, pool string) []*source {
 	name := v1alpha1.ObjectName(pool)
 	all := map[Source]*source{
-		SourceView: {name: SourceView, selector: byName(name), authoritative: true,
-			list: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return view.LeaderhubV1alpha1().LeaderHubs(namespace).List(ctx, o)
-			},
-			watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				return view.LeaderhubV1alpha1().LeaderHubs(namespace).Watch(ctx, o)
-			},
+		SourceView: reads[*v1alpha1.LeaderHubList](view.LeaderhubV1alpha1().LeaderHubs(namespace), &source{name: SourceView, selector: byName(name), authoritative: true,
 			parse: func(objs []runtime.Object, port int32) Config {
 				lh := objs[0].(*v1alpha1.LeaderHub)
 				return fromSubsets(lh.Annotations, endpointSubsets(lh.Subsets), port)
-			}},
-		SourceEndpointSlice: {name: SourceEndpointSlice,
+			}}),
+		SourceEndpointSlice: reads[*discoveryv1.EndpointSliceList](kube.DiscoveryV1().EndpointSlices(namespace), &source{name: SourceEndpointSlice,
 			selector: metav1.ListOptions{LabelSelector: labels.SelectorFromSet(labels.Set{
 				v1alpha1.LabelPoolName: pool, v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue}).String()},
-			list: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return kube.DiscoveryV1().EndpointSlices(namespace).List(ctx, o)
-			},
-			watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				return kube.DiscoveryV1().EndpointSlices(namespace).Watch(ctx, o)
-			},
 			parse: func(objs []runtime.Object, port int32) Config {
 				c := fromAnnotations(objs[0].(*discoveryv1.EndpointSlice).Annotations)
 				for _, obj := range objs {
@@ -75,25 +76,13 @@ func newSources(order []Source, view versioned.Interface, kube kubernetes.Interf
 					}
 				}
 				return c
-			}},
-		SourceEndpoints: {name: SourceEndpoints, selector: byName(name),
-			list: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return kube.CoreV1().Endpoints(namespace).List(ctx, o)
-			},
-			watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				return kube.CoreV1().Endpoints(namespace).Watch(ctx, o)
-			},
+			}}),
+		SourceEndpoints: reads[*corev1.EndpointsList](kube.CoreV1().Endpoints(namespace), &source{name: SourceEndpoints, selector: byName(name),
 			parse: func(objs []runtime.Object, port int32) Config {
 				ep := objs[0].(*corev1.Endpoints)
 				return fromSubsets(ep.Annotations, ep.Subsets, port)
-			}},
-		SourceConfigMap: {name: SourceConfigMap, selector: byName(name),
-			list: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return kube.CoreV1().ConfigMaps(namespace).List(ctx, o)
-			},
-			watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				return kube.CoreV1().ConfigMaps(namespace).Watch(ctx, o)
-			},
+			}}),
+		SourceConfigMap: reads[*corev1.ConfigMapList](kube.CoreV1().ConfigMaps(namespace), &source{name: SourceConfigMap, selector: byName(name),
 			parse: func(objs []runtime.Object, port int32) Config {
 				// The data upstream YurtHub's multiplexer parses: leaders as
 				// node/ip pairs, no port (upstream dials 10269).
@@ -105,7 +94,7 @@ func newSources(order []Source, view versioned.Interface, kube kubernetes.Interf
 					c.Leaders = append(c.Leaders, newLeader(pair[0], pair[1], port))
 				}
 				return c
-			}},
+			}}),
 	}
 	out := make([]*source, 0, len(order))
 	for _, s := range order {
