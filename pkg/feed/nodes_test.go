@@ -36,14 +36,14 @@ func TestSlimNode(t *testing.T) {
 	// A heartbeat changes only what the transform drops.
 	beat := full.DeepCopy()
 	beat.ResourceVersion = "2"
-	beat.Status.Conditions[1].LastHeartbeatTime = metav1.NewTime(time.Now().Add(time.Minute))
+	beat.Status.Conditions[0].LastHeartbeatTime = metav1.NewTime(time.Now().Add(time.Minute))
 	slim2, _ := SlimNode(beat)
 	if !SameSlimNode(slim, slim2.(*corev1.Node)) {
 		t.Error("a heartbeat-only update is not Same")
 	}
 	for name, change := range map[string]func(*corev1.Node){
-		"NotReady":   func(n *corev1.Node) { n.Status.Conditions[1].Status = corev1.ConditionFalse },
-		"new IP":     func(n *corev1.Node) { n.Status.Addresses[1].Address = "10.0.0.9" },
+		"NotReady":   func(n *corev1.Node) { n.Status.Conditions[0].Status = corev1.ConditionFalse },
+		"new IP":     func(n *corev1.Node) { n.Status.Addresses[0].Address = "10.0.0.9" },
 		"other pool": func(n *corev1.Node) { n.Labels[appsv1beta2.LabelNodePool] = "q" },
 		"label":      func(n *corev1.Node) { n.Labels["leader"] = "yes" },
 	} {

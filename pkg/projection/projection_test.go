@@ -19,6 +19,7 @@ import (
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/test/fixtures"
 )
 
 var opts = Options{Namespace: "kube-system", LeaderHubPort: 10269}
@@ -53,20 +54,14 @@ func leadersOf(lh *leaderhub.LeaderHub) string {
 	return strings.Join(parts, ",")
 }
 
+// pool is a NodePool as upstream's webhook leaves it, with two settings on,
+// some status churn, and leaders.
 func pool(name string, leaders ...appsv1beta2.Leader) *appsv1beta2.NodePool {
-	return &appsv1beta2.NodePool{
-		ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name), ResourceVersion: "42",
-			CreationTimestamp: metav1.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))},
-		Spec: appsv1beta2.NodePoolSpec{
-			InterConnectivity:    true,
-			EnableLeaderElection: true,
-			PoolScopeMetadata: []metav1.GroupVersionResource{
-				{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"},
-				{Version: "v1", Resource: "services"},
-			},
-		},
-		Status: appsv1beta2.NodePoolStatus{LeaderEndpoints: leaders, ReadyNodeNum: 3, Nodes: []string{"a", "b"}},
-	}
+	np := fixtures.NodePool(name, fixtures.WithResourceVersion(42), fixtures.CreatedAt(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
+		fixtures.InterConnected(), fixtures.WithElection("", 0), fixtures.WithPoolScopeMetadata(fixtures.DefaultPoolScopeMetadata...),
+		fixtures.WithLeaders(leaders...))
+	np.Status.ReadyNodeNum, np.Status.Nodes = 3, []string{"a", "b"}
+	return np
 }
 
 // TestLeaderHubContract compares a whole projected object, as JSON, with the

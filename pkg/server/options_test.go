@@ -47,3 +47,22 @@ func TestOptionsValidate(t *testing.T) {
 			o.Recommended.Authorization.RemoteKubeConfigFile, o.ControllerLease.ResourceNamespace)
 	}
 }
+
+// TestConfigNeedsValidation: Config builds only from options Validate
+// passed, since it uses what Validate parsed.
+func TestConfigNeedsValidation(t *testing.T) {
+	o := NewOptions()
+	o.Complete()
+	if _, err := o.Config(); err == nil || !strings.Contains(err.Error(), "not validated") {
+		t.Errorf("Config of unvalidated options: %v, want an error", err)
+	}
+	o.Controllers = []string{"*", "hubleader"}
+	o.Materialize = []string{"endpoints", "configmap"}
+	// Logging options apply once per process; another test applied them.
+	if err := o.Validate(); err != nil && !strings.Contains(err.Error(), "logging configuration was already applied") {
+		t.Fatal(err)
+	}
+	if !o.parsed.materialize || !o.parsed.hubLeader || len(o.parsed.forms) != 2 {
+		t.Errorf("Validate parsed %+v", o.parsed)
+	}
+}

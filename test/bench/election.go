@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/test/fixtures"
 	"github.com/leaderhub/leaderhub/test/framework"
 )
 
@@ -51,17 +52,10 @@ func (e *env) election(ctx context.Context) error {
 	start := time.Now()
 	err = parallel(nodeCount, 32, func(k int) error {
 		p, i := k/c.electionNodesPerPool, k%c.electionNodesPerPool
-		n, err := e.kube.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: nodeName(p, i),
-			Labels: map[string]string{appsv1beta2.LabelNodePool: poolName(prefix, p), "kubernetes.io/os": "linux"}}}, metav1.CreateOptions{})
-		if err != nil {
-			return err
-		}
-		now := metav1.Now()
-		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
-			LastHeartbeatTime: now, LastTransitionTime: now}}
-		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: fmt.Sprintf("172.%d.%d.%d", 16+p/250, p%250, i+1)},
-			{Type: corev1.NodeHostName, Address: n.Name}}
-		nodes[k], err = e.kube.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
+		n := fixtures.WithLabels(fixtures.Node(nodeName(p, i), poolName(prefix, p), true,
+			fmt.Sprintf("172.%d.%d.%d", 16+p/250, p%250, i+1)), map[string]string{"kubernetes.io/os": "linux"})
+		var err error
+		nodes[k], err = framework.CreateNode(ctx, e.kube, n)
 		return err
 	})
 	if err != nil {
@@ -89,9 +83,8 @@ func (e *env) election(ctx context.Context) error {
 	// Pools with election on, one leader each, elected by the elector.
 	start = time.Now()
 	err = parallel(c.electionPools, 16, func(p int) error {
-		_, err := e.pools.AppsV1beta2().NodePools().Create(ctx, &appsv1beta2.NodePool{ObjectMeta: metav1.ObjectMeta{Name: poolName(prefix, p)},
-			Spec: appsv1beta2.NodePoolSpec{Type: appsv1beta2.Edge, EnableLeaderElection: true, LeaderElectionStrategy: "random", LeaderReplicas: 1}},
-			metav1.CreateOptions{})
+		_, err := e.pools.AppsV1beta2().NodePools().Create(ctx, fixtures.NodePool(poolName(prefix, p), fixtures.NoUID(),
+			fixtures.Edge(), fixtures.WithElection(appsv1beta2.ElectionStrategyRandom, 1)), metav1.CreateOptions{})
 		return err
 	})
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
+	"github.com/leaderhub/leaderhub/test/fixtures"
 	"github.com/leaderhub/leaderhub/test/framework"
 )
 
@@ -79,13 +80,9 @@ func (e *env) createPoolRange(ctx context.Context, prefix string, from, to int) 
 	pools := e.pools.AppsV1beta2().NodePools()
 	return parallel(to-from, 16, func(i int) error {
 		i += from
-		np, err := pools.Create(ctx, &appsv1beta2.NodePool{
-			ObjectMeta: metav1.ObjectMeta{Name: poolName(prefix, i)},
-			Spec: appsv1beta2.NodePoolSpec{Type: appsv1beta2.Edge, InterConnectivity: true, EnableLeaderElection: true,
-				LeaderElectionStrategy: "random", LeaderReplicas: 2,
-				PoolScopeMetadata: []metav1.GroupVersionResource{{Version: "v1", Resource: "services"},
-					{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"}}},
-		}, metav1.CreateOptions{})
+		np, err := pools.Create(ctx, fixtures.NodePool(poolName(prefix, i), fixtures.NoUID(), fixtures.Edge(),
+			fixtures.InterConnected(), fixtures.WithElection(appsv1beta2.ElectionStrategyRandom, 2),
+			fixtures.WithPoolScopeMetadata(fixtures.DefaultPoolScopeMetadata...)), metav1.CreateOptions{})
 		if err != nil {
 			return fmt.Errorf("creating %s: %w", poolName(prefix, i), err)
 		}

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,6 +16,8 @@ import (
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
+	"github.com/leaderhub/leaderhub/test/fixtures"
+	"github.com/leaderhub/leaderhub/test/framework"
 )
 
 // as returns a LeaderHub client through kube-apiserver for a user with a
@@ -66,9 +67,7 @@ func setNodePool(t *testing.T, node, pool string) {
 	nodes := kubeClient(t).CoreV1().Nodes()
 	n, err := nodes.Get(ctx, node, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		_, err = nodes.Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node,
-			Labels: map[string]string{"apps.openyurt.io/nodepool": pool}}}, metav1.CreateOptions{})
-		if err != nil {
+		if _, err := framework.CreateNode(ctx, kubeClient(t), fixtures.Node(node, pool, true)); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = nodes.Delete(context.Background(), node, metav1.DeleteOptions{}) })

@@ -22,6 +22,7 @@ import (
 	"github.com/leaderhub/leaderhub/pkg/controller/hubleader"
 	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
 	openyurtclient "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned"
+	"github.com/leaderhub/leaderhub/test/fixtures"
 	"github.com/leaderhub/leaderhub/test/framework"
 )
 
@@ -105,20 +106,8 @@ func (e *clusterEnv) startElector(t *testing.T, name string) *framework.LeaderHu
 // InternalIP through the status subresource, as a kubelet would.
 func (e *clusterEnv) createNode(t *testing.T, name, pool, ip string, labels map[string]string) {
 	t.Helper()
-	ctx := testContext(t, 10*time.Second)
-	all := map[string]string{appsv1beta2.LabelNodePool: pool}
-	for k, v := range labels {
-		all[k] = v
-	}
-	n, err := e.kube.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: all}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := metav1.Now()
-	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
-		LastHeartbeatTime: now, LastTransitionTime: now}}
-	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}, {Type: corev1.NodeHostName, Address: name}}
-	if _, err := e.kube.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+	if _, err := framework.CreateNode(testContext(t, 10*time.Second), e.kube,
+		fixtures.WithLabels(fixtures.Node(name, pool, true, ip), labels)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -161,11 +150,9 @@ func (e *clusterEnv) setReady(t *testing.T, name string, ready bool) {
 func (e *clusterEnv) createElectionPool(t *testing.T, name string, strategy appsv1beta2.LeaderElectionStrategy, replicas int32,
 	selector map[string]string) *appsv1beta2.NodePool {
 	t.Helper()
-	np, err := e.pools.AppsV1beta2().NodePools().Create(testContext(t, 10*time.Second), &appsv1beta2.NodePool{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: appsv1beta2.NodePoolSpec{Type: appsv1beta2.Edge, EnableLeaderElection: true, LeaderElectionStrategy: string(strategy),
-			LeaderReplicas: replicas, LeaderNodeLabelSelector: selector},
-	}, metav1.CreateOptions{})
+	np := fixtures.NodePool(name, fixtures.NoUID(), fixtures.Edge(), fixtures.WithElection(strategy, replicas))
+	np.Spec.LeaderNodeLabelSelector = selector
+	np, err := e.pools.AppsV1beta2().NodePools().Create(testContext(t, 10*time.Second), np, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

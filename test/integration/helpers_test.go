@@ -24,6 +24,7 @@ import (
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned"
 	openyurtclient "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned"
+	"github.com/leaderhub/leaderhub/test/fixtures"
 	"github.com/leaderhub/leaderhub/test/framework"
 )
 
@@ -63,15 +64,9 @@ func createPool(t *testing.T, name string, ls []appsv1beta2.Leader) *appsv1beta2
 	t.Helper()
 	ctx := testContext(t, 30*time.Second)
 	pools := clientset(t).AppsV1beta2().NodePools()
-	np, err := pools.Create(ctx, &appsv1beta2.NodePool{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: appsv1beta2.NodePoolSpec{Type: appsv1beta2.Edge, InterConnectivity: true, EnableLeaderElection: true,
-			LeaderElectionStrategy: "random", LeaderReplicas: int32(len(ls)),
-			PoolScopeMetadata: []metav1.GroupVersionResource{
-				{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"},
-				{Version: "v1", Resource: "services"},
-			}},
-	}, metav1.CreateOptions{})
+	np, err := pools.Create(ctx, fixtures.NodePool(name, fixtures.NoUID(), fixtures.Edge(), fixtures.InterConnected(),
+		fixtures.WithElection(appsv1beta2.ElectionStrategyRandom, int32(len(ls))),
+		fixtures.WithPoolScopeMetadata(fixtures.DefaultPoolScopeMetadata...)), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("creating NodePool %s: %v", name, err)
 	}

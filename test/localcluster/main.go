@@ -18,7 +18,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -27,6 +26,7 @@ import (
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	openyurtclient "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned"
+	"github.com/leaderhub/leaderhub/test/fixtures"
 	"github.com/leaderhub/leaderhub/test/framework"
 )
 
@@ -212,20 +212,17 @@ func applySamples(ctx context.Context, cfg *rest.Config, file string) error {
 // election tracker judges the sample leaders valid: READY in
 // `kubectl get lh -o wide`.
 func readyNode(ctx context.Context, kube kubernetes.Interface, name, pool, ip string) error {
-	nodes := kube.CoreV1().Nodes()
-	n, err := nodes.Get(ctx, name, metav1.GetOptions{})
+	want := fixtures.Node(name, pool, true, ip)
+	n, err := kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		n, err = nodes.Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name,
-			Labels: map[string]string{appsv1beta2.LabelNodePool: pool}}}, metav1.CreateOptions{})
+		_, err = framework.CreateNode(ctx, kube, want)
+		return err
 	}
 	if err != nil {
-		return fmt.Errorf("writing Node %s: %w", name, err)
+		return fmt.Errorf("reading Node %s: %w", name, err)
 	}
-	now := metav1.Now()
-	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
-		LastHeartbeatTime: now, LastTransitionTime: now}}
-	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}, {Type: corev1.NodeHostName, Address: name}}
-	if _, err := nodes.UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+	n.Status = want.Status
+	if _, err := kube.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("writing Node %s status: %w", name, err)
 	}
 	return nil

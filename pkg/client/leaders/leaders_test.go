@@ -7,16 +7,15 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/utils/ptr"
 
-	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	versionedfake "github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned/fake"
 	"github.com/leaderhub/leaderhub/pkg/projection"
+	"github.com/leaderhub/leaderhub/test/fixtures"
 )
 
 func TestLeaderURL(t *testing.T) {
@@ -34,12 +33,9 @@ func TestLeaderURL(t *testing.T) {
 // TestSourcesParse: the four forms leaderhub publishes of one pool make the
 // same Config; the ConfigMap's port is the client's.
 func TestSourcesParse(t *testing.T) {
-	np := &appsv1beta2.NodePool{ObjectMeta: metav1.ObjectMeta{Name: "p", UID: "uid-p"},
-		Spec: appsv1beta2.NodePoolSpec{InterConnectivity: true, EnableLeaderElection: true,
-			PoolScopeMetadata: []metav1.GroupVersionResource{{Version: "v1", Resource: "services"},
-				{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"}}},
-		Status: appsv1beta2.NodePoolStatus{LeaderEndpoints: []appsv1beta2.Leader{
-			{NodeName: "n2", Address: "fd00::2"}, {NodeName: "n1", Address: "10.0.0.1"}}}}
+	np := fixtures.NodePool("p", fixtures.InterConnected(), fixtures.WithElection("", 0),
+		fixtures.WithPoolScopeMetadata(fixtures.DefaultPoolScopeMetadata...),
+		fixtures.WithLeaders(fixtures.Leaders("n2/fd00::2", "n1/10.0.0.1")...))
 	st := projection.StateOf(np)
 	opts := projection.Options{Namespace: "kube-system", LeaderHubPort: 10269}
 	v4, _ := st.Pool.EndpointSlice(opts, discoveryv1.AddressTypeIPv4)

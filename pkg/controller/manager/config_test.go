@@ -39,3 +39,25 @@ func TestControllersEnabled(t *testing.T) {
 		}
 	}
 }
+
+// TestParseControllers: both controllers are resolved from one list, and an
+// unknown name is an error whichever controller is asked about first.
+func TestParseControllers(t *testing.T) {
+	for _, tc := range []struct {
+		flags                  []string
+		materialize, hubLeader bool
+		wantErr                bool
+	}{
+		{flags: []string{"*"}, materialize: true},
+		{flags: []string{"*", "hubleader"}, materialize: true, hubLeader: true},
+		{flags: []string{"hubleader"}, hubLeader: true},
+		{flags: []string{"-materialize", "hubleader"}, hubLeader: true},
+		{flags: []string{"*", "bogus"}, wantErr: true},
+	} {
+		m, h, err := ParseControllers(tc.flags)
+		if (err != nil) != tc.wantErr || m != tc.materialize || h != tc.hubLeader {
+			t.Errorf("%v: materialize %t, hubleader %t, err %v; want %t, %t, error %t", tc.flags, m, h, err,
+				tc.materialize, tc.hubLeader, tc.wantErr)
+		}
+	}
+}

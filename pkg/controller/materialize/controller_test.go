@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/record"
@@ -19,6 +18,7 @@ import (
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/feed"
 	"github.com/leaderhub/leaderhub/pkg/projection"
+	"github.com/leaderhub/leaderhub/test/fixtures"
 )
 
 const ns = "kube-system"
@@ -73,14 +73,10 @@ func (f *fakePools) set(np *appsv1beta2.NodePool) {
 }
 
 func nodePool(name string, leaders ...appsv1beta2.Leader) *appsv1beta2.NodePool {
-	return &appsv1beta2.NodePool{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name)},
-		Spec:   appsv1beta2.NodePoolSpec{InterConnectivity: true},
-		Status: appsv1beta2.NodePoolStatus{LeaderEndpoints: leaders}}
+	return fixtures.NodePool(name, fixtures.InterConnected(), fixtures.WithLeaders(leaders...))
 }
 
-func leader(node, ip string) appsv1beta2.Leader {
-	return appsv1beta2.Leader{NodeName: node, Address: ip}
-}
+func leader(node, ip string) appsv1beta2.Leader { return fixtures.Leader(node, ip) }
 
 func desiredEndpoints(t *testing.T, np *appsv1beta2.NodePool) *corev1.Endpoints {
 	t.Helper()

@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/apiserver/pkg/storage"
 	"k8s.io/utils/ptr"
@@ -21,17 +20,13 @@ import (
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub"
 	"github.com/leaderhub/leaderhub/pkg/projection"
+	"github.com/leaderhub/leaderhub/test/fixtures"
 )
 
 const ns = "kube-system"
 
 func nodePool(name string, rv uint64, leaders ...string) *appsv1beta2.NodePool {
-	np := &appsv1beta2.NodePool{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name),
-		ResourceVersion: strconv.FormatUint(rv, 10)}}
-	for i, ip := range leaders {
-		np.Status.LeaderEndpoints = append(np.Status.LeaderEndpoints, appsv1beta2.Leader{NodeName: fmt.Sprintf("%s-n%d", name, i), Address: ip})
-	}
-	return np
+	return fixtures.NodePool(name, fixtures.WithResourceVersion(rv), fixtures.WithNumberedLeaders(leaders...))
 }
 
 func newSyncedStore(t *testing.T, opts Options, pools ...*appsv1beta2.NodePool) *Store {
