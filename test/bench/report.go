@@ -116,7 +116,7 @@ func ratio(a, b float64) string {
 // goBenchmarks runs the Go benchmarks of the hot paths and adds their output.
 func (r *report) goBenchmarks() {
 	out, err := exec.Command("go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "1",
-		"./pkg/projection", "./pkg/registry/leaderhub/viewstore", "./pkg/apis/leaderhub/install", "./pkg/election").CombinedOutput()
+		"./pkg/projection", "./pkg/registry/leaderhub/viewstore", "./pkg/apis/leaderhub/install", "./pkg/feed").CombinedOutput()
 	var lines []string
 	for _, line := range strings.Split(string(out), "\n") {
 		if strings.HasPrefix(line, "Benchmark") || strings.HasPrefix(line, "goos") || strings.HasPrefix(line, "goarch") ||
@@ -128,13 +128,13 @@ func (r *report) goBenchmarks() {
 		lines = append(lines, "go test -bench failed: "+err.Error())
 	}
 	r.sections = append(r.sections, "## Go benchmarks of the hot paths\n\n"+
-		"`go test -run '^$' -bench . -benchmem ./pkg/projection ./pkg/registry/leaderhub/viewstore ./pkg/apis/leaderhub/install ./pkg/election` "+
+		"`go test -run '^$' -bench . -benchmem ./pkg/projection ./pkg/registry/leaderhub/viewstore ./pkg/apis/leaderhub/install ./pkg/feed` "+
 		"(compare runs with benchstat). FanOut delivers one leader change to every watcher of a pool, with "+
 		"the other pools' watchers open too; NoopUpdate is a NodePool update that leaves the projection alone "+
 		"with 10,000 watchers open; WatchEventEncode is what the API server spends per watcher and event; "+
 		"EncodeWatchEvent encodes one event of the view and of the Endpoints form (the sample pool, two leaders) "+
 		"in JSON and in protobuf, B/event being its size (without the managedFields kube-apiserver adds to Endpoints); "+
 		"NodeCacheMemory is the heap 10,000 kubelet-like Nodes hold in an informer's indexer, whole and slimmed by the "+
-		"election's transform, per Node.\n\n"+
+		"Node feed's SlimNode, per Node.\n\n"+
 		"```\n"+strings.Join(lines, "\n")+"\n```\n")
 }
