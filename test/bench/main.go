@@ -106,7 +106,15 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	failed := false
+	defer func() {
+		// A failed scenario's logs are what tells why: keep them.
+		if failed {
+			fmt.Fprintf(os.Stderr, "a scenario failed: the control plane's logs are kept in %s\n", filepath.Join(dir, "logs"))
+			return
+		}
+		os.RemoveAll(dir)
+	}()
 	start := time.Now()
 	cp, err := framework.Start(ctx, framework.Options{Dir: dir, Profiling: true})
 	if err != nil {
@@ -160,6 +168,7 @@ func run(c config) error {
 		}
 		fmt.Fprintf(os.Stderr, "== %s (%s)\n", name, time.Since(start).Round(time.Second))
 		if err := fn(ctx); err != nil {
+			failed = true
 			e.report.failed(name, err)
 			fmt.Fprintf(os.Stderr, "scenario %s failed: %v\n", name, err)
 		}
