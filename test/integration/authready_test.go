@@ -3,7 +3,9 @@ package integration
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +20,17 @@ import (
 type poll struct {
 	sent, answered time.Time
 	code           int
+	// body is the start of the answer, to tell who answered.
+	body string
+}
+
+// aggregatorUnavailable reports whether kube-aggregator itself refused the
+// request because it holds the APIService unavailable ("service
+// unavailable", its proxy's own answer): its availability controller
+// rechecks a failed APIService with backoff, so it can lag leaderhub's
+// readiness by a second, and that is not leaderhub's answer.
+func (p poll) aggregatorUnavailable() bool {
+	return p.code == http.StatusServiceUnavailable && strings.TrimSpace(p.body) == "service unavailable"
 }
 
 // poller sends GET url every interval until stopped and keeps every answer.
@@ -36,16 +49,18 @@ func startPoller(client *http.Client, url string, interval time.Duration) *polle
 		defer ticker.Stop()
 		for {
 			sent := time.Now()
-			code := 0
+			code, body := 0, ""
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 			if resp, err := client.Do(req); err == nil {
 				code = resp.StatusCode
+				start, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+				body = string(start)
 				resp.Body.Close()
 			}
 			cancel()
 			p.mu.Lock()
-			p.polls = append(p.polls, poll{sent: sent, answered: time.Now(), code: code})
+			p.polls = append(p.polls, poll{sent: sent, answered: time.Now(), code: code, body: body})
 			p.mu.Unlock()
 			select {
 			case <-p.stop:
@@ -163,13 +178,20 @@ func TestReadyOnlyOnceRequestsAuthenticate(t *testing.T) {
 			codes[http.StatusForbidden], codes[http.StatusUnauthorized])
 	}
 	var failedAfterReady []string
+	aggregatorLag := 0
 	for _, p := range throughPolls {
-		if p.sent.After(firstReady.answered) && p.code != http.StatusOK {
-			failedAfterReady = append(failedAfterReady, fmt.Sprintf("%d at +%v", p.code, p.sent.Sub(startedAt).Round(time.Millisecond)))
+		switch {
+		case !p.sent.After(firstReady.answered) || p.code == http.StatusOK:
+		case p.aggregatorUnavailable():
+			aggregatorLag++
+		default:
+			failedAfterReady = append(failedAfterReady, fmt.Sprintf("%d at +%v: %.120s", p.code, p.sent.Sub(startedAt).Round(time.Millisecond), p.body))
 		}
 	}
+	t.Logf("after /readyz answered 200, %d requests were refused by kube-aggregator itself (\"service unavailable\": "+
+		"its availability check of the APIService had not passed again yet)", aggregatorLag)
 	if len(failedAfterReady) > 0 {
-		t.Errorf("/readyz answered 200 at +%v, but requests through the aggregator sent after it failed: %v",
+		t.Errorf("/readyz answered 200 at +%v, but leaderhub failed requests through the aggregator sent after it: %v",
 			firstReady.answered.Sub(startedAt).Round(time.Millisecond), failedAfterReady)
 	}
 }
