@@ -76,9 +76,6 @@ type writtenLeaders struct {
 
 // New builds the elector.
 func New(source Source, patcher StatusPatcher, recorder record.EventRecorder, opts Options) *Controller {
-	if opts.Workers <= 0 {
-		opts.Workers = 1
-	}
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}

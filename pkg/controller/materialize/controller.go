@@ -93,9 +93,6 @@ type Controller struct {
 // New builds a controller over a pool source and one cache per form it
 // materializes; Run starts it.
 func New(pools PoolSource, objects []*ObjectCache, recorder record.EventRecorder, opts Options) (*Controller, error) {
-	if opts.Workers <= 0 {
-		opts.Workers = 1
-	}
 	if len(objects) == 0 {
 		return nil, errors.New("no form to materialize")
 	}
