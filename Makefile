@@ -67,8 +67,8 @@ image-push: image-binaries image-builder ## Build the image and push it to IMAGE
 	$(BIN_DIR)/image-builder $(IMAGE_FLAGS) --push $(IMAGE)
 
 .PHONY: tools
-tools: ## Build the pinned helm and golangci-lint into _output/bin, fetch the chart test's third-party CRDs (skipped when up to date).
-	hack/build-tools.sh helm golangci-lint third-party-crds
+tools: ## Build the pinned helm, golangci-lint and promtool into _output/bin, fetch the chart test's third-party CRDs (skipped when up to date).
+	hack/build-tools.sh helm golangci-lint promtool third-party-crds
 
 .PHONY: controlplane
 controlplane: ## Build etcd, kube-apiserver, kube-controller-manager and kubectl into _output/bin (skipped when up to date).

@@ -3,7 +3,7 @@
 # module proxy, into _output/bin (git-ignored), the way build-controlplane.sh
 # builds the control plane:
 #
-#   hack/build-tools.sh helm golangci-lint image-builder third-party-crds
+#   hack/build-tools.sh helm golangci-lint promtool image-builder third-party-crds
 #
 # Each tool is pinned by the tools module under hack/tools/<module>. A pinned
 # tool is rebuilt only when its version or the Go version changed (a stamp file
@@ -47,6 +47,11 @@ for tool in "$@"; do
     golangci-lint)
       build_pinned golangci-lint "${TOOLS}/golangci-lint" github.com/golangci/golangci-lint/v2 \
         github.com/golangci/golangci-lint/v2/cmd/golangci-lint ;;
+    promtool)
+      # Prometheus's promtool, stamped with its module version; the alert
+      # test has it evaluate the chart's alerting rules.
+      build_pinned promtool "${TOOLS}/promtool" github.com/prometheus/prometheus \
+        github.com/prometheus/prometheus/cmd/promtool '-X github.com/prometheus/common/version.Version=${version}' ;;
     image-builder)
       (cd "${TOOLS}/image" && go build -o "${BIN}/image-builder" .) ;;
     third-party-crds)

@@ -104,6 +104,10 @@ func (p *Pool) Leaders() iter.Seq[Leader] {
 	}
 }
 
+// LeaderElection reports spec.enableLeaderElection: whether the pool's
+// YurtHubs use leaders at all.
+func (p *Pool) LeaderElection() bool { return p.enableLeaderElection }
+
 // LeaderCount is how many valid leaders the pool has.
 func (p *Pool) LeaderCount() int {
 	if p.LeadersString() == "" {

@@ -27,6 +27,16 @@ func (cp *ControlPlane) Helm(home string) (*Helm, error) {
 	return &Helm{binary: binary, kubeconfig: cp.Kubeconfig, home: home}, nil
 }
 
+// Env is the environment helm runs with (its cache, config and data
+// directories and the kubeconfig), for a script that calls helm itself.
+func (h *Helm) Env() []string {
+	return append(os.Environ(),
+		"HELM_CACHE_HOME="+filepath.Join(h.home, "cache"),
+		"HELM_CONFIG_HOME="+filepath.Join(h.home, "config"),
+		"HELM_DATA_HOME="+filepath.Join(h.home, "data"),
+		"KUBECONFIG="+h.kubeconfig)
+}
+
 // Run runs helm with args in the repository root and returns its standard
 // output; standard error is included in the error.
 func (h *Helm) Run(ctx context.Context, args ...string) (string, error) {
@@ -36,9 +46,6 @@ func (h *Helm) Run(ctx context.Context, args ...string) (string, error) {
 	}
 	cmd := exec.CommandContext(ctx, h.binary, append([]string{"--kubeconfig=" + h.kubeconfig}, args...)...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(),
-		"HELM_CACHE_HOME="+filepath.Join(h.home, "cache"),
-		"HELM_CONFIG_HOME="+filepath.Join(h.home, "config"),
-		"HELM_DATA_HOME="+filepath.Join(h.home, "data"))
+	cmd.Env = h.Env()
 	return runOutput(cmd)
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -137,11 +138,7 @@ func (cp *ControlPlane) StartLeaderHub(ctx context.Context, opts LeaderHubOption
 		opts.Binary = bin
 	}
 	if opts.Port == 0 {
-		port, err := FreePort()
-		if err != nil {
-			return nil, err
-		}
-		opts.Port = port
+		return cp.startLeaderHubOnFreePort(ctx, opts)
 	}
 	if !opts.SkipShippedRBAC {
 		if err := cp.ApplyShippedRBAC(ctx); err != nil {
@@ -202,6 +199,27 @@ func (cp *ControlPlane) StartLeaderHub(ctx context.Context, opts LeaderHubOption
 		return nil, err
 	}
 	return lh, nil
+}
+
+// startLeaderHubOnFreePort starts leaderhub on a port free a moment before.
+// Another process may take that port in between; then leaderhub exits
+// with "address already in use", and another port is tried.
+func (cp *ControlPlane) startLeaderHubOnFreePort(ctx context.Context, opts LeaderHubOptions) (*LeaderHub, error) {
+	for attempt := 1; ; attempt++ {
+		port, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		opts.Port = port
+		lh, err := cp.StartLeaderHub(ctx, opts)
+		if err == nil && opts.NoWait {
+			// Bound or not, it is the caller's to wait for.
+			return lh, nil
+		}
+		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			return lh, err
+		}
+	}
 }
 
 // waitAuthenticates waits until leaderhub recognizes a client certificate

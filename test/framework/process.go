@@ -82,8 +82,14 @@ func (p *Process) Wait(timeout time.Duration) (int, bool) {
 	}
 }
 
+// ErrKilled is wrapped by Stop's error when the process did not exit within
+// its grace period after SIGTERM and had to be killed: a server that hangs on
+// SIGTERM fails the test that stops it.
+var ErrKilled = errors.New("did not exit after SIGTERM and was killed")
+
 // Stop sends SIGTERM to the process, waits up to grace for it to exit, then
-// sends SIGKILL. It removes the pid file.
+// sends SIGKILL and returns an error wrapping ErrKilled. It removes the pid
+// file. Stopping a process that has already exited is not an error.
 func (p *Process) Stop(grace time.Duration) error {
 	defer os.Remove(p.PIDFile)
 	if p.Exited() {
@@ -95,12 +101,15 @@ func (p *Process) Stop(grace time.Duration) error {
 		return nil
 	case <-time.After(grace):
 	}
-	return p.Kill()
+	if err := p.Kill(); err != nil {
+		return err
+	}
+	return fmt.Errorf("%s (pid %d) %w within %s", p.Name, p.PID, ErrKilled, grace)
 }
 
 // StopPIDFile stops the process whose PID is in pidFile, if it is still
-// running: SIGTERM, then SIGKILL after grace. A missing pid file is not an
-// error, so stopping twice is fine.
+// running: SIGTERM, then SIGKILL after grace (an error wrapping ErrKilled). A
+// missing pid file is not an error, so stopping twice is fine.
 func StopPIDFile(pidFile string, grace time.Duration) error {
 	pid, err := ReadPIDFile(pidFile)
 	if errors.Is(err, os.ErrNotExist) {
@@ -128,7 +137,7 @@ func StopPIDFile(pidFile string, grace time.Duration) error {
 	if PIDAlive(pid) {
 		return fmt.Errorf("pid %d from %s did not exit after SIGKILL", pid, pidFile)
 	}
-	return nil
+	return fmt.Errorf("pid %d from %s %w within %s", pid, pidFile, ErrKilled, grace)
 }
 
 // ReadPIDFile returns the PID a pid file of the framework holds.

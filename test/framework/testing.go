@@ -15,14 +15,23 @@ import (
 // MainWithControlPlane runs a test binary's tests against one control plane
 // shared by the package: it starts it (with the CRDs installed), stores it
 // in *cp, runs the tests, prints the process logs when a test failed, and
-// stops every process. Use it from TestMain: os.Exit(MainWithControlPlane(m, &cp)).
-func MainWithControlPlane(m *testing.M, cp **ControlPlane) int {
+// stops every process. A run fails when a test failed or when a process had
+// to be killed at the end (it hung on SIGTERM). A failed run keeps its
+// directory, logs included, and names it last. Use it from TestMain:
+// os.Exit(MainWithControlPlane(m, &cp)).
+func MainWithControlPlane(m *testing.M, cp **ControlPlane) (code int) {
 	dir, err := os.MkdirTemp("", "leaderhub-integration-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
+	defer func() {
+		if code == 0 {
+			os.RemoveAll(dir)
+			return
+		}
+		fmt.Fprintf(os.Stderr, "the failed run's certificates, data and process logs are kept in %s\n", dir)
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	started, err := Start(ctx, Options{Dir: dir})
@@ -33,6 +42,7 @@ func MainWithControlPlane(m *testing.M, cp **ControlPlane) int {
 	defer func() {
 		if err := started.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "stopping control plane: %v\n", err)
+			code = 1
 		}
 	}()
 	if err := started.InstallCRDs(ctx); err != nil {
@@ -40,11 +50,23 @@ func MainWithControlPlane(m *testing.M, cp **ControlPlane) int {
 		return 1
 	}
 	*cp = started
-	code := m.Run()
+	code = m.Run()
 	if code != 0 {
 		fmt.Fprintf(os.Stderr, "control plane logs:\n%s", started.Logs(16384))
 	}
 	return code
+}
+
+// StopOnCleanup stops p (SIGTERM, then SIGKILL after grace) when the test
+// ends, unless the test stopped it itself, and fails the test if p had to
+// be killed or would not die.
+func StopOnCleanup(t testing.TB, p *Process, grace time.Duration) {
+	t.Helper()
+	t.Cleanup(func() {
+		if err := p.Stop(grace); err != nil {
+			t.Errorf("stopping %s: %v\n%s", p.Name, err, p.Tail(4096))
+		}
+	})
 }
 
 // Kubectl runs the built kubectl against the control plane as admin and

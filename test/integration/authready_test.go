@@ -97,17 +97,15 @@ func firstOK(polls []poll) (poll, bool) {
 // answers 200 every request through the aggregator succeeds.
 func TestReadyOnlyOnceRequestsAuthenticate(t *testing.T) {
 	ctx := testContext(t, 4*time.Minute)
-	port, err := framework.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	port := 0 // the first start picks a free port; the restart takes it again
 	start := func(wait bool) *framework.LeaderHub {
 		lh, err := controlPlane.StartLeaderHub(ctx, framework.LeaderHubOptions{Name: "leaderhub-authready", Port: port, NoWait: !wait,
 			Args: []string{"--controllers=-materialize"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = lh.Process.Stop(10 * time.Second) })
+		framework.StopOnCleanup(t, lh.Process, 10*time.Second)
+		port = lh.Port
 		return lh
 	}
 	lh := start(true)

@@ -113,14 +113,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = kcm.Stop(10 * time.Second) }()
-	if _, err := kubeClient(t).RbacV1().RoleBindings(viewNS).Create(ctx, &rbacv1.RoleBinding{
+	framework.StopOnCleanup(t, kcm, 10*time.Second)
+	createRoleBinding(t, viewNS, &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "viewer-can-view"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "view"},
 		Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: "viewer"}},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		return try(ctx, as(t, "viewer"), a, "").allowed(), nil
 	})

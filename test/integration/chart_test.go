@@ -93,10 +93,17 @@ func TestHelmChart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	port, err := framework.FreePort()
+	lh, err := cp.StartLeaderHub(ctx, framework.LeaderHubOptions{
+		Name:     "leaderhub-chart",
+		BaseArgs: deployment.Spec.Template.Spec.Containers[0].Args,
+		Serving:  &framework.CertKeyPair{CertFile: files["tls.crt"], KeyFile: files["tls.key"]}, ServingCAFile: files["ca.crt"],
+		SkipShippedRBAC: true,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The Service's endpoint: the leaderhub just started, on loopback.
+	port := lh.Port
 	_, err = kube.DiscoveryV1().EndpointSlices("kube-system").Create(ctx, &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Name: release + "-loopback", Labels: map[string]string{
 			discoveryv1.LabelServiceName: release, discoveryv1.LabelManagedBy: "leaderhub-integration-test"}},
@@ -104,16 +111,6 @@ func TestHelmChart(t *testing.T) {
 		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"127.0.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
 		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: ptr.To(int32(port)), Protocol: ptr.To(corev1.ProtocolTCP)}},
 	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lh, err := cp.StartLeaderHub(ctx, framework.LeaderHubOptions{
-		Name:     "leaderhub-chart",
-		Port:     port,
-		BaseArgs: deployment.Spec.Template.Spec.Containers[0].Args,
-		Serving:  &framework.CertKeyPair{CertFile: files["tls.crt"], KeyFile: files["tls.key"]}, ServingCAFile: files["ca.crt"],
-		SkipShippedRBAC: true,
-	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/yaml"
 )
 
@@ -103,28 +104,21 @@ func TestControllerZeroWrites(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		churn(t, "quietwrites", i)
 	}
-	// Then two full resync periods: every pool is synced at least twice more.
-	pools, err := clientset(t).AppsV1beta2().NodePools().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	unchangedBefore := metricValue(t, lh, `leaderhub_controller_syncs_total{result="unchanged"}`)
-	time.Sleep(2*controllerResync + time.Second)
-	unchangedAfter := metricValue(t, lh, `leaderhub_controller_syncs_total{result="unchanged"}`)
-	if synced := unchangedAfter - unchangedBefore; synced < float64(2*len(pools.Items)) {
-		t.Errorf("%v unchanged syncs in two resync periods of %d pools; the resync did not run", synced, len(pools.Items))
-	}
-	select {
-	case ev := <-w.ResultChan():
-		t.Fatalf("Endpoints watch got %s during status churn and resync", ev.Type)
-	default:
-	}
+	// Then two full resyncs: every pool is synced at least twice more.
+	synced := waitResyncs(t, lh, 2)
 	now, err := kubeClient(t).CoreV1().Endpoints(viewNS).Get(ctx, "leader-hub-quietwrites", metav1.GetOptions{})
 	if err != nil || now.ResourceVersion != ep.ResourceVersion {
 		t.Fatalf("Endpoints resourceVersion %s -> %v (err %v); want unchanged", ep.ResourceVersion, now, err)
 	}
-	t.Logf("100 status updates, then %v resync syncs of %d pools: 0 writes, Endpoints resourceVersion still %s",
-		unchangedAfter-unchangedBefore, len(pools.Items), ep.ResourceVersion)
+	// The watch's first event must be the change made now: had churn or a
+	// resync written, an earlier event would come first.
+	setLeaders(t, "quietwrites", leaders("z2=10.9.0.2"))
+	ev := nextEvent(t, w, 30*time.Second)
+	if got, ok := ev.Object.(*corev1.Endpoints); !ok || ev.Type != watch.Modified || endpointsLeaders(got) != "z2/10.9.0.2" {
+		t.Fatalf("first Endpoints event after status churn and two resyncs: %s %v, want MODIFIED with z2/10.9.0.2", ev.Type, ev.Object)
+	}
+	t.Logf("100 status updates, then two resyncs (%v pool syncs): 0 writes, Endpoints resourceVersion still %s",
+		synced, ep.ResourceVersion)
 }
 
 // TestControllerRepairsAndDeletes: a hand edit is undone, a hand delete is
@@ -194,7 +188,7 @@ func TestControllerLeavesForeignObjects(t *testing.T) {
 	if event.InvolvedObject.UID != np.UID || event.Type != corev1.EventTypeWarning || !strings.Contains(event.Message, "not managed by leaderhub") {
 		t.Errorf("event = %+v", event)
 	}
-	time.Sleep(controllerResync + time.Second) // a resync must not touch it either
+	waitResyncs(t, lh, 1) // a resync must not touch it either
 	now, err := eps.Get(ctx, "leader-hub-foreign", metav1.GetOptions{})
 	if err != nil || now.ResourceVersion != foreign.ResourceVersion {
 		t.Fatalf("the foreign Endpoints changed: %v -> %v (%v)", foreign.ResourceVersion, now, err)
@@ -267,7 +261,7 @@ func TestControllerMetrics(t *testing.T) {
 // labels it managed-by=leaderhub; then leaderhub takes it over in place
 // (same object, no gap for YurtHubs watching it).
 func TestControllerAdoptsHandedOverConfigMap(t *testing.T) {
-	sharedView(t)
+	lh := sharedView(t)
 	ctx := testContext(t, time.Minute)
 	cms := kubeClient(t).CoreV1().ConfigMaps(viewNS)
 	upstream, err := cms.Create(ctx, &corev1.ConfigMap{
@@ -280,7 +274,8 @@ func TestControllerAdoptsHandedOverConfigMap(t *testing.T) {
 	t.Cleanup(func() { _ = cms.Delete(context.Background(), "leader-hub-adopted", metav1.DeleteOptions{}) })
 	createPool(t, "adopted", leaders("a1=10.15.0.1"))
 	waitEndpoints(t, viewNS, "leader-hub-adopted", "appeared", func(*corev1.Endpoints) bool { return true })
-	time.Sleep(controllerResync)
+	waitEvent(t, "adopted", "ObjectConflict")
+	waitResyncs(t, lh, 1)
 	if cm, _ := cms.Get(ctx, "leader-hub-adopted", metav1.GetOptions{}); cm.ResourceVersion != upstream.ResourceVersion {
 		t.Fatal("an unlabeled upstream ConfigMap was changed")
 	}
@@ -334,8 +329,8 @@ func TestControllerBadInput(t *testing.T) {
 // characters can have no upstream ConfigMap (its openyurt.io/configmap-name
 // label would hold the 66-character object name), but gets its view and
 // its Endpoints, one PoolNameTooLongForConfigMap Event, and no repeated
-// attempts: over 30 seconds (ten controller resyncs) the rejection and
-// error counters stay where they were and the Event is not repeated.
+// attempts: over three controller resyncs the rejection and error
+// counters stay where they were and the Event is not repeated.
 func TestControllerFormsFailIndependently(t *testing.T) {
 	lh := sharedView(t)
 	pool := "forms-" + strings.Repeat("x", 49)
@@ -343,7 +338,7 @@ func TestControllerFormsFailIndependently(t *testing.T) {
 		t.Fatalf("pool name is %d characters", len(pool))
 	}
 	name := "leader-hub-" + pool
-	createPool(t, pool, leaders("n1=10.17.0.1"))
+	np := createPool(t, pool, leaders("n1=10.17.0.1"))
 	waitEndpoints(t, viewNS, name, "appeared", func(ep *corev1.Endpoints) bool { return endpointsLeaders(ep) == "n1/10.17.0.1" })
 	if got := waitViewLeaders(t, pool, "n1/10.17.0.1"); got.Name != name {
 		t.Errorf("view object %q, want %q", got.Name, name)
@@ -359,15 +354,15 @@ func TestControllerFormsFailIndependently(t *testing.T) {
 	if rejectedBefore < 1 {
 		t.Fatalf("%s = %v, want the rejection counted", rejections, rejectedBefore)
 	}
-	time.Sleep(30 * time.Second)
+	waitResyncs(t, lh, 3)
 	if after := metricValue(t, lh, rejections); after != rejectedBefore {
-		t.Errorf("%s went from %v to %v in 30s with the pool unchanged", rejections, rejectedBefore, after)
+		t.Errorf("%s went from %v to %v over three resyncs with the pool unchanged", rejections, rejectedBefore, after)
 	}
 	if after := metricValue(t, lh, errorSyncs); after != errorsBefore {
-		t.Errorf("%s went from %v to %v in 30s: syncs are being retried", errorSyncs, errorsBefore, after)
+		t.Errorf("%s went from %v to %v over three resyncs: syncs are being retried", errorSyncs, errorsBefore, after)
 	}
 	list, err := kubeClient(t).CoreV1().Events("default").List(testContext(t, 10*time.Second), metav1.ListOptions{
-		FieldSelector: "involvedObject.name=" + pool + ",reason=PoolNameTooLongForConfigMap"})
+		FieldSelector: poolEvents(np, "PoolNameTooLongForConfigMap")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,8 +40,11 @@ type clusterEnv struct {
 	rbac string
 }
 
-// electionDeadline is the view's --election-deadline.
-const electionDeadline = 3 * time.Second
+// electionDeadline is the view's --election-deadline: long enough that a
+// leader the test writes by hand, a few requests after the election
+// started, ends it in time on a loaded machine; the failure case waits it
+// out.
+const electionDeadline = 15 * time.Second
 
 func startClusterEnv(t *testing.T, values, viewName string, viewArgs ...string) *clusterEnv {
 	t.Helper()
@@ -90,15 +93,18 @@ func startClusterEnv(t *testing.T, values, viewName string, viewArgs ...string) 
 }
 
 // startElector runs a leaderhub with only the hubleader elector, under a
-// lease of its own, as the chart's service account.
-func (e *clusterEnv) startElector(t *testing.T, name string) *framework.LeaderHub {
+// lease of its own, as the chart's service account (through kubeconfig, if
+// set), with extra flags.
+func (e *clusterEnv) startElector(t *testing.T, name, kubeconfig string, args ...string) *framework.LeaderHub {
 	t.Helper()
 	lh, err := e.cp.StartLeaderHub(testContext(t, time.Minute), framework.LeaderHubOptions{Name: name, SkipShippedRBAC: true,
-		Args: []string{"--controllers=hubleader", "--leader-elect-resource-name=leaderhub-elector-test",
-			"--leader-elect-retry-period=500ms", "--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s"}})
+		Kubeconfig: kubeconfig,
+		Args: append([]string{"--controllers=hubleader", "--leader-elect-resource-name=leaderhub-elector-test",
+			"--leader-elect-retry-period=500ms", "--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s"}, args...)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	framework.StopOnCleanup(t, lh.Process, 10*time.Second)
 	return lh
 }
 
@@ -291,6 +297,7 @@ func TestElection(t *testing.T) {
 	}
 	t.Run("tracked with leaders written by hand", e.testTrackedByHand)
 	t.Run("elector", e.testElector)
+	t.Run("elector against kube-apiserver's conflicts", e.testElectorConflicts)
 }
 
 func (e *clusterEnv) testTrackedByHand(t *testing.T) {
@@ -345,7 +352,7 @@ func (e *clusterEnv) testTrackedByHand(t *testing.T) {
 }
 
 func (e *clusterEnv) testElector(t *testing.T) {
-	elector := e.startElector(t, "leaderhub-elector")
+	elector := e.startElector(t, "leaderhub-elector", "")
 	var nodes []string
 	for i := 1; i <= 5; i++ {
 		nodes = append(nodes, fmt.Sprintf("rand-%d", i))
@@ -431,19 +438,22 @@ func (e *clusterEnv) testElector(t *testing.T) {
 	e.waitEvent(t, "rand", corev1.EventTypeNormal, hubleader.EventLeaderReplaced)
 
 	// The former leader recovers: it does not take its slot back, and the
-	// NodePool is not written at all.
-	rv := np.ResourceVersion
+	// NodePool is not written at all. Then a leader's InternalIP changes:
+	// republished with the new address. The elector handles Node changes
+	// in order, so once the address is republished it has handled the
+	// recovery, and that change is the one status write since.
+	writes := e.metric(t, elector, "leaderhub_hubleader_status_writes_total")
 	e.setReady(t, down, true)
-	time.Sleep(2 * time.Second)
-	if np = e.waitPool(t, "rand", "read", func(*appsv1beta2.NodePool) bool { return true }); np.ResourceVersion != rv {
-		t.Errorf("the recovered former leader caused a NodePool write: leaders %v", leaderNodes(np))
-	}
-
-	// A leader's InternalIP changes: republished with the new address.
 	e.updateNode(t, order[1], func(n *corev1.Node) { n.Status.Addresses[0].Address = "10.31.1.1" })
-	e.waitPool(t, "rand", "republished the new address", func(np *appsv1beta2.NodePool) bool {
+	np = e.waitPool(t, "rand", "republished the new address", func(np *appsv1beta2.NodePool) bool {
 		return slices.Contains(np.Status.LeaderEndpoints, appsv1beta2.Leader{NodeName: order[1], Address: "10.31.1.1"})
 	})
+	if got := leaderNodes(np); !slices.Equal(got, wantAfter) {
+		t.Errorf("leaders %v after the former leader recovered, want %v", got, wantAfter)
+	}
+	if after := e.metric(t, elector, "leaderhub_hubleader_status_writes_total"); after != writes+1 {
+		t.Errorf("%v NodePool status writes for a recovered former leader and one address change, want 1", after-writes)
+	}
 
 	// A leader's Node moves to another pool: it stops being a leader. The
 	// open slot goes to the best candidate, which is the recovered former
@@ -456,18 +466,21 @@ func (e *clusterEnv) testElector(t *testing.T) {
 		t.Errorf("leaders %v, want %v", got, want)
 	}
 
-	// 100 heartbeat-only Node status updates: no NodePool write.
-	rv = np.ResourceVersion
-	writes := e.metric(t, elector, "leaderhub_hubleader_status_writes_total")
+	// 100 heartbeat-only Node status updates: no NodePool write. A change
+	// the elector must publish comes last; once it is published, the
+	// heartbeats before it have been handled, and it is the only write.
+	writes = e.metric(t, elector, "leaderhub_hubleader_status_writes_total")
 	for i := range 100 {
 		e.updateNode(t, nodes[i%len(nodes)], func(n *corev1.Node) { n.Status.Conditions[0].LastHeartbeatTime = metav1.Now() })
 	}
-	time.Sleep(2 * time.Second)
-	np = e.waitPool(t, "rand", "read", func(*appsv1beta2.NodePool) bool { return true })
-	if np.ResourceVersion != rv || e.metric(t, elector, "leaderhub_hubleader_status_writes_total") != writes {
-		t.Errorf("100 heartbeats wrote the NodePool (resourceVersion %s -> %s)", rv, np.ResourceVersion)
+	e.updateNode(t, order[1], func(n *corev1.Node) { n.Status.Addresses[0].Address = "10.31.1.2" })
+	np = e.waitPool(t, "rand", "republished the address changed after the heartbeats", func(np *appsv1beta2.NodePool) bool {
+		return slices.Contains(np.Status.LeaderEndpoints, appsv1beta2.Leader{NodeName: order[1], Address: "10.31.1.2"})
+	})
+	if after := e.metric(t, elector, "leaderhub_hubleader_status_writes_total"); after != writes+1 {
+		t.Errorf("100 heartbeats and one address change made %v NodePool status writes, want 1", after-writes)
 	}
-	t.Logf("100 heartbeat-only Node updates: 0 NodePool writes (elector writes stayed at %v)", writes)
+	t.Logf("100 heartbeat-only Node updates and an address change: 1 NodePool write")
 
 	// LeaderReady transitions: more wanted than can lead, none can lead,
 	// election off, and back.
@@ -495,7 +508,7 @@ func (e *clusterEnv) testElector(t *testing.T) {
 		t.Errorf("leaders %v, want %v", got, want)
 	}
 	for _, l := range np.Status.LeaderEndpoints {
-		if l.NodeName == order[1] && l.Address != "10.31.1.1" || l.NodeName != order[1] && l.Address != ip(l.NodeName) {
+		if l.NodeName == order[1] && l.Address != "10.31.1.2" || l.NodeName != order[1] && l.Address != ip(l.NodeName) {
 			t.Errorf("leader %+v has the wrong address", l)
 		}
 	}
@@ -548,7 +561,7 @@ func (e *clusterEnv) testElector(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.setLeaders(t, "rand", nil)
-		elector = e.startElector(t, fmt.Sprintf("leaderhub-elector-%d", i))
+		elector = e.startElector(t, fmt.Sprintf("leaderhub-elector-%d", i), "")
 		np = e.waitPool(t, "rand", "elected after a restart", func(np *appsv1beta2.NodePool) bool { return len(np.Status.LeaderEndpoints) == 2 })
 		got := leaderNodes(np)
 		if sorted := slices.Sorted(slices.Values(got)); !slices.Equal(sorted, first) || previous != nil && !slices.Equal(got, previous) {
@@ -556,4 +569,99 @@ func (e *clusterEnv) testElector(t *testing.T) {
 		}
 		previous = got
 	}
+}
+
+// testElectorConflicts: the elector on the real API, where the fakes of the
+// unit tests stood in. Its NodePool watch goes through a gate. Another
+// writer's status fields survive every elector write; a NotReady leader is
+// kept for --leader-grace-period, then replaced; a leader whose Node is
+// deleted while the elector reads a stale NodePool gets kube-apiserver's
+// 409 Conflict for the elector's patch (resourceVersion precondition), which
+// writes nothing, and is replaced once the elector sees the pool again.
+func (e *clusterEnv) testElectorConflicts(t *testing.T) {
+	const pool, grace = "conflicts", 3 * time.Second
+	ctx := testContext(t, 3*time.Minute)
+	gate, err := e.cp.NewWatchGate(framework.LeaderHubServiceAccount, "system:serviceaccounts", "system:serviceaccounts:kube-system")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = gate.Close() })
+	kubeconfig := filepath.Join(t.TempDir(), "gate.kubeconfig")
+	if err := gate.WriteKubeconfig(kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	elector := e.startElector(t, "leaderhub-elector-gated", kubeconfig, "--leader-grace-period="+grace.String())
+	var nodes []string
+	for i := 1; i <= 4; i++ {
+		nodes = append(nodes, fmt.Sprintf("conflict-%d", i))
+		e.createNode(t, nodes[i-1], pool, fmt.Sprintf("10.33.0.%d", i), nil)
+	}
+	np := e.createElectionPool(t, pool, appsv1beta2.ElectionStrategyRandom, 1, nil)
+	order := rank(np.UID, nodes...)
+	np = e.waitPool(t, pool, "elected", hasReason(hubleader.ReasonLeadersElected))
+	if got := leaderNodes(np); !slices.Equal(got, order[:1]) {
+		t.Fatalf("leaders %v, want %v", got, order[:1])
+	}
+	othersFields := func(nodes ...string) func(*appsv1beta2.NodePoolStatus) {
+		return func(s *appsv1beta2.NodePoolStatus) { s.Nodes, s.ReadyNodeNum = nodes, 42 }
+	}
+	keptOthersFields := func(np *appsv1beta2.NodePool, nodes ...string) {
+		t.Helper()
+		if !slices.Equal(np.Status.Nodes, nodes) || np.Status.ReadyNodeNum != 42 {
+			t.Errorf("the elector's write changed another writer's status fields: nodes %v, readyNodeNum %d", np.Status.Nodes, np.Status.ReadyNodeNum)
+		}
+	}
+	if _, err := framework.UpdateNodePoolStatus(ctx, e.pools, pool, othersFields("written-by-another-controller")); err != nil {
+		t.Fatal(err)
+	}
+
+	// The leader goes NotReady: kept for the grace period, then replaced.
+	start := time.Now()
+	e.setReady(t, order[0], false)
+	np = e.waitPool(t, pool, "replaced the NotReady leader", func(np *appsv1beta2.NodePool) bool {
+		return slices.Equal(leaderNodes(np), order[1:2])
+	})
+	// The grace runs from the Ready condition's lastTransitionTime, which
+	// holds whole seconds: up to a second of it may have passed at start.
+	if waited := time.Since(start); waited < grace-time.Second {
+		t.Errorf("the NotReady leader was replaced %v after it went NotReady, within --leader-grace-period=%v", waited, grace)
+	}
+	keptOthersFields(np, "written-by-another-controller")
+
+	// The elector's NodePool watch held, another writer changes the pool,
+	// and the leader's Node is deleted: the elector elects on the stale
+	// pool and kube-apiserver refuses its patch.
+	const conflicts = `leaderhub_hubleader_syncs_total{result="conflict"}`
+	conflictsBefore := e.metric(t, elector, conflicts)
+	gate.Hold()
+	if _, err := framework.UpdateNodePoolStatus(ctx, e.pools, pool, othersFields("written-while-the-elector-looked-away")); err != nil {
+		t.Fatal(err)
+	}
+	if err := gate.WaitHeld(ctx); err != nil {
+		t.Fatalf("the elector never tried to resume its NodePool watch: %v", err)
+	}
+	if err := e.kube.CoreV1().Nodes().Delete(ctx, order[1], metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		return e.metric(t, elector, conflicts) > conflictsBefore, nil
+	})
+	if err != nil {
+		t.Fatalf("%s stayed at %v: the elector's patch of a stale NodePool was not refused\n%s", conflicts, conflictsBefore, elector.Process.Tail(4096))
+	}
+	np = e.waitPool(t, pool, "read", func(*appsv1beta2.NodePool) bool { return true })
+	if got := leaderNodes(np); !slices.Equal(got, order[1:2]) {
+		t.Errorf("leaders %v while every elector write conflicted, want %v unchanged", got, order[1:2])
+	}
+	keptOthersFields(np, "written-while-the-elector-looked-away")
+
+	// Once the elector sees the pool again, it replaces the deleted leader
+	// (order[0] is still NotReady) and keeps the other writer's change.
+	gate.Expire()
+	np = e.waitPool(t, pool, "replaced the deleted leader", func(np *appsv1beta2.NodePool) bool {
+		return slices.Equal(leaderNodes(np), order[2:3]) && hasReason(hubleader.ReasonLeadersElected)(np)
+	})
+	keptOthersFields(np, "written-while-the-elector-looked-away")
+	t.Logf("grace period held, then %v conflicts refused by kube-apiserver before the elector saw the pool again",
+		e.metric(t, elector, conflicts)-conflictsBefore)
 }

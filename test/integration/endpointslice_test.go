@@ -8,6 +8,7 @@ import (
 
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 )
 
@@ -36,7 +37,7 @@ func waitSlice(t *testing.T, ns, name, what string, cond func(*discoveryv1.Endpo
 // name left alone; a deleted pool's slices deleted by the controller, and
 // by the garbage collector when leaderhub is down.
 func TestControllerEndpointSliceForm(t *testing.T) {
-	const ns = "leaderhub-slices"
+	ns := freshNamespace(t, "leaderhub-slices")
 	lh := startInNamespace(t, "leaderhub-slices", ns, "--materialize=endpointslice", "--leader-elect=false",
 		"--controller-resync-period="+controllerResync.String())
 	ctx := testContext(t, 3*time.Minute)
@@ -78,11 +79,13 @@ func TestControllerEndpointSliceForm(t *testing.T) {
 	for i := range 100 {
 		churn(t, "sl", i)
 	}
-	time.Sleep(2*controllerResync + time.Second)
-	select {
-	case ev := <-w.ResultChan():
-		t.Fatalf("EndpointSlice watch got %s during status churn and resync", ev.Type)
-	default:
+	waitResyncs(t, lh, 2)
+	// The first event must be the change made now: had churn or a resync
+	// written, an earlier event would come first.
+	setLeaders(t, "sl", leaders("s1=10.15.0.1", "s2=10.15.0.2", "s4=10.15.0.4"))
+	ev := nextEvent(t, w, 30*time.Second)
+	if got, ok := ev.Object.(*discoveryv1.EndpointSlice); !ok || ev.Type != watch.Modified || sliceLeaders(got) != "s1/10.15.0.1,s2/10.15.0.2,s4/10.15.0.4" {
+		t.Fatalf("first EndpointSlice event after status churn and two resyncs: %s %v, want MODIFIED with s4 added", ev.Type, ev.Object)
 	}
 	w.Stop()
 	if writes := metricValue(t, lh, `leaderhub_controller_writes_total{form="endpointslice-ipv4",verb="create"}`); writes < 1 {
@@ -129,7 +132,7 @@ func TestControllerEndpointSliceForm(t *testing.T) {
 	t.Cleanup(func() { _ = slices.Delete(context.Background(), foreign.Name, metav1.DeleteOptions{}) })
 	createPool(t, "slforeign", leaders("f1=10.15.1.1"))
 	waitEvent(t, "slforeign", "ObjectConflict")
-	time.Sleep(controllerResync + time.Second)
+	waitResyncs(t, lh, 1)
 	if now, err := slices.Get(ctx, foreign.Name, metav1.GetOptions{}); err != nil || now.ResourceVersion != foreign.ResourceVersion {
 		t.Errorf("the foreign EndpointSlice changed: %v (%v)", now, err)
 	}

@@ -85,7 +85,11 @@ func (pw *poolWatchers) waitAll(t *testing.T, want map[string]string, timeout ti
 // never restarted.
 func TestKubeAPIServerRestart(t *testing.T) {
 	lh := sharedView(t)
-	pid := lh.Process.PID
+	const started = "process_start_time_seconds"
+	startedAt := metricValue(t, lh, started)
+	if startedAt == 0 {
+		t.Fatalf("leaderhub's /metrics has no %s", started)
+	}
 	pools := []string{"ft-0", "ft-1", "ft-2", "ft-3", "ft-4"}
 	want := map[string]string{}
 	for i, p := range pools {
@@ -103,9 +107,21 @@ func TestKubeAPIServerRestart(t *testing.T) {
 		setLeaders(t, p, leaders(fmt.Sprintf("b%d=10.30.%d.2", i, i)))
 		want[p] = fmt.Sprintf("b%d/10.30.%d.2", i, i)
 	}
+	// Every later test needs kube-apiserver: whatever happens here, it is
+	// running again when this test ends, before the other cleanups (which
+	// delete this test's pools) run.
+	t.Cleanup(func() {
+		if controlPlane.APIServer.Exited() {
+			if err := controlPlane.StartAPIServer(); err != nil {
+				t.Errorf("restoring kube-apiserver for the tests after this one: %v", err)
+			}
+		}
+	})
 	if err := controlPlane.StopAPIServer(); err != nil {
 		t.Fatal(err)
 	}
+	// Long enough for leaderhub's NodePool watch and the watchers'
+	// connections through it to notice, as in a real restart.
 	time.Sleep(3 * time.Second)
 	if err := controlPlane.StartAPIServer(); err != nil {
 		t.Fatal(err)
@@ -115,13 +131,16 @@ func TestKubeAPIServerRestart(t *testing.T) {
 		want[p] = fmt.Sprintf("c%d/10.30.%d.3", i, i)
 	}
 	watchers.waitAll(t, want, 2*time.Minute)
-	if lh.Process.Exited() || lh.Process.PID != pid {
-		t.Fatal("leaderhub restarted")
+	if lh.Process.Exited() {
+		t.Fatalf("leaderhub exited:\n%s", lh.Process.Tail(4096))
+	}
+	if now := metricValue(t, lh, started); now != startedAt {
+		t.Fatalf("leaderhub restarted: %s %v, was %v", started, now, startedAt)
 	}
 	if err := controlPlane.WaitAPIServiceAvailable(testContext(t, 2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("100 watchers converged after a kube-apiserver restart; leaderhub pid %d kept running", pid)
+	t.Logf("100 watchers converged after a kube-apiserver restart; leaderhub (pid %d) kept running", lh.Process.PID)
 }
 
 // TestLeaderhubRestart: leaderhub is stopped (by PID) and started again on
@@ -129,24 +148,18 @@ func TestKubeAPIServerRestart(t *testing.T) {
 // the informer converges, the unchanged pool's Endpoints see no write, and
 // the changed pool's exactly one.
 func TestLeaderhubRestart(t *testing.T) {
-	const ns = "leaderhub-restart"
-	port, err := framework.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ns := freshNamespace(t, "leaderhub-restart")
 	args := []string{"--leader-elect=false", "--namespace=" + ns}
+	port := 0 // the first start picks a free port; the restart takes it again
 	start := func() *framework.LeaderHub {
 		lh, err := controlPlane.StartLeaderHub(testContext(t, time.Minute), framework.LeaderHubOptions{Name: "leaderhub-restart", Port: port,
 			User: "controller-" + ns, Groups: []string{"system:masters"}, Args: args})
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = lh.Process.Stop(10 * time.Second) })
+		framework.StopOnCleanup(t, lh.Process, 10*time.Second)
+		port = lh.Port
 		return lh
-	}
-	if _, err := kubeClient(t).CoreV1().Namespaces().Create(testContext(t, 10*time.Second),
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
 	}
 	lh := start()
 	createPool(t, "rs-same", leaders("s1=10.31.0.1"))
@@ -207,7 +220,7 @@ func TestLeaderhubRestart(t *testing.T) {
 // TestSlowWatcherDropped: a watcher that stops reading is dropped while
 // another watcher keeps getting its events promptly.
 func TestSlowWatcherDropped(t *testing.T) {
-	const ns = "leaderhub-slow"
+	ns := freshNamespace(t, "leaderhub-slow")
 	lh := startInNamespace(t, "leaderhub-slow", ns, "--controllers=-materialize", "--watch-buffer=4")
 	big := make([]appsv1beta2.Leader, 1500)
 	for i := range big {
@@ -227,34 +240,7 @@ func TestSlowWatcherDropped(t *testing.T) {
 	}
 	waitAt(np.ResourceVersion)
 
-	// A client that opens a watch of everything over HTTP/1.1 with a tiny
-	// receive buffer, and never reads it.
-	tlsCfg, err := rest.TLSConfigFor(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsCfg.NextProtos, tlsCfg.ServerName = []string{"http/1.1"}, "127.0.0.1"
-	raw, err := net.Dial("tcp", lh.URL[len("https://"):])
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = raw.(*net.TCPConn).SetReadBuffer(4096)
-	conn := tls.Client(raw, tlsCfg)
-	defer conn.Close()
-	req, _ := http.NewRequest(http.MethodGet, lh.URL+"/apis/leaderhub.openyurt.io/v1alpha1/namespaces/"+ns+"/leaderhubs?watch=true&resourceVersion="+np.ResourceVersion, nil)
-	if err := req.Write(conn); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 16), req)
-	if err != nil {
-		t.Fatalf("slow watch: %v", err)
-	}
-	// Closing the connection first, so closing the body does not drain
-	// the watch through the 4 KiB buffer.
-	defer func() { _ = conn.Close(); _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("slow watch: %s", resp.Status)
-	}
+	openStalledWatch(t, cfg, lh, ns, np.ResourceVersion)
 	droppedBefore := metricValue(t, lh, "leaderhub_view_dropped_watchers_total")
 
 	// A healthy watcher of the small pool.
@@ -294,4 +280,40 @@ func TestSlowWatcherDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("slow watcher dropped after ~11 MB of events; the healthy watcher's slowest change took %v (write + delivery)", worst.Round(time.Millisecond))
+}
+
+// openStalledWatch opens a watch of every LeaderHub in ns from rv, directly
+// on lh, over HTTP/1.1 with a tiny receive buffer, and never reads it: a
+// client on a link that has stalled. The connection closes when the test
+// ends, or when the returned func is called.
+func openStalledWatch(t *testing.T, cfg *rest.Config, lh *framework.LeaderHub, ns, rv string) (closeConn func()) {
+	t.Helper()
+	tlsCfg, err := rest.TLSConfigFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCfg.NextProtos, tlsCfg.ServerName = []string{"http/1.1"}, "127.0.0.1"
+	raw, err := net.Dial("tcp", lh.URL[len("https://"):])
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = raw.(*net.TCPConn).SetReadBuffer(4096)
+	conn := tls.Client(raw, tlsCfg)
+	// Closing the connection first, so closing the body does not drain the
+	// watch through the 4 KiB buffer.
+	closeConn = func() { _ = conn.Close() }
+	t.Cleanup(closeConn)
+	req, _ := http.NewRequest(http.MethodGet, lh.URL+"/apis/leaderhub.openyurt.io/v1alpha1/namespaces/"+ns+"/leaderhubs?watch=true&resourceVersion="+rv, nil)
+	if err := req.Write(conn); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 16), req)
+	if err != nil {
+		t.Fatalf("stalled watch: %v", err)
+	}
+	t.Cleanup(func() { _ = resp.Body.Close() })
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("stalled watch: %s", resp.Status)
+	}
+	return closeConn
 }

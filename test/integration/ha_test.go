@@ -34,7 +34,7 @@ func leaseHolderPID(t *testing.T, ns string) int {
 // dies (SIGKILL, by PID) the other takes the lease over and repairs what
 // changed while nobody held it.
 func TestControllerHighAvailability(t *testing.T) {
-	const ns = "leaderhub-ha"
+	ns := freshNamespace(t, "leaderhub-ha")
 	election := []string{"--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=500ms"}
 	a := startInNamespace(t, "leaderhub-ha-a", ns, election...)
 	b := startInNamespace(t, "leaderhub-ha-b", ns, election...)
@@ -95,7 +95,7 @@ func TestControllerHighAvailability(t *testing.T) {
 // kube-controller-manager's garbage collector running, deleting a NodePool
 // deletes its Endpoints through the owner reference.
 func TestGarbageCollectionWithoutLeaderhub(t *testing.T) {
-	const ns = "leaderhub-gc"
+	ns := freshNamespace(t, "leaderhub-gc")
 	lh := startInNamespace(t, "leaderhub-gc", ns, "--leader-elect=false")
 	createPool(t, "gc", leaders("g1=10.14.0.1"))
 	waitEndpoints(t, ns, "leader-hub-gc", "appeared", func(ep *corev1.Endpoints) bool { return endpointsLeaders(ep) == "g1/10.14.0.1" })

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -189,7 +191,7 @@ func deleteWithGarbageCollector(t *testing.T, lh *framework.LeaderHub, pool, wha
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = kcm.Stop(10 * time.Second) }()
+	framework.StopOnCleanup(t, kcm, 10*time.Second)
 	if err := clientset(t).AppsV1beta2().NodePools().Delete(context.Background(), pool, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -271,13 +273,57 @@ func seriesValue(t *testing.T, page, series string) float64 {
 	return v
 }
 
-// waitEvent waits for an Event with reason on the NodePool called pool.
+// sumSeries adds up every series of one metric on a /metrics page.
+func sumSeries(t *testing.T, page, metric string) float64 {
+	t.Helper()
+	var sum float64
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(metric) + `(?:\{[^}]*\})? ([0-9.e+-]+)$`)
+	for _, m := range re.FindAllStringSubmatch(page, -1) {
+		v, err := strconv.ParseFloat(m[1], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum += v
+	}
+	return sum
+}
+
+// waitResyncs waits until lh's materialize controller has started rounds
+// more resyncs and synced at least rounds times the pools it manages since
+// the call. A "nothing was written" check means something only once the
+// resyncs that would have written have run; sleeping for a resync period
+// proves nothing on a loaded machine. It returns the number of syncs seen.
+func waitResyncs(t *testing.T, lh *framework.LeaderHub, rounds int) float64 {
+	t.Helper()
+	const resyncs = `leaderhub_controller_resyncs_total{controller="materialize"}`
+	page := scrape(t, lh)
+	resyncs0, syncs0 := seriesValue(t, page, resyncs), sumSeries(t, page, "leaderhub_controller_syncs_total")
+	want := float64(rounds) * seriesValue(t, page, "leaderhub_controller_managed_pools")
+	var synced float64
+	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, time.Duration(rounds)*controllerResync+time.Minute, true,
+		func(context.Context) (bool, error) {
+			page := scrape(t, lh)
+			synced = sumSeries(t, page, "leaderhub_controller_syncs_total") - syncs0
+			return seriesValue(t, page, resyncs)-resyncs0 >= float64(rounds) && synced >= want, nil
+		})
+	if err != nil {
+		t.Fatalf("the controller did not run %d resyncs of %v pool syncs (%v syncs seen)", rounds, want, synced)
+	}
+	return synced
+}
+
+// waitEvent waits for an Event with reason on the NodePool called pool, as
+// it is now: Events of an earlier pool of that name (an earlier run, with
+// go test -count=2) do not count.
 func waitEvent(t *testing.T, pool, reason string) *corev1.Event {
 	t.Helper()
+	np, err := clientset(t).AppsV1beta2().NodePools().Get(testContext(t, 10*time.Second), pool, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var event *corev1.Event
-	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		list, err := kubeClient(t).CoreV1().Events("default").List(ctx, metav1.ListOptions{
-			FieldSelector: "involvedObject.name=" + pool + ",reason=" + reason})
+	err = wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		list, err := kubeClient(t).CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: poolEvents(np, reason)})
 		if err != nil || len(list.Items) == 0 {
 			return false, nil
 		}
@@ -288,6 +334,11 @@ func waitEvent(t *testing.T, pool, reason string) *corev1.Event {
 		t.Fatalf("no %s Event on NodePool %s", reason, pool)
 	}
 	return event
+}
+
+// poolEvents selects the Events with reason about this NodePool (by UID).
+func poolEvents(np *appsv1beta2.NodePool, reason string) string {
+	return "involvedObject.name=" + np.Name + ",involvedObject.uid=" + string(np.UID) + ",reason=" + reason
 }
 
 // clientset is an admin NodePool clientset (JSON: NodePools are a custom
@@ -312,20 +363,44 @@ func get(t *testing.T, client *http.Client, url string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-// startInNamespace runs a leaderhub that materializes into its own namespace
-// (so it does not meet the shared one's controller), as a privileged user.
+var (
+	namespacesMu   sync.Mutex
+	namespaceRuns = map[string]int{}
+)
+
+// freshNamespace creates a namespace for one run of a test and returns its
+// name: base the first time, base-2, base-3 on later runs in the same
+// process (go test -count=2). The shared control plane runs no namespace
+// controller, so a namespace cannot be deleted; a fresh one per run keeps
+// one run's objects out of the next.
+func freshNamespace(t *testing.T, base string) string {
+	t.Helper()
+	namespacesMu.Lock()
+	namespaceRuns[base]++
+	ns := base
+	if n := namespaceRuns[base]; n > 1 {
+		ns = fmt.Sprintf("%s-%d", base, n)
+	}
+	namespacesMu.Unlock()
+	if _, err := kubeClient(t).CoreV1().Namespaces().Create(testContext(t, 10*time.Second),
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
+// startInNamespace runs a leaderhub that materializes into a namespace of
+// the test's own (so it does not meet the shared one's controller), as a
+// privileged user.
 func startInNamespace(t *testing.T, name, ns string, args ...string) *framework.LeaderHub {
 	t.Helper()
 	ctx := testContext(t, 2*time.Minute)
-	if _, err := kubeClient(t).CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
-		t.Fatal(err)
-	}
 	lh, err := controlPlane.StartLeaderHub(ctx, framework.LeaderHubOptions{Name: name, User: "controller-" + ns, Groups: []string{"system:masters"},
 		Args: append([]string{"--namespace=" + ns}, args...)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = lh.Process.Stop(10 * time.Second) })
+	framework.StopOnCleanup(t, lh.Process, 10*time.Second)
 	return lh
 }
 
@@ -352,18 +427,24 @@ func waitViewLeaders(t *testing.T, pool, want string) *v1alpha1.LeaderHub {
 // ends (its logs shown if the test failed).
 func startOwnControlPlane(t *testing.T, ctx context.Context, opts framework.Options) *framework.ControlPlane {
 	t.Helper()
-	opts.Dir = t.TempDir()
+	dir, err := os.MkdirTemp("", "leaderhub-"+strings.ReplaceAll(t.Name(), "/", "_")+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Dir = dir
 	cp, err := framework.Start(ctx, opts)
 	if err != nil {
-		t.Fatalf("starting control plane: %v", err)
+		t.Fatalf("starting control plane: %v (logs kept in %s)", err, dir)
 	}
 	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("control plane logs:\n%s", cp.Logs(16384))
-		}
 		if err := cp.Stop(); err != nil {
 			t.Errorf("stopping control plane: %v", err)
 		}
+		if t.Failed() {
+			t.Logf("control plane logs (all kept in %s):\n%s", dir, cp.Logs(16384))
+			return
+		}
+		os.RemoveAll(dir)
 	})
 	return cp
 }

@@ -2,8 +2,6 @@ package integration
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -26,7 +24,7 @@ func startNotReady(t *testing.T, ctx context.Context, opts framework.LeaderHubOp
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = lh.Process.Stop(10 * time.Second) })
+	framework.StopOnCleanup(t, lh.Process, 10*time.Second)
 	client, err := lh.HTTPClient()
 	if err != nil {
 		t.Fatal(err)
@@ -40,61 +38,45 @@ func startNotReady(t *testing.T, ctx context.Context, opts framework.LeaderHubOp
 func TestReadyOnlyAfterNodePoolsSynced(t *testing.T) {
 	ctx := testContext(t, 2*time.Minute)
 	const user = "leaderhub-without-nodepools"
-	kube, err := controlPlane.KubeClient()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Everything but NodePools: delegated authentication and authorization.
-	for _, rb := range []*rbacv1.ClusterRoleBinding{
-		{ObjectMeta: metav1.ObjectMeta{Name: user + "-auth-delegator"},
-			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "system:auth-delegator"},
-			Subjects: []rbacv1.Subject{{Kind: "User", Name: user}}},
-	} {
-		if _, err := kube.RbacV1().ClusterRoleBindings().Create(ctx, rb, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createClusterRoleBinding(t, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user + "-auth-delegator"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "system:auth-delegator"},
+		Subjects: []rbacv1.Subject{{Kind: "User", Name: user}}})
 	// And the controller's objects and lease, in leaderhub's namespace.
 	for _, role := range []string{"extension-apiserver-authentication-reader", "leaderhub"} {
-		if _, err := kube.RbacV1().RoleBindings("kube-system").Create(ctx, &rbacv1.RoleBinding{
+		createRoleBinding(t, "kube-system", &rbacv1.RoleBinding{
 			ObjectMeta: metav1.ObjectMeta{Name: user + "-" + role},
 			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: role},
-			Subjects:   []rbacv1.Subject{{Kind: "User", Name: user}},
-		}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+			Subjects:   []rbacv1.Subject{{Kind: "User", Name: user}}})
 	}
 	lh, client := startNotReady(t, ctx, framework.LeaderHubOptions{Name: "leaderhub-unsynced", User: user})
-	// Live, but not ready, for several seconds.
-	deadline := time.Now().Add(5 * time.Second)
-	live := false
-	for time.Now().Before(deadline) {
-		if resp, err := client.Get(lh.URL + "/livez"); err == nil {
-			resp.Body.Close()
-			live = live || resp.StatusCode == http.StatusOK
+	// Live, and then not ready, with the reason, for as long as we look.
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		resp, err := client.Get(lh.URL + "/livez")
+		if err != nil {
+			return false, nil
 		}
-		if live {
-			code, body := get(t, client, lh.URL+"/readyz?verbose")
-			if code == http.StatusOK {
-				t.Fatalf("ready before it could list NodePools:\n%s", body)
-			}
-			if !strings.Contains(body, "[-]nodepool-view-synced failed") {
-				t.Fatalf("/readyz does not say the view is unsynced:\n%s", body)
-			}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if err != nil {
+		t.Fatalf("leaderhub never became live:\n%s", lh.Process.Tail(4096))
+	}
+	for range 8 {
+		code, body := get(t, client, lh.URL+"/readyz?verbose")
+		if code == http.StatusOK {
+			t.Fatalf("ready before it could list NodePools:\n%s", body)
+		}
+		if !strings.Contains(body, "[-]nodepool-view-synced failed") {
+			t.Fatalf("/readyz does not say the view is unsynced:\n%s", body)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	if !live {
-		t.Fatalf("leaderhub never became live:\n%s", lh.Process.Tail(4096))
-	}
 
-	if _, err := kube.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+	createClusterRoleBinding(t, &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: user + "-nodepools"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "leaderhub"},
-		Subjects:   []rbacv1.Subject{{Kind: "User", Name: user}},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+		Subjects:   []rbacv1.Subject{{Kind: "User", Name: user}}})
 	if err := lh.WaitReady(ctx); err != nil {
 		t.Fatalf("not ready after NodePools became listable: %v", err)
 	}
@@ -114,80 +96,116 @@ func TestMetricsServed(t *testing.T) {
 	}
 }
 
-// TestReadyOnlyWhenTheControllerCanRun: a leaderhub that may not create the
-// controller's Lease serves the view but is not ready, the named check says
-// so, and its log says why; once RBAC allows it, it becomes ready without a
-// restart.
-func TestReadyOnlyWhenTheControllerCanRun(t *testing.T) {
+// TestLeaseErrorsKeepTheViewReady: a leaderhub that may not read or write
+// the controller's Lease is ready all the same and serves the view (every
+// replica reads the same Lease, so one RBAC or API error must not take them
+// all, and the APIService, out of service); it runs no controller,
+// leaderhub_controller_lease_failing and its log say why, and once RBAC
+// allows the Lease it takes it and runs the controllers, without a restart.
+func TestLeaseErrorsKeepTheViewReady(t *testing.T) {
 	ctx := testContext(t, 2*time.Minute)
-	const user, ns = "leaderhub-without-leases", "readyz-lease"
+	const user = "leaderhub-without-leases"
+	ns := freshNamespace(t, "readyz-lease")
 	kube := kubeClient(t)
-	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	subjects := []rbacv1.Subject{{Kind: "User", Name: user}}
 	for _, role := range []string{"system:auth-delegator", "leaderhub"} {
-		if _, err := kube.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		createClusterRoleBinding(t, &rbacv1.ClusterRoleBinding{
 			ObjectMeta: metav1.ObjectMeta{Name: user + "-" + role},
 			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role},
-			Subjects:   subjects}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+			Subjects:   subjects})
 	}
-	if _, err := kube.RbacV1().RoleBindings("kube-system").Create(ctx, &rbacv1.RoleBinding{
+	createRoleBinding(t, "kube-system", &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: user + "-auth-reader"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "extension-apiserver-authentication-reader"},
-		Subjects:   subjects}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+		Subjects:   subjects})
 	// Its objects, but no Leases.
 	if _, err := kube.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "objects-only"},
 		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"endpoints", "configmaps"},
 			Verbs: []string{"get", "list", "watch", "create", "update", "delete"}}}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kube.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "objects-only"},
-		RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "objects-only"}, Subjects: subjects},
-		metav1.CreateOptions{}); err != nil {
+	createRoleBinding(t, ns, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "objects-only"},
+		RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "objects-only"}, Subjects: subjects})
+	lh, err := controlPlane.StartLeaderHub(ctx, framework.LeaderHubOptions{Name: "leaderhub-no-lease", User: user,
+		Args: []string{"--namespace=" + ns, "--leader-elect-retry-period=500ms"}})
+	if err != nil {
+		t.Fatalf("not ready without the controller lease: %v", err)
+	}
+	framework.StopOnCleanup(t, lh.Process, 10*time.Second)
+	client, err := lh.HTTPClient()
+	if err != nil {
 		t.Fatal(err)
 	}
-	lh, client := startNotReady(t, ctx, framework.LeaderHubOptions{Name: "leaderhub-no-lease", User: user, Args: []string{"--namespace=" + ns}})
-	var body string
-	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		resp, err := client.Get(lh.URL + "/readyz?verbose")
-		if err != nil {
-			return false, nil // not serving yet
-		}
-		raw, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		body = string(raw)
-		if resp.StatusCode == http.StatusOK {
-			return false, fmt.Errorf("ready though it cannot take the controller lease:\n%s", body)
-		}
-		// Everything else is ready: only the lease is missing.
-		return strings.Contains(body, "[-]controller-lease failed") && strings.Contains(body, "[+]nodepool-view-synced ok") &&
-			strings.Contains(body, "[+]controller-caches-synced ok"), nil
+	if code, body := get(t, client, lh.URL+"/readyz?verbose"); code != http.StatusOK || strings.Contains(body, "lease") {
+		t.Errorf("/readyz without the controller lease: %d\n%s", code, body)
+	}
+	const failing, leader = "leaderhub_controller_lease_failing", "leaderhub_controller_leader"
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		return metricValue(t, lh, failing) == 1, nil
 	})
 	if err != nil {
-		t.Fatalf("/readyz does not name the lease as what is missing: %v\n%s", err, body)
+		t.Fatalf("%s never became 1 without RBAC for Leases", failing)
 	}
-	if log := lh.Process.Tail(1 << 20); !strings.Contains(log, "controller-lease") || !strings.Contains(log, "forbidden") {
-		t.Errorf("the log does not say why the lease check fails:\n%s", lh.Process.Tail(4096))
+	if v := metricValue(t, lh, leader); v != 0 {
+		t.Errorf("%s = %v without the lease", leader, v)
+	}
+	if log := lh.Process.Tail(1 << 20); !strings.Contains(log, "Cannot read or write the controller lease") || !strings.Contains(log, "forbidden") {
+		t.Errorf("the log does not say why the controllers do not run:\n%s", lh.Process.Tail(4096))
+	}
+	// It serves the view meanwhile.
+	np := createPool(t, "nolease", leaders("nl=10.18.0.1"))
+	cfg, err := lh.RESTConfigFor(controlPlane, "lease-viewer", "system:masters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leaderHubClient(t, cfg).LeaderhubV1alpha1().LeaderHubs(viewNS).List(ctx,
+		metav1.ListOptions{ResourceVersion: np.ResourceVersion}); err != nil {
+		t.Errorf("the view without the controller lease: %v", err)
 	}
 
-	if _, err := kube.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "leaderhub"},
-		RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "leaderhub-leases"}, Subjects: subjects},
-		metav1.CreateOptions{}); err != nil {
+	createClusterRole(t, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "leaderhub-leases"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}}}})
+	createRoleBinding(t, ns, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "leaderhub"},
+		RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "leaderhub-leases"}, Subjects: subjects})
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		return metricValue(t, lh, failing) == 0 && metricValue(t, lh, leader) == 1, nil
+	})
+	if err != nil {
+		t.Fatalf("once the lease was allowed: %s %v, %s %v; want 0 and 1", failing, metricValue(t, lh, failing), leader, metricValue(t, lh, leader))
+	}
+	waitEndpoints(t, ns, "leader-hub-nolease", "written once the controllers ran", func(ep *corev1.Endpoints) bool {
+		return endpointsLeaders(ep) == "nl/10.18.0.1"
+	})
+}
+
+// createClusterRoleBinding, createClusterRole and createRoleBinding create
+// RBAC objects that the test deletes when it ends, so a later run (go test
+// -count=2) can create them again.
+func createClusterRoleBinding(t *testing.T, b *rbacv1.ClusterRoleBinding) {
+	t.Helper()
+	client := kubeClient(t).RbacV1().ClusterRoleBindings()
+	if _, err := client.Create(testContext(t, 10*time.Second), b, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kube.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "leaderhub-leases"},
-		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}}}},
-		metav1.CreateOptions{}); err != nil {
+	t.Cleanup(func() { _ = client.Delete(context.Background(), b.Name, metav1.DeleteOptions{}) })
+}
+
+func createClusterRole(t *testing.T, r *rbacv1.ClusterRole) {
+	t.Helper()
+	client := kubeClient(t).RbacV1().ClusterRoles()
+	if _, err := client.Create(testContext(t, 10*time.Second), r, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := lh.WaitReady(ctx); err != nil {
-		t.Fatalf("not ready once the lease was allowed: %v", err)
+	t.Cleanup(func() { _ = client.Delete(context.Background(), r.Name, metav1.DeleteOptions{}) })
+}
+
+func createRoleBinding(t *testing.T, ns string, b *rbacv1.RoleBinding) {
+	t.Helper()
+	client := kubeClient(t).RbacV1().RoleBindings(ns)
+	if _, err := client.Create(testContext(t, 10*time.Second), b, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = client.Delete(context.Background(), b.Name, metav1.DeleteOptions{}) })
 }
 
 // TestMisconfigurationExitsAtStart: a configuration that cannot work (a

@@ -73,7 +73,7 @@ func TestViewRelistEndsNoWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = lh.Process.Stop(10 * time.Second) })
+	framework.StopOnCleanup(t, lh.Process, 10*time.Second)
 
 	var names []string
 	for i := 0; i < pools; i++ {

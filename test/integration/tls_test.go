@@ -93,7 +93,7 @@ func servedSerial(t *testing.T, lh *framework.LeaderHub) string {
 // TestServingCertificateReload: replacing the serving certificate files
 // changes what leaderhub serves, without a restart.
 func TestServingCertificateReload(t *testing.T) {
-	lh := startInNamespace(t, "leaderhub-certs", "leaderhub-certs", "--controllers=-materialize")
+	lh := startInNamespace(t, "leaderhub-certs", freshNamespace(t, "leaderhub-certs"), "--controllers=-materialize")
 	before := servedSerial(t, lh)
 	certPEM, keyPEM, err := lh.CA.IssuePEM(framework.CertSpec{CommonName: "leaderhub-rotated", Server: true,
 		DNSNames: []string{"leaderhub.kube-system.svc", "localhost"}, IPs: []net.IP{net.ParseIP("127.0.0.1")}})

@@ -13,6 +13,8 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	componentbaseconfig "k8s.io/component-base/config"
 	"k8s.io/klog/v2"
+
+	"github.com/leaderhub/leaderhub/pkg/instancemetrics"
 )
 
 // newLease builds the controller lease's elector configuration: while this
@@ -59,8 +61,13 @@ func newLease(kube kubernetes.Interface, cfg componentbaseconfig.LeaderElectionC
 }
 
 // observedLock is a resource lock that remembers whether its last use
-// failed, for the controller-lease readiness check. A missing lease (before
+// failed, for leaderhub_controller_lease_failing. A missing lease (before
 // the first replica creates it) and a lost race are not failures.
+//
+// It is not a readiness check: every replica reads the same Lease, so one
+// RBAC or API error would make all of them unready, and the APIService with
+// them, while the view needs no lease. The NoControllerLeader alert and
+// this gauge report it instead.
 type observedLock struct {
 	resourcelock.Interface
 	mu  sync.Mutex
@@ -72,11 +79,30 @@ func (l *observedLock) observe(err error) error {
 	defer l.mu.Unlock()
 	switch {
 	case err == nil, apierrors.IsNotFound(err), apierrors.IsConflict(err), apierrors.IsAlreadyExists(err):
+		if l.err != nil {
+			klog.InfoS("The controller lease can be read and written again", "lease", l.Describe())
+		}
 		l.err = nil
 	default:
+		if l.err == nil {
+			klog.ErrorS(err, "Cannot read or write the controller lease; this replica serves the view but runs no controller until it can",
+				"lease", l.Describe())
+		}
 		l.err = err
 	}
 	return err
+}
+
+// metrics is the gauge that reports the last failure.
+func (l *observedLock) metrics() *instancemetrics.Gauges {
+	return instancemetrics.NewGauges(instancemetrics.Gauge{Namespace: "leaderhub", Subsystem: "controller", Name: "lease_failing",
+		Help: "1 while this replica's last read or write of the controller Lease failed (RBAC, API errors); 0 otherwise.",
+		Value: func() float64 {
+			if l.lastError() != nil {
+				return 1
+			}
+			return 0
+		}})
 }
 
 func (l *observedLock) lastError() error {

@@ -20,9 +20,10 @@ func (f fakeLock) Get(context.Context) (*resourcelock.LeaderElectionRecord, []by
 	return nil, nil, f.err
 }
 func (f fakeLock) Update(context.Context, resourcelock.LeaderElectionRecord) error { return f.err }
+func (f fakeLock) Describe() string                                                { return "kube-system/fake" }
 
 // TestObservedLock: a missing lease and a lost race are normal; other
-// failures are what the controller-lease check reports, until a success.
+// failures are what leaderhub_controller_lease_failing reports, until a success.
 func TestObservedLock(t *testing.T) {
 	gr := schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}
 	for _, tc := range []struct {

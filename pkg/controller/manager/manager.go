@@ -25,6 +25,7 @@ import (
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/controller/hubleader"
 	"github.com/leaderhub/leaderhub/pkg/controller/materialize"
+	"github.com/leaderhub/leaderhub/pkg/controller/runner"
 	"github.com/leaderhub/leaderhub/pkg/election"
 	"github.com/leaderhub/leaderhub/pkg/feed"
 	openyurtclient "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned"
@@ -73,6 +74,7 @@ func New(restConfig *rest.Config, cfg Config, view *viewstore.Store) (*Manager, 
 	}
 	tracker := election.NewTracker(nodes.Reader(), election.Options{Deadline: cfg.ElectionDeadline})
 	tracker.RegisterMetrics(instancemetrics.Legacy())
+	runner.RegisterMetrics(instancemetrics.Legacy())
 	if err := nodes.AddHandler(tracker.NodeHandler()); err != nil {
 		return nil, fmt.Errorf("feeding the election tracker: %w", err)
 	}
@@ -97,8 +99,10 @@ func (m *Manager) Nodes() feed.NodeReader { return m.nodes.Reader() }
 func (m *Manager) NodesSynced() bool { return m.nodes.HasSynced() }
 
 // ReadyzChecks are what a replica needs, besides the view, before it is
-// ready: the tracker judging, and with controllers their object caches
-// synced and the controller lease readable and writable (held or not).
+// ready: the tracker judging and, with controllers, their object caches
+// synced. The controller lease is not one of them: a Lease that cannot be
+// read or written (leaderhub_controller_lease_failing) must not take every
+// replica, and the view with them, out of service.
 func (m *Manager) ReadyzChecks() []healthz.HealthChecker {
 	var checks []healthz.HealthChecker
 	if m.controllers != nil {
@@ -205,6 +209,7 @@ func newControllers(restConfig *rest.Config, cfg Config, view *viewstore.Store, 
 		if c.lease, c.leaseLock, err = newLease(kube, cfg.Lease, c.runControllers); err != nil {
 			return nil, err
 		}
+		instancemetrics.Legacy().CustomMustRegister(c.leaseLock.metrics())
 	}
 	return c, nil
 }
@@ -221,14 +226,6 @@ func (c *controllers) readyzChecks() []healthz.HealthChecker {
 		}
 		return nil
 	})}
-	if c.leaseLock != nil {
-		checks = append(checks, healthz.NamedCheck("controller-lease", func(*http.Request) error {
-			if err := c.leaseLock.lastError(); err != nil {
-				return fmt.Errorf("the controller lease %s cannot be read or written: %w", c.leaseLock.Describe(), err)
-			}
-			return nil
-		}))
-	}
 	return checks
 }
 

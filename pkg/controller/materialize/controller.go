@@ -380,7 +380,8 @@ type poolTotals struct {
 }
 
 // totals counts, over the source's current states, the pools whose objects
-// the controller keeps, those without a valid leader, and the leader entries
+// the controller keeps, those with leader election on but no valid leader
+// (a pool with election off needs none), and the leader entries
 // left out; all 0 while the controller does not run. Counting at scrape
 // time keeps nothing per pool.
 func (c *Controller) totals() poolTotals {
@@ -393,7 +394,7 @@ func (c *Controller) totals() poolTotals {
 			return
 		}
 		t.managed++
-		if st.Pool.LeaderCount() == 0 {
+		if st.Pool.LeaderElection() && st.Pool.LeaderCount() == 0 {
 			t.withoutLeaders++
 		}
 		t.invalidLeaders += len(st.Invalid)

@@ -233,10 +233,14 @@ func TestControllerAgainstFakeAPI(t *testing.T) {
 		t.Errorf("%d writes for one leader change, want 1", n)
 	}
 
-	// The pool gauges count the source's pools when scraped.
-	pools.set(nodePool("leaderless"))
+	// The pool gauges count the source's pools when scraped; a pool with
+	// election off and no leaders is not missing any.
+	leaderless := nodePool("leaderless")
+	leaderless.Spec.EnableLeaderElection = true
+	pools.set(leaderless)
+	pools.set(nodePool("noelection"))
 	pools.set(nodePool("half", leader("ok", "10.0.0.7"), leader("bad", "not-an-ip")))
-	if got, want := c.totals(), (poolTotals{managed: 4, withoutLeaders: 1, invalidLeaders: 1}); got != want {
+	if got, want := c.totals(), (poolTotals{managed: 5, withoutLeaders: 1, invalidLeaders: 1}); got != want {
 		t.Errorf("totals = %+v, want %+v", got, want)
 	}
 }

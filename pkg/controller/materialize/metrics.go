@@ -60,9 +60,14 @@ func newControllerMetrics(c *Controller) *controllerMetrics {
 					}
 					return 0
 				}},
+			instancemetrics.Gauge{Namespace: "leaderhub", Subsystem: "controller", Name: "resync_period_seconds",
+				Help: "--controller-resync-period: every pool is synced at least this often while the controller runs, " +
+					"so last_successful_sync_timestamp_seconds is never older on a healthy leader with pools.",
+				Value: func() float64 { return c.opts.ResyncPeriod.Seconds() }},
 			gauge("managed_pools", "NodePools whose objects the controller keeps; 0 on a replica that does not run it.",
 				func(t poolTotals) int { return t.managed }),
-			gauge("pools_without_leaders", "Managed NodePools with no valid leader.",
+			gauge("pools_without_leaders", "Managed NodePools with leader election on and no valid leader "+
+				"(a pool with election off needs none).",
 				func(t poolTotals) int { return t.withoutLeaders }),
 			gauge("invalid_leader_addresses",
 				"Leader entries currently left out because their address or node name cannot be published.",

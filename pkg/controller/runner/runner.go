@@ -105,6 +105,7 @@ func (r *Runner) resync(ctx context.Context, enqueueAll func()) {
 				r.cfg.BeforeResync()
 			}
 			enqueueAll()
+			resyncs.WithLabelValues(r.cfg.Name).Inc()
 		}
 	}
 }

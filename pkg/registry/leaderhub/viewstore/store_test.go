@@ -50,6 +50,15 @@ func newSyncedStore(t *testing.T, opts Options, pools ...*appsv1beta2.NodePool) 
 	return s
 }
 
+// must fails the test when a store change was refused: a check that
+// nothing was heard or sent after a refused change would prove nothing.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func mustWatch(t *testing.T, s *Store, opts *metainternalversion.ListOptions) watch.Interface {
 	t.Helper()
 	w, err := s.Watch(context.Background(), ns, opts)
@@ -221,8 +230,8 @@ func TestFiltersPerWatcher(t *testing.T) {
 	}
 	defer otherNS.Stop()
 
-	_ = s.Update(nodePool("a", 12, "10.0.0.1"))
-	_ = s.Update(nodePool("b", 13, "10.0.0.2"))
+	must(t, s.Update(nodePool("a", 12, "10.0.0.1")))
+	must(t, s.Update(nodePool("b", 13, "10.0.0.2")))
 	if ev := next(t, byName); rvOf(ev) != "13" {
 		t.Errorf("name watcher got %s@%s, want the b change at 13", ev.Type, rvOf(ev))
 	}
@@ -258,7 +267,7 @@ func TestSlowWatcherIsDroppedOthersKeepUp(t *testing.T) {
 		}
 	}()
 	for i := 0; i < 20; i++ {
-		_ = s.Update(nodePool("a", uint64(11+i), fmt.Sprintf("10.0.0.%d", i+1)))
+		must(t, s.Update(nodePool("a", uint64(11+i), fmt.Sprintf("10.0.0.%d", i+1))))
 		time.Sleep(2 * time.Millisecond) // NodePool writes are paced by kube-apiserver, not a tight loop
 	}
 	select {
@@ -372,7 +381,7 @@ func TestRelistSendsTheDifference(t *testing.T) {
 		t.Errorf("after the relist: list at %s holds %v", list2.ResourceVersion, items)
 	}
 	w2 := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "40"})
-	_ = s.Update(nodePool("a", 41, "10.0.0.8"))
+	must(t, s.Update(nodePool("a", 41, "10.0.0.8")))
 	if ev := next(t, w2); rvOf(ev) != "41" {
 		t.Errorf("got %s@%s after relist, want 41", ev.Type, rvOf(ev))
 	}
@@ -464,20 +473,20 @@ func TestListenersHearWhatTheControllerNeeds(t *testing.T) {
 
 	churn := nodePool("a", 11, "10.0.0.1")
 	churn.Status.ReadyNodeNum = 7
-	_ = s.Update(churn)
+	must(t, s.Update(churn))
 	expectHeard("status churn")
 
-	_ = s.Update(nodePool("a", 12, "10.0.0.1", "not-an-ip"))
+	must(t, s.Update(nodePool("a", 12, "10.0.0.1", "not-an-ip")))
 	expectHeard("a leader left out", "a")
 	st, ok := s.State("a")
 	if !ok || !st.Published || len(st.Invalid) != 1 || st.Pool.LeaderCount() != 1 {
 		t.Errorf("State(a) = %+v, %v; want published with one leader and one left out", st, ok)
 	}
-	_ = s.Update(nodePool("a", 13, "10.0.0.1", "not-an-ip"))
+	must(t, s.Update(nodePool("a", 13, "10.0.0.1", "not-an-ip")))
 	expectHeard("the same leader left out again")
 
 	long := fmt.Sprintf("%064d", 0)
-	_ = s.Add(nodePool(long, 14, "10.0.0.2"))
+	must(t, s.Add(nodePool(long, 14, "10.0.0.2")))
 	expectHeard("an unpublishable pool", long)
 	if st, ok := s.State(long); !ok || st.Published || st.Unpublishable == nil || st.Unpublishable.Reason != projection.ReasonInvalidPoolName {
 		t.Errorf("State(long) = %+v, %v; want unpublished, InvalidPoolName", st, ok)
@@ -486,7 +495,7 @@ func TestListenersHearWhatTheControllerNeeds(t *testing.T) {
 		t.Errorf("PoolNames = %q, want both pools", names)
 	}
 
-	_ = s.Delete(nodePool("a", 15))
+	must(t, s.Delete(nodePool("a", 15)))
 	expectHeard("a delete", "a")
 	if _, ok := s.State("a"); ok {
 		t.Error("State(a) after the delete")
@@ -496,7 +505,7 @@ func TestListenersHearWhatTheControllerNeeds(t *testing.T) {
 	expectHeard("a relist that adds b and drops the long one", long, "b")
 
 	remove()
-	_ = s.Update(nodePool("b", 17, "10.0.0.4"))
+	must(t, s.Update(nodePool("b", 17, "10.0.0.4")))
 	expectHeard("after remove")
 }
 

@@ -92,7 +92,7 @@ func TestStopWhileFed(t *testing.T) {
 	}
 	next(t, w)
 	w.Stop()
-	_ = s.Update(nodePool("pool-000", 100, "10.0.9.9"))
+	must(t, s.Update(nodePool("pool-000", 100, "10.0.9.9")))
 	deadline := time.After(time.Second)
 	for {
 		select {
