@@ -364,7 +364,7 @@ func get(t *testing.T, client *http.Client, url string) (int, string) {
 }
 
 var (
-	namespacesMu   sync.Mutex
+	namespacesMu  sync.Mutex
 	namespaceRuns = map[string]int{}
 )
 

@@ -144,7 +144,9 @@ func TestYurtManagerControllers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { _ = kube.CoreV1().ConfigMaps("kube-system").Delete(context.Background(), cm.Name, metav1.DeleteOptions{}) })
+			t.Cleanup(func() {
+				_ = kube.CoreV1().ConfigMaps("kube-system").Delete(context.Background(), cm.Name, metav1.DeleteOptions{})
+			})
 
 			script := strings.Replace(snippet, `OFF="hubleaderconfig"`, fmt.Sprintf("OFF=%q", tc.off), 1)
 			cmd := exec.CommandContext(ctx, "bash", "-c", "set -o errexit -o nounset -o pipefail\n"+script)
