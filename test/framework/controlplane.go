@@ -2,8 +2,10 @@ package framework
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -40,6 +42,8 @@ type Options struct {
 	// Service endpoints (EndpointSlices) instead of its cluster IP, as
 	// --enable-aggregator-routing=true does in a cluster.
 	AggregatorRouting bool
+	// APIServerArgs are extra kube-apiserver flags, after the framework's.
+	APIServerArgs []string
 }
 
 // ControlPlane is a running etcd and kube-apiserver on loopback.
@@ -147,7 +151,7 @@ func Start(ctx context.Context, opts Options) (cp *ControlPlane, err error) {
 func (cp *ControlPlane) startAPIServer(opts Options) (err error) {
 	pki := filepath.Join(cp.Dir, PKIDir)
 	f := func(name string) string { return filepath.Join(pki, name) }
-	cp.APIServer, err = startProcess(cp.Dir, "kube-apiserver", filepath.Join(cp.BinDir, "kube-apiserver"), []string{
+	cp.APIServer, err = startProcess(cp.Dir, "kube-apiserver", filepath.Join(cp.BinDir, "kube-apiserver"), append([]string{
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(opts.APIServerPort),
@@ -172,7 +176,7 @@ func (cp *ControlPlane) startAPIServer(opts Options) (err error) {
 		"--profiling=" + strconv.FormatBool(opts.Profiling),
 		"--enable-aggregator-routing=" + strconv.FormatBool(opts.AggregatorRouting),
 		"--v=1",
-	}, opts.Detached)
+	}, opts.APIServerArgs...), opts.Detached)
 	if err != nil {
 		return err
 	}
@@ -321,6 +325,49 @@ func (cp *ControlPlane) Logs(n int64) string {
 		}
 	}
 	return b.String()
+}
+
+// CompactEtcd compacts etcd's history up to its current revision, as
+// kube-apiserver does every five minutes, and returns that revision: a watch
+// that resumes from before it gets 410 Expired from etcd.
+func (cp *ControlPlane) CompactEtcd(ctx context.Context) (int64, error) {
+	var rangeResp struct {
+		Header struct {
+			Revision string `json:"revision"`
+		} `json:"header"`
+	}
+	if err := etcdPost(ctx, cp.EtcdURL+"/v3/kv/range", `{"key":"AA=="}`, &rangeResp); err != nil {
+		return 0, err
+	}
+	rev, err := strconv.ParseInt(rangeResp.Header.Revision, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("etcd revision %q: %w", rangeResp.Header.Revision, err)
+	}
+	if err := etcdPost(ctx, cp.EtcdURL+"/v3/kv/compaction", fmt.Sprintf(`{"revision":"%d","physical":true}`, rev), nil); err != nil {
+		return 0, err
+	}
+	return rev, nil
+}
+
+// etcdPost calls etcd's JSON gateway.
+func etcdPost(ctx context.Context, url, body string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("etcd %s: %s: %s", url, resp.Status, raw)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(raw, out)
 }
 
 // FreePort returns a TCP port free on 127.0.0.1 at the time of the call.

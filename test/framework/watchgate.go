@@ -21,10 +21,11 @@ import (
 )
 
 // WatchGate is a proxy between one client (a leaderhub) and kube-apiserver
-// that can break the client's NodePool watch and make its resumption fail
-// as kube-apiserver does when the version is too old (410 Expired), so that
-// the client's reflector relists: what happens after a watch broke for
-// longer than kube-apiserver's watch cache window, on demand. Everything
+// that can break the client's NodePool watch and hold its resumption, then
+// either answer it as kube-apiserver does when the version is too old (410
+// Expired), so that the client's reflector relists (what happens after a
+// watch broke for longer than kube-apiserver's watch cache window, on
+// demand), or pass it on to kube-apiserver. Everything
 // else passes through. It listens on 127.0.0.1 over plain HTTP and speaks
 // to kube-apiserver as the user it was made for.
 type WatchGate struct {
@@ -35,11 +36,17 @@ type WatchGate struct {
 	mu sync.Mutex
 	// open cancels the NodePool watches in flight.
 	open map[*http.Request]context.CancelFunc
-	// held is closed to release the resumptions held meanwhile; nil while
-	// the gate is open.
-	held chan struct{}
+	// held is the current hold, nil while the gate is open.
+	held *hold
 	// holding counts the resumptions held now; expired, those answered 410.
 	holding, expired int
+}
+
+// hold holds NodePool watch resumptions until released is closed; then
+// they are answered 410 Expired, or passed to kube-apiserver if pass.
+type hold struct {
+	released chan struct{}
+	pass     bool
 }
 
 // NewWatchGate starts a gate to kube-apiserver for user.
@@ -92,7 +99,7 @@ func (g *WatchGate) handler(proxy http.Handler) http.Handler {
 			g.holding++
 			g.mu.Unlock()
 			select {
-			case <-held:
+			case <-held.released:
 			case <-req.Context().Done():
 				g.mu.Lock()
 				g.holding--
@@ -101,6 +108,11 @@ func (g *WatchGate) handler(proxy http.Handler) http.Handler {
 			}
 			g.mu.Lock()
 			g.holding--
+			if held.pass {
+				g.mu.Unlock()
+				g.forward(w, req, proxy)
+				return
+			}
 			g.expired++
 			g.mu.Unlock()
 			w.Header().Set("Content-Type", "application/json")
@@ -109,18 +121,23 @@ func (g *WatchGate) handler(proxy http.Handler) http.Handler {
 				req.URL.Query().Get("resourceVersion"), metav1.StatusReasonExpired)
 			return
 		}
-		ctx, cancel := context.WithCancel(req.Context())
-		defer cancel()
-		g.mu.Lock()
-		g.open[req] = cancel
-		g.mu.Unlock()
-		defer func() {
-			g.mu.Lock()
-			delete(g.open, req)
-			g.mu.Unlock()
-		}()
-		proxy.ServeHTTP(w, req.WithContext(ctx))
+		g.forward(w, req, proxy)
 	})
+}
+
+// forward passes a NodePool watch to kube-apiserver, cancellable by Hold.
+func (g *WatchGate) forward(w http.ResponseWriter, req *http.Request, proxy http.Handler) {
+	ctx, cancel := context.WithCancel(req.Context())
+	defer cancel()
+	g.mu.Lock()
+	g.open[req] = cancel
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		delete(g.open, req)
+		g.mu.Unlock()
+	}()
+	proxy.ServeHTTP(w, req.WithContext(ctx))
 }
 
 // Hold breaks the NodePool watches in flight and holds their resumptions
@@ -129,7 +146,7 @@ func (g *WatchGate) Hold() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.held == nil {
-		g.held = make(chan struct{})
+		g.held = &hold{released: make(chan struct{})}
 	}
 	for _, cancel := range g.open {
 		cancel()
@@ -148,11 +165,19 @@ func (g *WatchGate) WaitHeld(ctx context.Context) error {
 
 // Expire answers the held resumptions 410 Expired, so the client relists,
 // and opens the gate again.
-func (g *WatchGate) Expire() {
+func (g *WatchGate) Expire() { g.reopen(false) }
+
+// Release passes the held resumptions on to kube-apiserver, which answers
+// them as it would have (a resumption from a compacted version gets its
+// own 410, in the watch stream), and opens the gate again.
+func (g *WatchGate) Release() { g.reopen(true) }
+
+func (g *WatchGate) reopen(pass bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.held != nil {
-		close(g.held)
+		g.held.pass = pass
+		close(g.held.released)
 		g.held = nil
 	}
 }

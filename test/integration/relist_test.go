@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	openyurtclient "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned"
 	"github.com/leaderhub/leaderhub/test/framework"
 )
 
@@ -155,30 +156,6 @@ func TestViewRelistEndsNoWatch(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the watchers of the changed pools did not all get their change (expired resumptions: %d)\n%s", gate.Expired(), lh.Process.Tail(4096))
 	}
-	time.Sleep(3 * time.Second) // anything more, for anyone?
-	ended, wrong := 0, map[string]int{}
-	for _, rw := range watchers {
-		events, gone := rw.state()
-		if gone {
-			ended++
-		}
-		if strings.Join(events, ";") != strings.Join(want[rw.pool], ";") {
-			wrong[fmt.Sprintf("%s got %v", rw.pool, events)]++
-		}
-	}
-	if ended > 0 || len(wrong) > 0 {
-		t.Errorf("%d watchers ended; watchers with the wrong events: %v", ended, wrong)
-	}
-	if gate.Expired() < 1 {
-		t.Errorf("leaderhub's resumption was never expired: no relist was forced")
-	}
-	if got := metricValue(t, lh, "leaderhub_view_watchers"); got != pools*perPool {
-		t.Errorf("leaderhub_view_watchers = %v after the relist, want %d", got, pools*perPool)
-	}
-	if log := lh.Process.Tail(1 << 20); !strings.Contains(log, "NodePools relisted; sent the difference to watchers of the view") {
-		t.Errorf("leaderhub did not relist:\n%s", lh.Process.Tail(4096))
-	}
-
 	// A client that was away resumes from before the relist.
 	resumed, err := client.Watch(ctx, metav1.ListOptions{ResourceVersion: before})
 	if err != nil {
@@ -208,4 +185,151 @@ func TestViewRelistEndsNoWatch(t *testing.T) {
 	if strings.Join(got, ";") != strings.Join(wantResumed, ";") {
 		t.Errorf("resumed from before the relist: %v, want %v", got, wantResumed)
 	}
+
+	// Nothing more for anyone: every pool left changes once more, and each
+	// watcher's next event must be that change. A stray event would come
+	// before it in the watcher's ordered stream.
+	for i, pool := range names {
+		if pool == "rl-2" {
+			continue
+		}
+		setLeaders(t, pool, leaders(fmt.Sprintf("z%d=10.49.%d.9", i, i)))
+		want[pool] = append(want[pool], fmt.Sprintf("MODIFIED z%d/10.49.%d.9", i, i))
+	}
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		for _, rw := range watchers {
+			if events, gone := rw.state(); !gone && len(events) < len(want[rw.pool]) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Fatal("the watchers did not all get the last change of their pool")
+	}
+	ended, wrong := 0, map[string]int{}
+	for _, rw := range watchers {
+		events, gone := rw.state()
+		if gone {
+			ended++
+		}
+		if strings.Join(events, ";") != strings.Join(want[rw.pool], ";") {
+			wrong[fmt.Sprintf("%s got %v", rw.pool, events)]++
+		}
+	}
+	if ended > 0 || len(wrong) > 0 {
+		t.Errorf("%d watchers ended; watchers with the wrong events: %v", ended, wrong)
+	}
+	if gate.Expired() < 1 {
+		t.Errorf("leaderhub's resumption was never expired: no relist was forced")
+	}
+	resumed.Stop()
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		return metricValue(t, lh, "leaderhub_view_watchers") == pools*perPool, nil
+	}); err != nil {
+		t.Errorf("leaderhub_view_watchers = %v after the relist, want %d", metricValue(t, lh, "leaderhub_view_watchers"), pools*perPool)
+	}
+	if log := lh.Process.Tail(1 << 20); !strings.Contains(log, "NodePools relisted; sent the difference to watchers of the view") {
+		t.Errorf("leaderhub did not relist:\n%s", lh.Process.Tail(4096))
+	}
+
+}
+
+// TestViewRelistAfterCompaction: a relist forced by kube-apiserver itself,
+// not by the gate. kube-apiserver runs without its watch cache, so a watch
+// is etcd's: leaderhub's NodePool watch breaks, two of three pools change,
+// etcd is compacted past the version leaderhub had, and its resumption gets
+// kube-apiserver's own 410. leaderhub relists; no view watch ends, and the
+// next event of each watcher is its pool's change (the unchanged pool's, a
+// change made afterwards).
+func TestViewRelistAfterCompaction(t *testing.T) {
+	ctx := testContext(t, 4*time.Minute)
+	cp := startOwnControlPlane(t, ctx, framework.Options{APIServerArgs: []string{"--watch-cache=false"}})
+	if err := cp.InstallCRDs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	gate, err := cp.NewWatchGate(framework.LeaderHubServiceAccount, "system:serviceaccounts", "system:serviceaccounts:kube-system")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = gate.Close() })
+	kubeconfig := filepath.Join(t.TempDir(), "gate.kubeconfig")
+	if err := gate.WriteKubeconfig(kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	lh, err := cp.StartLeaderHub(ctx, framework.LeaderHubOptions{Name: "leaderhub-compaction", Kubeconfig: kubeconfig,
+		Args: []string{"--controllers=-materialize", "--watch-bookmark-interval=1h"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	framework.StopOnCleanup(t, lh.Process, 10*time.Second)
+	admin, err := cp.RESTConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kube, err := cp.KubeClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &clusterEnv{cp: cp, kube: kube, pools: openyurtclient.NewForConfigOrDie(admin)}
+	pools := []string{"cp-0", "cp-1", "cp-2"}
+	for i, pool := range pools {
+		createPoolIn(t, env, pool, leaders(fmt.Sprintf("a%d=10.45.%d.1", i, i)))
+	}
+	last, err := env.pools.AppsV1beta2().NodePools().Get(ctx, "cp-2", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := lh.RESTConfigFor(cp, "compaction-watcher", "system:masters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := leaderHubClient(t, cfg).LeaderhubV1alpha1().LeaderHubs(framework.LeaderHubNamespace)
+	list, err := client.List(ctx, metav1.ListOptions{ResourceVersion: last.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	watches := map[string]watch.Interface{}
+	for _, pool := range pools {
+		w, err := client.Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion,
+			FieldSelector: fields.OneTermEqualSelector("metadata.name", v1alpha1.ObjectName(pool)).String()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(w.Stop)
+		watches[pool] = w
+	}
+
+	gate.Hold()
+	env.setLeaders(t, "cp-0", leaders("b0=10.45.0.2"))
+	env.setLeaders(t, "cp-1", leaders("b1=10.45.1.2"))
+	if err := gate.WaitHeld(ctx); err != nil {
+		t.Fatalf("leaderhub never tried to resume its NodePool watch: %v", err)
+	}
+	rev, err := cp.CompactEtcd(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate.Release()
+	env.setLeaders(t, "cp-2", leaders("b2=10.45.2.2"))
+	for i, pool := range pools {
+		ev := nextEvent(t, watches[pool], 30*time.Second)
+		want := fmt.Sprintf("b%d/10.45.%d.2", i, i)
+		if got, ok := ev.Object.(*v1alpha1.LeaderHub); !ok || ev.Type != watch.Modified || leaderHubLeaders(got) != want {
+			t.Errorf("%s: first event after the compaction %s %v, want MODIFIED %s", pool, ev.Type, ev.Object, want)
+		}
+	}
+	// A reflector relists only when its resumption is refused as expired;
+	// the gate passed it on, so kube-apiserver refused it.
+	if log := lh.Process.Tail(1 << 20); !strings.Contains(log, "NodePools relisted; sent the difference to watchers of the view") {
+		t.Errorf("leaderhub did not relist:\n%s", lh.Process.Tail(4096))
+	}
+	if gate.Expired() != 0 {
+		t.Errorf("the gate answered %d resumptions itself; kube-apiserver was to", gate.Expired())
+	}
+
+	if got := seriesValue(t, scrapeFrom(t, cp, lh), "leaderhub_view_watchers"); got != float64(len(pools)) {
+		t.Errorf("leaderhub_view_watchers = %v, want %d: a watch ended", got, len(pools))
+	}
+	t.Logf("etcd compacted at revision %d; leaderhub's resumption from before it was refused by kube-apiserver, and it relisted", rev)
 }

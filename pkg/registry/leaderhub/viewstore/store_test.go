@@ -515,3 +515,60 @@ func storeRV(s *Store) uint64 {
 	defer s.mu.RUnlock()
 	return s.rv
 }
+
+// TestPathsThatEndEveryWatch: the three ways the view ends all its watches
+// at once (docs/design.md, "Semantics of the view"). Each watcher first gets
+// what was queued for it, then its result channel closes, as after a
+// kube-apiserver watch cache reinitialization; the view serves on, at the
+// version it has, for the resumption or relist that follows.
+func TestPathsThatEndEveryWatch(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(t *testing.T, s *Store, cancel context.CancelFunc)
+		// rv is the view's version afterwards.
+		rv string
+	}{
+		{"an event older than the view (a reflector watch started without a version)", func(t *testing.T, s *Store, _ context.CancelFunc) {
+			must(t, s.Update(nodePool("a", 15, "10.0.0.9")))
+		}, "20"},
+		{"a relist with a change at a version the view has passed (etcd restored, say)", func(t *testing.T, s *Store, _ context.CancelFunc) {
+			must(t, s.Replace([]interface{}{nodePool("a", 18, "10.0.0.8"), nodePool("b", 20, "10.0.0.2")}, "20"))
+		}, "20"},
+		{"the server shutting down (Run's context ends)", func(_ *testing.T, _ *Store, cancel context.CancelFunc) {
+			cancel()
+		}, "20"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSyncedStore(t, Options{BookmarkInterval: time.Hour}, nodePool("a", 10, "10.0.0.1"), nodePool("b", 20, "10.0.0.2"))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			ran := make(chan struct{})
+			go func() { s.Run(ctx); close(ran) }()
+			all := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "20"})
+			one := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "20",
+				FieldSelector: fields.OneTermEqualSelector("metadata.name", "leader-hub-b")})
+			tc.end(t, s, cancel)
+			for name, w := range map[string]watch.Interface{"all": all, "one pool": one} {
+				deadline := time.After(time.Second)
+			drain:
+				for {
+					select {
+					case _, ok := <-w.ResultChan():
+						if !ok {
+							break drain
+						}
+					case <-deadline:
+						t.Fatalf("the watch of %s did not end", name)
+					}
+				}
+			}
+			list, err := s.List(context.Background(), ns, &metainternalversion.ListOptions{})
+			if err != nil || list.ResourceVersion != tc.rv {
+				t.Errorf("the view lists at %v afterwards (%v), want %s", list.ResourceVersion, err, tc.rv)
+			}
+			if ctx.Err() != nil {
+				<-ran
+			}
+		})
+	}
+}
