@@ -112,7 +112,11 @@ bench: controlplane ## Measure leaderhub against the alternatives on a real cont
 	$(GO) run ./test/bench $(BENCH_FLAGS)
 
 .PHONY: verify
-verify: verify-gofmt verify-vet verify-codegen verify-tidy verify-imports verify-chart lint ## Static checks CI runs.
+verify: verify-gofmt verify-vet verify-codegen verify-tidy verify-imports verify-chart verify-doc-figures lint ## Static checks CI runs.
+
+.PHONY: verify-doc-figures
+verify-doc-figures: ## The figures the docs quote from docs/benchmarks.md, and the sizing derived from them, match the report.
+	hack/verify-doc-figures.sh
 
 .PHONY: verify-chart
 verify-chart: ## helm lint and template over the chart's values variants; artifacts/ match the chart.
