@@ -75,11 +75,19 @@ controlplane: ## Build etcd, kube-apiserver, kube-controller-manager and kubectl
 	hack/build-controlplane.sh
 
 .PHONY: test
-test: controlplane tools test-unit test-fuzz test-image test-integration ## Unit, fuzz, image and integration tests (builds the control plane and tools first).
+test: controlplane tools test-unit test-bench-once test-fuzz test-image test-integration test-local-up ## Unit, one iteration of each Go benchmark, fuzz, image, integration tests and the README's local demo (builds the control plane and tools first).
 
 .PHONY: test-unit
 test-unit: ## Unit tests with the race detector.
 	$(GO) test -race -count=1 $(UNIT_PKGS)
+
+.PHONY: test-bench-once
+test-bench-once: ## Each Go benchmark once (-benchtime 1x), so none rots; `make bench` measures.
+	$(GO) test -run '^$$' -bench . -benchtime 1x $(UNIT_PKGS)
+
+.PHONY: test-local-up
+test-local-up: controlplane ## The README's first command: make local-up, kubectl get lh through the aggregator, make local-down.
+	hack/test-local-up.sh
 
 # Bounded by executions, not time: a time bound can end with the fuzzing
 # coordinator's "context deadline exceeded" while a worker is mid-input,

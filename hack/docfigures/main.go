@@ -34,6 +34,7 @@ type figures struct {
 	viewCPU, electorCPU, resyncCPU        string // "69 µs"
 	idle                                  string // "47 ms/s"
 	watches10kSeconds                     string // "15"
+	viewJSON, viewProtobuf                string // "876 B", per leader change and watcher
 }
 
 // row returns the cells of the first table row of report whose first cell
@@ -109,6 +110,11 @@ func read(report string) (figures, error) {
 	if cells := get("10000", 6, nil); cells != nil {
 		f.watches10kSeconds = strings.TrimSuffix(cells[len(cells)-1], "s")
 	}
+	if m := regexp.MustCompile(`Per leader change and watcher: view ([0-9]+ B) in JSON, ([0-9]+ B) in protobuf`).FindStringSubmatch(report); m != nil {
+		f.viewJSON, f.viewProtobuf = m[1], m[2]
+	} else {
+		errs = append(errs, errors.New("docs/benchmarks.md has no \"Per leader change and watcher\" line (scenario 1)"))
+	}
 	return f, errors.Join(errs...)
 }
 
@@ -142,6 +148,10 @@ func check(root string) error {
 	if err != nil {
 		return err
 	}
+	readme, err := load("README.md")
+	if err != nil {
+		return err
+	}
 	var errs []error
 	quote := func(doc, name, text string) {
 		if !strings.Contains(doc, text) {
@@ -162,6 +172,7 @@ func check(root string) error {
 	quote(ops, opsName, fmt.Sprintf("(10,000 in %s s through the aggregator, scenario 4)", f.watches10kSeconds))
 	quote(ops, opsName, fmt.Sprintf("(about %.0f MiB at rest)", atRest))
 	quote(values, "charts/leaderhub/values.yaml", fmt.Sprintf("about %.0f MiB at rest", atRest))
+	quote(readme, "README.md", fmt.Sprintf("costs a watcher %s per leader change instead of %s", f.viewProtobuf, f.viewJSON))
 
 	// The chart's defaults and the table of larger fleets: requests cover
 	// the steady state, limits about twice it.

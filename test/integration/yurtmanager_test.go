@@ -138,6 +138,10 @@ func TestYurtManagerControllers(t *testing.T) {
 			}
 			t.Cleanup(func() { _, _ = helm.Run(context.Background(), "uninstall", "yurt-manager", "-n", "kube-system") })
 			before := releaseValues(t, ctx, helm)
+			// yurt-manager's ConfigMap of a pool, then the pool. Once handed
+			// over, the shared leaderhub (which writes ConfigMaps in
+			// kube-system) keeps it; it would delete a leaderhub ConfigMap
+			// whose pool does not exist.
 			cm, err := kube.CoreV1().ConfigMaps("kube-system").Create(ctx, &corev1.ConfigMap{
 				ObjectMeta: metav1.ObjectMeta{Name: "leader-hub-ym-pool", Labels: map[string]string{"openyurt.io/configmap-name": "leader-hub-ym-pool"}},
 				Data:       map[string]string{"leaders": "a/10.70.0.1"}}, metav1.CreateOptions{})
@@ -147,6 +151,7 @@ func TestYurtManagerControllers(t *testing.T) {
 			t.Cleanup(func() {
 				_ = kube.CoreV1().ConfigMaps("kube-system").Delete(context.Background(), cm.Name, metav1.DeleteOptions{})
 			})
+			createPool(t, "ym-pool", leaders("a=10.70.0.1"))
 
 			script := strings.Replace(snippet, `OFF="hubleaderconfig"`, fmt.Sprintf("OFF=%q", tc.off), 1)
 			cmd := exec.CommandContext(ctx, "bash", "-c", "set -o errexit -o nounset -o pipefail\n"+script)
