@@ -35,14 +35,18 @@ func (p poll) aggregatorUnavailable() bool {
 
 // poller sends GET url every interval until stopped and keeps every answer.
 type poller struct {
-	mu    sync.Mutex
-	polls []poll
-	stop  chan struct{}
-	done  chan struct{}
+	mu       sync.Mutex
+	polls    []poll
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
 }
 
-func startPoller(client *http.Client, url string, interval time.Duration) *poller {
+// startPoller starts a poller; it is stopped when the test ends, however
+// it ends, if finish has not stopped it before.
+func startPoller(t *testing.T, client *http.Client, url string, interval time.Duration) *poller {
 	p := &poller{stop: make(chan struct{}), done: make(chan struct{})}
+	t.Cleanup(func() { p.finish() })
 	go func() {
 		defer close(p.done)
 		ticker := time.NewTicker(interval)
@@ -73,7 +77,7 @@ func startPoller(client *http.Client, url string, interval time.Duration) *polle
 }
 
 func (p *poller) finish() []poll {
-	close(p.stop)
+	p.stopOnce.Do(func() { close(p.stop) })
 	<-p.done
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -130,8 +134,8 @@ func TestReadyOnlyOnceRequestsAuthenticate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	through := startPoller(admin, adminConfig(t).Host+"/apis/leaderhub.openyurt.io/v1alpha1/namespaces/kube-system/leaderhubs", 20*time.Millisecond)
-	readyz := startPoller(direct, lh.URL+"/readyz", 20*time.Millisecond)
+	through := startPoller(t, admin, adminConfig(t).Host+"/apis/leaderhub.openyurt.io/v1alpha1/namespaces/kube-system/leaderhubs", 20*time.Millisecond)
+	readyz := startPoller(t, direct, lh.URL+"/readyz", 20*time.Millisecond)
 	startedAt := time.Now()
 	restarted := start(false)
 	// Until requests through the aggregator have succeeded for a while.

@@ -283,7 +283,10 @@ func dialIPv6Leader(t *testing.T, leaderURL, wantAddr string) {
 		dialed = append(dialed, network+" "+addr)
 		return nil, refused
 	}}
-	_, err := (&http.Client{Transport: transport, Timeout: 10 * time.Second}).Get(leaderURL + "/")
+	resp, err := (&http.Client{Transport: transport, Timeout: 10 * time.Second}).Get(leaderURL + "/")
+	if err == nil {
+		resp.Body.Close()
+	}
 	if !errors.Is(err, refused) {
 		t.Fatalf("GET %s: %v, want the test's refusal", leaderURL, err)
 	}

@@ -474,7 +474,7 @@ func (e *clusterEnv) testElector(t *testing.T) {
 		e.updateNode(t, nodes[i%len(nodes)], func(n *corev1.Node) { n.Status.Conditions[0].LastHeartbeatTime = metav1.Now() })
 	}
 	e.updateNode(t, order[1], func(n *corev1.Node) { n.Status.Addresses[0].Address = "10.31.1.2" })
-	np = e.waitPool(t, "rand", "republished the address changed after the heartbeats", func(np *appsv1beta2.NodePool) bool {
+	e.waitPool(t, "rand", "republished the address changed after the heartbeats", func(np *appsv1beta2.NodePool) bool {
 		return slices.Contains(np.Status.LeaderEndpoints, appsv1beta2.Leader{NodeName: order[1], Address: "10.31.1.2"})
 	})
 	if after := e.metric(t, elector, "leaderhub_hubleader_status_writes_total"); after != writes+1 {

@@ -232,7 +232,6 @@ func TestViewRelistEndsNoWatch(t *testing.T) {
 	if log := lh.Process.Tail(1 << 20); !strings.Contains(log, "NodePools relisted; sent the difference to watchers of the view") {
 		t.Errorf("leaderhub did not relist:\n%s", lh.Process.Tail(4096))
 	}
-
 }
 
 // TestViewRelistAfterCompaction: a relist forced by kube-apiserver itself,

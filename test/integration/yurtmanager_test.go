@@ -96,7 +96,7 @@ func readmeSnippet(t *testing.T, marker string) string {
 // TestYurtManagerControllers runs the README's commands for switching
 // yurt-manager's writers off, with the real helm, against a release of a
 // stand-in for yurt-manager's v1.7.0 chart: with the chart's default
-// controllers value (-nodelifecycle,*) and with a customised one (an entry
+// controllers value (-nodelifecycle,*) and with a customized one (an entry
 // that names hubleaderconfig first, which a mere appended "-hubleaderconfig"
 // would not override). Only the named controllers go from on to off; every
 // other value and the chart version stay; the upstream ConfigMaps get the
@@ -122,7 +122,7 @@ func TestYurtManagerControllers(t *testing.T) {
 		name, controllers, off string
 	}{
 		{"chart default", "", "hubleaderconfig"},
-		{"customised with the elector", "hubleaderconfig-controller,-nodelifecycle,*,-yurtappset,nodebucket", "hubleaderconfig hubleader"},
+		{"customized with the elector", "hubleaderconfig-controller,-nodelifecycle,*,-yurtappset,nodebucket", "hubleaderconfig hubleader"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := []string{"install", "yurt-manager", chart, "-n", "kube-system", "--set-string", "image.tag=v1.7.0-custom"}
