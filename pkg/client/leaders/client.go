@@ -57,6 +57,10 @@ type Client struct {
 	mu      sync.Mutex
 	current Config
 	has     bool
+
+	// backoff waits before the next round through the sources, about base
+	// (jittered); false when ctx ended. Tests replace it to see the bases.
+	backoff func(ctx context.Context, base time.Duration) bool
 }
 
 // New builds a Client; nothing is read until Run.
@@ -95,7 +99,7 @@ func New(opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{opts: opts, view: view, kube: kube, changes: make(chan Config, 1)}, nil
+	return &Client{opts: opts, view: view, kube: kube, changes: make(chan Config, 1), backoff: jitteredSleep}, nil
 }
 
 // Changes delivers every new Config: at start the cached one (stale), then
@@ -140,7 +144,7 @@ func (c *Client) Run(ctx context.Context) error {
 			if emptyFrom != "" {
 				c.update(pool, Config{Source: emptyFrom})
 			}
-			if !sleep(ctx, wait.Jitter(retry, 0.2)) {
+			if !c.backoff(ctx, retry) {
 				break
 			}
 			retry = min(2*retry, c.opts.MaxProbeInterval)
@@ -264,6 +268,11 @@ func (c *Client) pool(ctx context.Context) (string, error) {
 		return true, nil
 	})
 	return pool, err
+}
+
+// jitteredSleep sleeps base plus up to 20% jitter, or until ctx ends (false).
+func jitteredSleep(ctx context.Context, base time.Duration) bool {
+	return sleep(ctx, wait.Jitter(base, 0.2))
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
