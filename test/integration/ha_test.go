@@ -103,7 +103,4 @@ func TestGarbageCollectionWithoutLeaderhub(t *testing.T) {
 		_, err := kubeClient(t).CoreV1().Endpoints(ns).Get(ctx, "leader-hub-gc", metav1.GetOptions{})
 		return err
 	})
-	if !lh.Process.Exited() {
-		t.Error("leaderhub was running")
-	}
 }
