@@ -186,6 +186,13 @@ func (s *Store) Watch(ctx context.Context, namespace string, opts *metainternalv
 			}
 		}
 	}
+	if s.closed {
+		// A client that lost its watch to the shutdown and came straight
+		// back: a watch started now would hold the server's graceful
+		// shutdown open until its timeout.
+		s.mu.Unlock()
+		return nil, errShuttingDown
+	}
 	s.watchers.add(w)
 	s.mu.Unlock()
 
@@ -211,8 +218,13 @@ func bookmarkObject(rv uint64, initialEventsEnd bool) *leaderhub.LeaderHub {
 	return obj
 }
 
+// errShuttingDown refuses a watch once Run has ended: 503 with Retry-After,
+// which clients retry (on another replica, through the Service).
+var errShuttingDown = apierrors.NewServiceUnavailable("leaderhub-apiserver is shutting down; retry on another replica")
+
 // Run sends periodic bookmarks, carrying the newest resource version, to the
-// watchers that allow them, until ctx ends; then it ends every watch.
+// watchers that allow them, until ctx ends; then it ends every watch, and
+// refuses new ones from then on.
 func (s *Store) Run(ctx context.Context) {
 	ticker := time.NewTicker(s.opts.BookmarkInterval)
 	defer ticker.Stop()
@@ -220,6 +232,7 @@ func (s *Store) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			s.mu.Lock()
+			s.closed = true
 			s.watchers.terminateAll()
 			s.mu.Unlock()
 			return

@@ -109,6 +109,9 @@ type Store struct {
 	rv       uint64
 	history  *history
 	watchers watcherSet
+	// closed is set when Run ends: the server is shutting down, and no
+	// watch may start that would keep it from stopping.
+	closed   bool
 	synced   bool
 	syncedCh chan struct{}
 	// rvChanged is closed, and replaced, whenever rv advances.

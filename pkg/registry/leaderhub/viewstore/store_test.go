@@ -568,6 +568,14 @@ func TestPathsThatEndEveryWatch(t *testing.T) {
 			}
 			if ctx.Err() != nil {
 				<-ran
+				// A client that comes straight back gets no watch that would
+				// hold the server's shutdown open.
+				if w, err := s.Watch(context.Background(), ns, &metainternalversion.ListOptions{ResourceVersion: "20"}); !apierrors.IsServiceUnavailable(err) {
+					if w != nil {
+						w.Stop()
+					}
+					t.Errorf("a watch after the shutdown: %v, want 503", err)
+				}
 			}
 		})
 	}
