@@ -581,15 +581,7 @@ func (e *clusterEnv) testElector(t *testing.T) {
 func (e *clusterEnv) testElectorConflicts(t *testing.T) {
 	const pool, grace = "conflicts", 3 * time.Second
 	ctx := testContext(t, 3*time.Minute)
-	gate, err := e.cp.NewWatchGate(framework.LeaderHubServiceAccount, "system:serviceaccounts", "system:serviceaccounts:kube-system")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = gate.Close() })
-	kubeconfig := filepath.Join(t.TempDir(), "gate.kubeconfig")
-	if err := gate.WriteKubeconfig(kubeconfig); err != nil {
-		t.Fatal(err)
-	}
+	gate, kubeconfig := leaderHubGate(t, e.cp)
 	elector := e.startElector(t, "leaderhub-elector-gated", kubeconfig, "--leader-grace-period="+grace.String())
 	var nodes []string
 	for i := 1; i <= 4; i++ {
@@ -643,7 +635,7 @@ func (e *clusterEnv) testElectorConflicts(t *testing.T) {
 	if err := e.kube.CoreV1().Nodes().Delete(ctx, order[1], metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		return e.metric(t, elector, conflicts) > conflictsBefore, nil
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -447,4 +448,20 @@ func startOwnControlPlane(t *testing.T, ctx context.Context, opts framework.Opti
 		os.RemoveAll(dir)
 	})
 	return cp
+}
+
+// leaderHubGate starts a watch gate on cp for leaderhub's service account,
+// closed when the test ends, and returns it with a kubeconfig through it.
+func leaderHubGate(t *testing.T, cp *framework.ControlPlane) (*framework.WatchGate, string) {
+	t.Helper()
+	gate, err := cp.NewWatchGate(framework.LeaderHubServiceAccount, "system:serviceaccounts", "system:serviceaccounts:kube-system")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = gate.Close() })
+	kubeconfig := filepath.Join(t.TempDir(), "gate.kubeconfig")
+	if err := gate.WriteKubeconfig(kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	return gate, kubeconfig
 }

@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -60,15 +59,7 @@ func (rw *relistWatcher) state() ([]string, bool) {
 func TestViewRelistEndsNoWatch(t *testing.T) {
 	const pools, perPool = 10, 100
 	ctx := testContext(t, 5*time.Minute)
-	gate, err := controlPlane.NewWatchGate(framework.LeaderHubServiceAccount, "system:serviceaccounts", "system:serviceaccounts:kube-system")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = gate.Close() })
-	kubeconfig := filepath.Join(controlPlane.Dir, "leaderhub-relist-gate.kubeconfig")
-	if err := gate.WriteKubeconfig(kubeconfig); err != nil {
-		t.Fatal(err)
-	}
+	gate, kubeconfig := leaderHubGate(t, controlPlane)
 	lh, err := controlPlane.StartLeaderHub(ctx, framework.LeaderHubOptions{Name: "leaderhub-relist", Kubeconfig: kubeconfig,
 		Args: []string{"--controllers=-materialize", "--watch-bookmark-interval=1h"}})
 	if err != nil {
@@ -247,15 +238,7 @@ func TestViewRelistAfterCompaction(t *testing.T) {
 	if err := cp.InstallCRDs(ctx); err != nil {
 		t.Fatal(err)
 	}
-	gate, err := cp.NewWatchGate(framework.LeaderHubServiceAccount, "system:serviceaccounts", "system:serviceaccounts:kube-system")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = gate.Close() })
-	kubeconfig := filepath.Join(t.TempDir(), "gate.kubeconfig")
-	if err := gate.WriteKubeconfig(kubeconfig); err != nil {
-		t.Fatal(err)
-	}
+	gate, kubeconfig := leaderHubGate(t, cp)
 	lh, err := cp.StartLeaderHub(ctx, framework.LeaderHubOptions{Name: "leaderhub-compaction", Kubeconfig: kubeconfig,
 		Args: []string{"--controllers=-materialize", "--watch-bookmark-interval=1h"}})
 	if err != nil {
