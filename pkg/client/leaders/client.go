@@ -37,7 +37,7 @@ type Options struct {
 	// Sources are tried in order, best first; DefaultSources when empty.
 	Sources []Source
 	// ProbeInterval is how often a better source than the one in use is
-	// tried (with ±20% jitter, doubling while they fail, up to
+	// tried (plus up to 20% jitter, doubling while they fail, up to
 	// MaxProbeInterval); 30s and 5m when 0.
 	ProbeInterval, MaxProbeInterval time.Duration
 	// CacheFile, when set, keeps the last Config across restarts: written
