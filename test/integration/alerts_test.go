@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,13 +130,7 @@ func (e *alertEvaluator) check(t *testing.T, name string, before, after scrapeAt
 		Values string `json:"values"`
 	}
 	var tests []alertTest
-	for _, alert := range slices.Sorted(func(yield func(string) bool) {
-		for a := range want {
-			if !yield(a) {
-				return
-			}
-		}
-	}) {
+	for _, alert := range slices.Sorted(maps.Keys(want)) {
 		if !slices.Contains(e.names, alert) {
 			t.Fatalf("%s: no alert %s in %s", name, alert, alertRules)
 		}
@@ -172,13 +167,7 @@ func (e *alertEvaluator) check(t *testing.T, name string, before, after scrapeAt
 		return
 	}
 	var fired []string
-	for _, alert := range slices.Sorted(func(yield func(string) bool) {
-		for a := range want {
-			if !yield(a) {
-				return
-			}
-		}
-	}) {
+	for _, alert := range slices.Sorted(maps.Keys(want)) {
 		if len(want[alert]) > 0 {
 			fired = append(fired, alert)
 		}
