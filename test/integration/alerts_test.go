@@ -323,9 +323,7 @@ func TestAlerts(t *testing.T) {
 	// the controller at work.
 	resyncs := func() {
 		t.Helper()
-		const series = `leaderhub_controller_resyncs_total{controller="materialize"}`
-		before := metric(series)
-		waitMetric(series, "counted two more resyncs", func(v float64) bool { return v >= before+2 })
+		waitResyncsOn(t, cp, lh, 2)
 	}
 	silence := firing{}
 	for _, name := range eval.names {

@@ -296,14 +296,20 @@ func sumSeries(t *testing.T, page, metric string) float64 {
 // proves nothing on a loaded machine. It returns the number of syncs seen.
 func waitResyncs(t *testing.T, lh *framework.LeaderHub, rounds int) float64 {
 	t.Helper()
+	return waitResyncsOn(t, controlPlane, lh, rounds)
+}
+
+// waitResyncsOn is waitResyncs for a leaderhub running against cp.
+func waitResyncsOn(t *testing.T, cp *framework.ControlPlane, lh *framework.LeaderHub, rounds int) float64 {
+	t.Helper()
 	const resyncs = `leaderhub_controller_resyncs_total{controller="materialize"}`
-	page := scrape(t, lh)
+	page := scrapeFrom(t, cp, lh)
 	resyncs0, syncs0 := seriesValue(t, page, resyncs), sumSeries(t, page, "leaderhub_controller_syncs_total")
 	want := float64(rounds) * seriesValue(t, page, "leaderhub_controller_managed_pools")
 	var synced float64
 	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, time.Duration(rounds)*controllerResync+time.Minute, true,
 		func(context.Context) (bool, error) {
-			page := scrape(t, lh)
+			page := scrapeFrom(t, cp, lh)
 			synced = sumSeries(t, page, "leaderhub_controller_syncs_total") - syncs0
 			return seriesValue(t, page, resyncs)-resyncs0 >= float64(rounds) && synced >= want, nil
 		})
