@@ -70,6 +70,12 @@ image-push: image-binaries image-builder ## Build the image and push it to IMAGE
 tools: ## Build the pinned helm, golangci-lint and promtool into _output/bin, fetch the chart test's third-party CRDs (skipped when up to date).
 	hack/build-tools.sh helm golangci-lint promtool third-party-crds
 
+# helm renders the chart's RBAC for every leaderhub the local demo, the bench
+# and the tests start (test/framework); built here so its first build shows.
+.PHONY: helm
+helm:
+	hack/build-tools.sh helm
+
 .PHONY: controlplane
 controlplane: ## Build etcd, kube-apiserver, kube-controller-manager and kubectl into _output/bin (skipped when up to date).
 	hack/build-controlplane.sh
@@ -86,7 +92,7 @@ test-bench-once: ## Each Go benchmark once (-benchtime 1x), so none rots; `make 
 	$(GO) test -run '^$$' -bench . -benchtime 1x $(UNIT_PKGS)
 
 .PHONY: test-local-up
-test-local-up: controlplane ## The README's first command: make local-up, kubectl get lh through the aggregator, make local-down.
+test-local-up: controlplane helm ## The README's first command: make local-up, kubectl get lh through the aggregator, make local-down.
 	hack/test-local-up.sh
 
 # Bounded by executions, not time: a time bound can end with the fuzzing
@@ -116,7 +122,7 @@ test-integration: controlplane tools ## Integration tests against a real etcd an
 
 BENCH_FLAGS ?=
 .PHONY: bench
-bench: controlplane ## Measure leaderhub against the alternatives on a real control plane; writes docs/benchmarks.md.
+bench: controlplane helm ## Measure leaderhub against the alternatives on a real control plane; writes docs/benchmarks.md.
 	$(GO) run ./test/bench $(BENCH_FLAGS)
 
 .PHONY: verify
@@ -165,7 +171,7 @@ codegen: ## Regenerate clients, deepcopy, conversion, OpenAPI and the CRD.
 	hack/update-codegen.sh
 
 .PHONY: local-up
-local-up: controlplane ## Start the local demo under _output/local (idempotent).
+local-up: controlplane helm ## Start the local demo under _output/local (idempotent).
 	$(GO) run ./test/localcluster --dir $(LOCAL) up
 
 .PHONY: local-down

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	componentbaseoptions "k8s.io/component-base/config/options"
 	logsapi "k8s.io/component-base/logs/api/v1"
 	baseversion "k8s.io/component-base/version"
+	"k8s.io/klog/v2"
 	netutils "k8s.io/utils/net"
 
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
@@ -121,6 +123,10 @@ func NewOptions() *Options {
 	o.Recommended.Admission = nil
 	o.Recommended.Features.EnablePriorityAndFairness = false
 	o.Recommended.SecureServing.BindPort = 8443
+	// Not k8s.io/apiserver's ./apiserver.local.config/certificates: a
+	// self-signed pair, when neither --tls-cert-file nor --cert-dir is set,
+	// goes to a temporary directory (Config), never the working directory.
+	o.Recommended.SecureServing.ServerCert.CertDirectory = ""
 	// kube-aggregator proxies many watches over one HTTP/2 connection; Go's
 	// default of 250 streams per connection is too few (kube-apiserver: 1000).
 	o.Recommended.SecureServing.HTTP2MaxStreamsPerConnection = 1000
@@ -221,10 +227,32 @@ func (o *Options) Validate() error {
 	return utilerrors.NewAggregate(errs)
 }
 
+// selfSignedCertDir points --cert-dir at a new temporary directory when
+// neither it nor --tls-cert-file is set, so a binary run by hand writes its
+// self-signed pair there (and says where) instead of into the working
+// directory.
+func (o *Options) selfSignedCertDir() error {
+	cert := &o.Recommended.SecureServing.ServerCert
+	if cert.CertKey.CertFile != "" || cert.CertKey.KeyFile != "" || cert.CertDirectory != "" {
+		return nil
+	}
+	dir, err := os.MkdirTemp("", "leaderhub-apiserver-certs-")
+	if err != nil {
+		return fmt.Errorf("a temporary directory for the self-signed serving certificate: %w", err)
+	}
+	cert.CertDirectory = dir
+	klog.InfoS("Neither --tls-cert-file nor --cert-dir is set: serving a self-signed certificate, written to a temporary directory; kube-apiserver's aggregation layer must trust the certificate it verifies, so set --tls-cert-file and --tls-private-key-file for real use",
+		"certDir", dir)
+	return nil
+}
+
 // Config builds the server configuration from complete, valid options.
 func (o *Options) Config() (*Config, error) {
 	if !o.validated {
 		return nil, errors.New("options not validated (call Complete and Validate first)")
+	}
+	if err := o.selfSignedCertDir(); err != nil {
+		return nil, err
 	}
 	if err := o.Recommended.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", nil, []net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
 		return nil, fmt.Errorf("creating self-signed serving certificate: %w", err)

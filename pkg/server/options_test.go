@@ -1,6 +1,8 @@
 package server
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -64,5 +66,54 @@ func TestConfigNeedsValidation(t *testing.T) {
 	}
 	if !o.parsed.materialize || !o.parsed.hubLeader || len(o.parsed.forms) != 2 {
 		t.Errorf("Validate parsed %+v", o.parsed)
+	}
+}
+
+// TestSelfSignedCertDir: run without --tls-cert-file or --cert-dir, the
+// self-signed pair goes to a new temporary directory, never the working
+// directory (k8s.io/apiserver's default was ./apiserver.local.config); with
+// either flag set, nothing changes.
+func TestSelfSignedCertDir(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	t.Chdir(t.TempDir())
+	for _, tc := range []struct {
+		name          string
+		certFile, dir string
+		wantTemporary bool
+	}{
+		{name: "neither", wantTemporary: true},
+		{name: "--cert-dir", dir: "/etc/lh"},
+		{name: "--tls-cert-file", certFile: "/etc/lh/tls.crt"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := NewOptions()
+			cert := &o.Recommended.SecureServing.ServerCert
+			cert.CertKey.CertFile, cert.CertKey.KeyFile, cert.CertDirectory = tc.certFile, "", tc.dir
+			if tc.certFile != "" {
+				cert.CertKey.KeyFile = strings.TrimSuffix(tc.certFile, ".crt") + ".key"
+			}
+			if err := o.selfSignedCertDir(); err != nil {
+				t.Fatal(err)
+			}
+			if !tc.wantTemporary {
+				if cert.CertDirectory != tc.dir || cert.CertKey.CertFile != tc.certFile {
+					t.Errorf("cert dir %q, cert file %q changed", cert.CertDirectory, cert.CertKey.CertFile)
+				}
+				return
+			}
+			if filepath.Dir(cert.CertDirectory) != tmp {
+				t.Fatalf("cert dir %q, want a new directory in %s", cert.CertDirectory, tmp)
+			}
+			if err := o.Recommended.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(cert.CertKey.CertFile); err != nil || filepath.Dir(cert.CertKey.CertFile) != cert.CertDirectory {
+				t.Errorf("self-signed certificate %q: %v", cert.CertKey.CertFile, err)
+			}
+			if entries, _ := os.ReadDir("."); len(entries) != 0 {
+				t.Errorf("the working directory holds %v", entries)
+			}
+		})
 	}
 }

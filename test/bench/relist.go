@@ -27,7 +27,7 @@ import (
 func (e *env) relist(ctx context.Context) error {
 	const prefix = "rl"
 	pools, perPool := e.cfg.relistPools, e.cfg.relistWatchers/e.cfg.relistPools
-	gate, err := e.cp.NewWatchGate(framework.LeaderHubServiceAccount, "system:serviceaccounts", "system:serviceaccounts:kube-system")
+	gate, err := e.cp.NewServiceAccountGate("leaderhub-relist")
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package framework
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,13 +17,13 @@ type Helm struct {
 	binary, kubeconfig, home string
 }
 
-// Helm returns a helm runner for cp whose state lives under home.
+// Helm returns a helm runner for cp whose state lives under home, building
+// the pinned helm into cp.BinDir first if it is missing or stale.
 func (cp *ControlPlane) Helm(home string) (*Helm, error) {
-	binary := filepath.Join(cp.BinDir, "helm")
-	if _, err := os.Stat(binary); err != nil {
-		return nil, fmt.Errorf("helm is missing in %s: run `hack/build-tools.sh helm` first (make test does): %w", cp.BinDir, err)
+	if err := buildHelm(cp.BinDir); err != nil {
+		return nil, err
 	}
-	return &Helm{binary: binary, kubeconfig: cp.Kubeconfig, home: home}, nil
+	return &Helm{binary: filepath.Join(cp.BinDir, "helm"), kubeconfig: cp.Kubeconfig, home: home}, nil
 }
 
 // Env is the environment helm runs with (its cache, config and data

@@ -28,10 +28,9 @@ import (
 
 // LeaderHub identity and names used when running leaderhub-apiserver locally.
 const (
-	LeaderHubNamespace      = "kube-system"
-	LeaderHubServiceName    = "leaderhub"
-	LeaderHubServiceAccount = "system:serviceaccount:kube-system:leaderhub"
-	APIServiceName          = "v1alpha1.leaderhub.openyurt.io"
+	LeaderHubNamespace   = "kube-system"
+	LeaderHubServiceName = "leaderhub"
+	APIServiceName       = "v1alpha1.leaderhub.openyurt.io"
 	// ServingDNSName is the name kube-apiserver verifies leaderhub's serving
 	// certificate for; clients of a LeaderHub verify it for the same name.
 	ServingDNSName = LeaderHubServiceName + "." + LeaderHubNamespace + ".svc"
@@ -58,12 +57,18 @@ type LeaderHubOptions struct {
 	// that signed it.
 	Serving       *CertKeyPair
 	ServingCAFile string
-	// SkipShippedRBAC leaves RBAC to the caller (a Helm release installed it)
-	// instead of applying the RBAC of DeployManifest.
-	SkipShippedRBAC bool
-	Detached        bool
-	// User and Groups are the identity leaderhub runs as; the default is the
-	// leaderhub service account, which the shipped RBAC grants what it needs.
+	// SkipChartRBAC leaves RBAC to the caller (a Helm release installed it)
+	// instead of applying the chart's, rendered for this leaderhub's flags.
+	SkipChartRBAC bool
+	Detached      bool
+	// ServiceAccount is the kube-system ServiceAccount leaderhub runs as when
+	// User is empty, and the fullname the chart's RBAC and admission
+	// policies are rendered for: DefaultServiceAccount for the default Name,
+	// Name otherwise, so leaderhubs of different configurations sharing a
+	// control plane each hold exactly what the chart grants theirs.
+	ServiceAccount string
+	// User and Groups are the identity leaderhub runs as, with whatever RBAC
+	// the caller grants them, instead of ServiceAccount.
 	User   string
 	Groups []string
 	// NoWait returns as soon as the process started, without waiting for /readyz.
@@ -122,11 +127,17 @@ func (cp *ControlPlane) leaderHubCA() (*CertAuthority, error) {
 	return NewCertAuthority(pki, "leaderhub-ca", "leaderhub-serving-ca")
 }
 
-// StartLeaderHub applies the shipped RBAC, then runs leaderhub-apiserver on
-// 127.0.0.1 as the leaderhub service account (a client certificate issued by
-// the cluster CA), with a serving certificate for leaderhub.kube-system.svc,
-// and waits until its /readyz is ok.
+// StartLeaderHub applies the chart's RBAC for its flags, then runs
+// leaderhub-apiserver on 127.0.0.1 as its ServiceAccount (a client
+// certificate issued by the cluster CA), with a serving certificate for
+// leaderhub.kube-system.svc, and waits until its /readyz is ok.
 func (cp *ControlPlane) StartLeaderHub(ctx context.Context, opts LeaderHubOptions) (*LeaderHub, error) {
+	if opts.ServiceAccount == "" {
+		opts.ServiceAccount = opts.Name
+		if opts.Name == "" {
+			opts.ServiceAccount = DefaultServiceAccount
+		}
+	}
 	if opts.Name == "" {
 		opts.Name = "leaderhub-apiserver"
 	}
@@ -140,8 +151,8 @@ func (cp *ControlPlane) StartLeaderHub(ctx context.Context, opts LeaderHubOption
 	if opts.Port == 0 {
 		return cp.startLeaderHubOnFreePort(ctx, opts)
 	}
-	if !opts.SkipShippedRBAC {
-		if err := cp.ApplyShippedRBAC(ctx); err != nil {
+	if opts.User == "" && !opts.SkipChartRBAC {
+		if err := cp.ApplyChartRBAC(ctx, opts.ServiceAccount, slices.Concat(opts.BaseArgs, []string{"--namespace=" + LeaderHubNamespace}, opts.Args)); err != nil {
 			return nil, err
 		}
 	}
@@ -162,7 +173,7 @@ func (cp *ControlPlane) StartLeaderHub(ctx context.Context, opts LeaderHubOption
 		}
 	}
 	if opts.User == "" {
-		opts.User, opts.Groups = LeaderHubServiceAccount, []string{"system:serviceaccounts", "system:serviceaccounts:kube-system"}
+		opts.User, opts.Groups = ServiceAccountUser(opts.ServiceAccount), serviceAccountGroups
 	}
 	kubeconfig := opts.Kubeconfig
 	if kubeconfig == "" {

@@ -2,9 +2,7 @@ package framework
 
 import (
 	"bytes"
-	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,16 +10,12 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"sigs.k8s.io/yaml"
 )
 
 // DeployManifest is the checked-in rendering of the Helm chart that tests
-// take the shipped RBAC and APIService from (hack/verify-chart.sh keeps it
-// equal to the chart).
+// take the APIService from (hack/verify-chart.sh keeps it equal to the
+// chart).
 const DeployManifest = "artifacts/deploy/leaderhub.yaml"
-
-// rbacKinds are the kinds StartLeaderHub applies from DeployManifest.
-var rbacKinds = []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
 
 // ManifestObjects returns the objects of a multi-document YAML file of the
 // repository whose kind is one of kinds (all of them when kinds is empty).
@@ -57,26 +51,4 @@ func decodeObjects(data []byte, kinds ...string) ([]*unstructured.Unstructured, 
 			out = append(out, obj)
 		}
 	}
-}
-
-// ApplyShippedRBAC applies the service account and RBAC of DeployManifest.
-func (cp *ControlPlane) ApplyShippedRBAC(ctx context.Context) error {
-	objs, err := ManifestObjects(DeployManifest, rbacKinds...)
-	if err != nil {
-		return err
-	}
-	if len(objs) == 0 {
-		return fmt.Errorf("%s holds no RBAC", DeployManifest)
-	}
-	var manifest bytes.Buffer
-	for _, obj := range objs {
-		data, err := yaml.Marshal(obj.Object)
-		if err != nil {
-			return err
-		}
-		manifest.WriteString("---\n")
-		manifest.Write(data)
-	}
-	_, err = cp.KubectlInput(ctx, manifest.Bytes(), "apply", "-f", "-")
-	return err
 }

@@ -49,6 +49,12 @@ type hold struct {
 	pass     bool
 }
 
+// NewServiceAccountGate starts a gate to kube-apiserver for the
+// ServiceAccount a leaderhub runs as (LeaderHubOptions.ServiceAccount).
+func (cp *ControlPlane) NewServiceAccountGate(serviceAccount string) (*WatchGate, error) {
+	return cp.NewWatchGate(ServiceAccountUser(serviceAccount), serviceAccountGroups...)
+}
+
 // NewWatchGate starts a gate to kube-apiserver for user.
 func (cp *ControlPlane) NewWatchGate(user string, groups ...string) (*WatchGate, error) {
 	cfg, err := cp.RESTConfigFor(user, groups...)

@@ -36,8 +36,10 @@ const release = "leaderhub"
 // leaderhub-apiserver on loopback with the chart's container args, RBAC and
 // generated certificate in place of the pod no kubelet can run here.
 func TestHelmChart(t *testing.T) {
-	ctx := testContext(t, 8*time.Minute)
-	cp := startOwnControlPlane(t, ctx, framework.Options{AggregatorRouting: true})
+	ctx := testContext(t, 12*time.Minute)
+	// With NodeRestriction, as clusters run it: a node writes only its own Node.
+	cp := startOwnControlPlane(t, ctx, framework.Options{AggregatorRouting: true,
+		APIServerArgs: []string{"--enable-admission-plugins=NodeRestriction"}})
 	helm, err := cp.Helm(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +99,7 @@ func TestHelmChart(t *testing.T) {
 		Name:     "leaderhub-chart",
 		BaseArgs: deployment.Spec.Template.Spec.Containers[0].Args,
 		Serving:  &framework.CertKeyPair{CertFile: files["tls.crt"], KeyFile: files["tls.key"]}, ServingCAFile: files["ca.crt"],
-		SkipShippedRBAC: true,
+		SkipChartRBAC: true, ServiceAccount: release,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -161,6 +163,11 @@ func TestHelmChart(t *testing.T) {
 
 	checkMetricsReader(ctx, t, cp, kube, helm, lh)
 	checkVariantsAccepted(ctx, t, cp, helm)
+	// Stopped, so that nothing but the checks writes leaderhub's objects.
+	if err := lh.Process.Stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	checkLeastPrivilege(ctx, t, cp, helm)
 }
 
 // checkVariantsAccepted: with the CRDs of prometheus-operator and

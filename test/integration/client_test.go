@@ -129,11 +129,11 @@ func TestEdgeClient(t *testing.T) {
 	args := []string{"--materialize=endpoints,configmap,endpointslice", "--watch-bookmark-interval=1s"}
 	// The controller's replica starts first and holds the lease; the
 	// APIService is then pointed at the view's replica.
-	e := startClusterEnv(t, "endpointslice-values.yaml", "leaderhub-client-controller", args...)
+	e := startClusterEnv(t, "leaderhub-client-controller", args...)
 	port := 0 // the first start picks a free port; the restart takes it again
 	startView := func() *framework.LeaderHub {
 		lh, err := e.cp.StartLeaderHub(testContext(t, time.Minute), framework.LeaderHubOptions{Name: "leaderhub-client-view",
-			Port: port, SkipShippedRBAC: true, Args: args})
+			Port: port, Args: args})
 		if err != nil {
 			t.Fatal(err)
 		}

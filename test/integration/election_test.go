@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -28,16 +27,14 @@ import (
 
 // clusterEnv is a control plane of its own, for tests that must count
 // everything that happens in it (the election metrics) or break it (the
-// edge client's): the chart's RBAC rendered with a values file, and a
-// leaderhub serving the view registered with the aggregation layer.
+// edge client's): every leaderhub in it runs with the chart's RBAC for its
+// flags, and one serving the view is registered with the aggregation layer.
 type clusterEnv struct {
 	cp    *framework.ControlPlane
 	kube  kubernetes.Interface
 	pools openyurtclient.Interface
 	view  *framework.LeaderHub
 	lh    versioned.Interface
-	// rbac is the chart's RBAC the cluster runs with.
-	rbac string
 }
 
 // electionDeadline is the view's --election-deadline: long enough that a
@@ -46,7 +43,7 @@ type clusterEnv struct {
 // out.
 const electionDeadline = 15 * time.Second
 
-func startClusterEnv(t *testing.T, values, viewName string, viewArgs ...string) *clusterEnv {
+func startClusterEnv(t *testing.T, viewName string, viewArgs ...string) *clusterEnv {
 	t.Helper()
 	ctx := testContext(t, 3*time.Minute)
 	cp := startOwnControlPlane(t, ctx, framework.Options{})
@@ -62,27 +59,7 @@ func startClusterEnv(t *testing.T, values, viewName string, viewArgs ...string) 
 	cfg.QPS, cfg.Burst = 500, 1000
 	e := &clusterEnv{cp: cp, kube: kubernetes.NewForConfigOrDie(cfg), pools: openyurtclient.NewForConfigOrDie(cfg),
 		lh: versioned.NewForConfigOrDie(cfg)}
-	// The chart's RBAC as it renders with the values file: every leaderhub
-	// runs as its service account.
-	helm, err := cp.Helm(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := framework.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	chart := filepath.Join(root, framework.ChartDir)
-	rbac, err := helm.Run(ctx, "template", "leaderhub", chart, "--namespace", framework.LeaderHubNamespace,
-		"-f", filepath.Join(chart, "ci", values), "--show-only", "templates/rbac.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out, err := cp.KubectlInput(ctx, []byte(rbac), "apply", "-f", "-"); err != nil {
-		t.Fatalf("applying the chart's RBAC: %v\n%s", err, out)
-	}
-	e.rbac = rbac
-	e.view, err = cp.StartLeaderHub(ctx, framework.LeaderHubOptions{Name: viewName, SkipShippedRBAC: true, Args: viewArgs})
+	e.view, err = cp.StartLeaderHub(ctx, framework.LeaderHubOptions{Name: viewName, Args: viewArgs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,12 +70,11 @@ func startClusterEnv(t *testing.T, values, viewName string, viewArgs ...string) 
 }
 
 // startElector runs a leaderhub with only the hubleader elector, under a
-// lease of its own, as the chart's service account (through kubeconfig, if
-// set), with extra flags.
+// lease of its own, as a service account holding what the chart grants the
+// elector (through kubeconfig, if set), with extra flags.
 func (e *clusterEnv) startElector(t *testing.T, name, kubeconfig string, args ...string) *framework.LeaderHub {
 	t.Helper()
-	lh, err := e.cp.StartLeaderHub(testContext(t, time.Minute), framework.LeaderHubOptions{Name: name, SkipShippedRBAC: true,
-		Kubeconfig: kubeconfig,
+	lh, err := e.cp.StartLeaderHub(testContext(t, time.Minute), framework.LeaderHubOptions{Name: name, Kubeconfig: kubeconfig,
 		Args: append([]string{"--controllers=hubleader", "--leader-elect-resource-name=leaderhub-elector-test",
 			"--leader-elect-retry-period=500ms", "--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s"}, args...)})
 	if err != nil {
@@ -290,11 +266,8 @@ func without(s []string, drop ...string) []string {
 // TestElection: the election is tracked with leaders written by hand (as
 // upstream's elector would), then leaderhub's own elector runs.
 func TestElection(t *testing.T) {
-	e := startClusterEnv(t, "hubleader-values.yaml", "leaderhub-election-view",
+	e := startClusterEnv(t, "leaderhub-election-view",
 		"--controllers=-materialize", "--election-deadline="+electionDeadline.String(), "--watch-bookmark-interval=1s")
-	if !strings.Contains(e.rbac, "nodepools/status") {
-		t.Fatalf("the chart with hubleader grants no NodePool status writes:\n%s", e.rbac)
-	}
 	t.Run("tracked with leaders written by hand", e.testTrackedByHand)
 	t.Run("elector", e.testElector)
 	t.Run("elector against kube-apiserver's conflicts", e.testElectorConflicts)
@@ -581,7 +554,7 @@ func (e *clusterEnv) testElector(t *testing.T) {
 func (e *clusterEnv) testElectorConflicts(t *testing.T) {
 	const pool, grace = "conflicts", 3 * time.Second
 	ctx := testContext(t, 3*time.Minute)
-	gate, kubeconfig := leaderHubGate(t, e.cp)
+	gate, kubeconfig := leaderHubGate(t, e.cp, "leaderhub-elector-gated")
 	elector := e.startElector(t, "leaderhub-elector-gated", kubeconfig, "--leader-grace-period="+grace.String())
 	var nodes []string
 	for i := 1; i <= 4; i++ {

@@ -398,12 +398,11 @@ func freshNamespace(t *testing.T, base string) string {
 
 // startInNamespace runs a leaderhub that materializes into a namespace of
 // the test's own (so it does not meet the shared one's controller), as a
-// privileged user.
+// ServiceAccount of its own holding only what the chart grants its flags.
 func startInNamespace(t *testing.T, name, ns string, args ...string) *framework.LeaderHub {
 	t.Helper()
 	ctx := testContext(t, 2*time.Minute)
-	lh, err := controlPlane.StartLeaderHub(ctx, framework.LeaderHubOptions{Name: name, User: "controller-" + ns, Groups: []string{"system:masters"},
-		Args: append([]string{"--namespace=" + ns}, args...)})
+	lh, err := controlPlane.StartLeaderHub(ctx, framework.LeaderHubOptions{Name: name, Args: append([]string{"--namespace=" + ns}, args...)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,11 +455,12 @@ func startOwnControlPlane(t *testing.T, ctx context.Context, opts framework.Opti
 	return cp
 }
 
-// leaderHubGate starts a watch gate on cp for leaderhub's service account,
-// closed when the test ends, and returns it with a kubeconfig through it.
-func leaderHubGate(t *testing.T, cp *framework.ControlPlane) (*framework.WatchGate, string) {
+// leaderHubGate starts a watch gate on cp for the service account of the
+// leaderhub named name, closed when the test ends, and returns it with a
+// kubeconfig through it.
+func leaderHubGate(t *testing.T, cp *framework.ControlPlane, name string) (*framework.WatchGate, string) {
 	t.Helper()
-	gate, err := cp.NewWatchGate(framework.LeaderHubServiceAccount, "system:serviceaccounts", "system:serviceaccounts:kube-system")
+	gate, err := cp.NewServiceAccountGate(name)
 	if err != nil {
 		t.Fatal(err)
 	}

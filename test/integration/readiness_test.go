@@ -38,12 +38,16 @@ func startNotReady(t *testing.T, ctx context.Context, opts framework.LeaderHubOp
 func TestReadyOnlyAfterNodePoolsSynced(t *testing.T) {
 	ctx := testContext(t, 2*time.Minute)
 	const user = "leaderhub-without-nodepools"
+	// The chart's roles for a leaderhub's default flags, named after user.
+	if err := controlPlane.ApplyChartRBAC(ctx, user, nil); err != nil {
+		t.Fatal(err)
+	}
 	// Everything but NodePools: delegated authentication and authorization.
 	createClusterRoleBinding(t, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user + "-auth-delegator"},
 		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "system:auth-delegator"},
 		Subjects: []rbacv1.Subject{{Kind: "User", Name: user}}})
 	// And the controller's objects and lease, in leaderhub's namespace.
-	for _, role := range []string{"extension-apiserver-authentication-reader", "leaderhub"} {
+	for _, role := range []string{"extension-apiserver-authentication-reader", user} {
 		createRoleBinding(t, "kube-system", &rbacv1.RoleBinding{
 			ObjectMeta: metav1.ObjectMeta{Name: user + "-" + role},
 			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: role},
@@ -75,7 +79,7 @@ func TestReadyOnlyAfterNodePoolsSynced(t *testing.T) {
 
 	createClusterRoleBinding(t, &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: user + "-nodepools"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "leaderhub"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: user},
 		Subjects:   []rbacv1.Subject{{Kind: "User", Name: user}}})
 	if err := lh.WaitReady(ctx); err != nil {
 		t.Fatalf("not ready after NodePools became listable: %v", err)
@@ -108,14 +112,18 @@ func TestLeaseErrorsKeepTheViewReady(t *testing.T) {
 	ns := freshNamespace(t, "readyz-lease")
 	kube := kubeClient(t)
 	subjects := []rbacv1.Subject{{Kind: "User", Name: user}}
-	for _, role := range []string{"system:auth-delegator", "leaderhub"} {
+	// The chart's ClusterRole for a leaderhub's default flags, named after user.
+	if err := controlPlane.ApplyChartRBAC(ctx, user, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, role := range []string{"system:auth-delegator", user} {
 		createClusterRoleBinding(t, &rbacv1.ClusterRoleBinding{
 			ObjectMeta: metav1.ObjectMeta{Name: user + "-" + role},
 			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role},
 			Subjects:   subjects})
 	}
 	createRoleBinding(t, "kube-system", &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: user + "-auth-reader"},
+		ObjectMeta: metav1.ObjectMeta{Name: user + "-user-auth-reader"}, // the chart names its own <fullname>-auth-reader
 		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "extension-apiserver-authentication-reader"},
 		Subjects:   subjects})
 	// Its objects, but no Leases.

@@ -59,7 +59,7 @@ func (rw *relistWatcher) state() ([]string, bool) {
 func TestViewRelistEndsNoWatch(t *testing.T) {
 	const pools, perPool = 10, 100
 	ctx := testContext(t, 5*time.Minute)
-	gate, kubeconfig := leaderHubGate(t, controlPlane)
+	gate, kubeconfig := leaderHubGate(t, controlPlane, "leaderhub-relist")
 	lh, err := controlPlane.StartLeaderHub(ctx, framework.LeaderHubOptions{Name: "leaderhub-relist", Kubeconfig: kubeconfig,
 		Args: []string{"--controllers=-materialize", "--watch-bookmark-interval=1h"}})
 	if err != nil {
@@ -238,7 +238,7 @@ func TestViewRelistAfterCompaction(t *testing.T) {
 	if err := cp.InstallCRDs(ctx); err != nil {
 		t.Fatal(err)
 	}
-	gate, kubeconfig := leaderHubGate(t, cp)
+	gate, kubeconfig := leaderHubGate(t, cp, "leaderhub-compaction")
 	lh, err := cp.StartLeaderHub(ctx, framework.LeaderHubOptions{Name: "leaderhub-compaction", Kubeconfig: kubeconfig,
 		Args: []string{"--controllers=-materialize", "--watch-bookmark-interval=1h"}})
 	if err != nil {

@@ -58,3 +58,29 @@ app.kubernetes.io/part-of: openyurt
 {{- define "leaderhub.apiServiceName" -}}
 v1alpha1.leaderhub.openyurt.io
 {{- end -}}
+
+{{/*
+"true" when leaderhub-apiserver runs the controller named .name with
+--controllers=.root.Values.controllers, read as the binary reads it: "-name"
+anywhere turns it off; "name", or "*" for a controller on by default
+(materialize; hubleader is off by default), turns it on.
+*/}}
+{{- define "leaderhub.controllerOn" -}}
+{{- $flags := splitList "," (.root.Values.controllers | toString) -}}
+{{- $byDefault := and (has "*" $flags) (ne .name "hubleader") -}}
+{{- if and (not (has (printf "-%s" .name) $flags)) (or (has .name $flags) $byDefault) -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+"true" when the materialize controller runs and writes the form .form
+(endpoints, configmap, endpointslice): only then does leaderhub's
+ServiceAccount get to write that resource.
+*/}}
+{{- define "leaderhub.formOn" -}}
+{{- if and (include "leaderhub.controllerOn" (dict "root" .root "name" "materialize")) (has .form .root.Values.materialize) -}}true{{- end -}}
+{{- end -}}
+
+{{/* The username leaderhub-apiserver authenticates to kube-apiserver with. */}}
+{{- define "leaderhub.serviceAccountUser" -}}
+{{- printf "system:serviceaccount:%s:%s" .Release.Namespace (include "leaderhub.fullname" .) -}}
+{{- end -}}
