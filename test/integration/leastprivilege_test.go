@@ -85,8 +85,8 @@ func describe(want string) string {
 // leaderhub writes its own objects of each form it materializes, and only
 // those: no object of a form it does not write, nothing of someone else's in
 // its namespace (a DNS server's ConfigMap, another component's Endpoints and
-// Lease, an unlabelled object with a LeaderHub's name), nothing named or
-// labelled as another pool's, nothing elsewhere, no Lease but its own, and
+// Lease, an unlabeled object with a LeaderHub's name), nothing named or
+// labeled as another pool's, nothing elsewhere, no Lease but its own, and
 // NodePool status only with the elector. Nodes cannot move themselves
 // between pools; admins can.
 func checkLeastPrivilege(ctx context.Context, t *testing.T, cp *framework.ControlPlane, helm *framework.Helm) {
@@ -95,9 +95,9 @@ func checkLeastPrivilege(ctx context.Context, t *testing.T, cp *framework.Contro
 	ns := framework.LeaderHubNamespace
 	// Someone else's objects in leaderhub's namespace.
 	corefile := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "coredns"}, Data: map[string]string{"Corefile": ".:53 { forward . /etc/resolv.conf }"}}
-	unlabelled := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.ObjectName("lp-foreign"),
+	unlabeled := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.ObjectName("lp-foreign"),
 		Labels: map[string]string{v1alpha1.LabelPoolName: "lp-foreign"}}, Data: map[string]string{"leaders": "someone/10.0.0.9"}}
-	for _, cm := range []*corev1.ConfigMap{corefile, unlabelled} {
+	for _, cm := range []*corev1.ConfigMap{corefile, unlabeled} {
 		if _, err := admin.CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -156,8 +156,8 @@ func checkLeastPrivilege(ctx context.Context, t *testing.T, cp *framework.Contro
 	if cm, err := admin.CoreV1().ConfigMaps(ns).Get(ctx, corefile.Name, metav1.GetOptions{}); err != nil || cm.Data["Corefile"] != corefile.Data["Corefile"] {
 		t.Errorf("ConfigMap coredns: %v, %v", err, cm.Data)
 	}
-	if cm, err := admin.CoreV1().ConfigMaps(ns).Get(ctx, unlabelled.Name, metav1.GetOptions{}); err != nil || len(cm.Labels) != 1 || cm.Data["leaders"] != unlabelled.Data["leaders"] {
-		t.Errorf("ConfigMap %s: %v, %v %v", unlabelled.Name, err, cm.Labels, cm.Data)
+	if cm, err := admin.CoreV1().ConfigMaps(ns).Get(ctx, unlabeled.Name, metav1.GetOptions{}); err != nil || len(cm.Labels) != 1 || cm.Data["leaders"] != unlabeled.Data["leaders"] {
+		t.Errorf("ConfigMap %s: %v, %v %v", unlabeled.Name, err, cm.Labels, cm.Data)
 	}
 	if _, err := admin.CoreV1().Endpoints(ns).Get(ctx, "kube-dns", metav1.GetOptions{}); err != nil {
 		t.Errorf("Endpoints kube-dns: %v", err)
@@ -332,7 +332,7 @@ func checkServiceAccountWrites(ctx context.Context, t *testing.T, cp *framework.
 	expectAccess(ctx, t, "update ConfigMap coredns", policyOr(materialize.FormConfigMap, notLeaderHubs), func(dryRun []string) error {
 		return resources[1].update("coredns", dryRun)
 	})
-	expectAccess(ctx, t, "update an unlabelled ConfigMap with a LeaderHub's name", policyOr(materialize.FormConfigMap, notLeaderHubs), func(dryRun []string) error {
+	expectAccess(ctx, t, "update an unlabeled ConfigMap with a LeaderHub's name", policyOr(materialize.FormConfigMap, notLeaderHubs), func(dryRun []string) error {
 		return resources[1].update(v1alpha1.ObjectName("lp-foreign"), dryRun)
 	})
 	expectAccess(ctx, t, "create any ConfigMap", policyOr(materialize.FormConfigMap, notOneItMayWrite), func(dryRun []string) error {
