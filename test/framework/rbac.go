@@ -131,6 +131,7 @@ func (cp *ControlPlane) createAbsent(ctx context.Context, objs []*unstructured.U
 	}
 	for _, obj := range objs {
 		gvk := obj.GroupVersionKind()
+		// RBAC kinds all: the resource is the kind's plural in lower case.
 		gvr := schema.GroupVersionResource{Group: gvk.Group, Version: gvk.Version, Resource: strings.ToLower(gvk.Kind) + "s"}
 		var ri dynamic.ResourceInterface = client.Resource(gvr)
 		if ns := obj.GetNamespace(); ns != "" {

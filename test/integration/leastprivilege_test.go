@@ -15,6 +15,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -200,6 +201,56 @@ func flagValue(args []string, name string) string {
 	return value
 }
 
+// namespacedClient is what the checks use of a typed client-go client of
+// objects T in one namespace.
+type namespacedClient[T interface {
+	runtime.Object
+	metav1.Object
+}] interface {
+	Create(ctx context.Context, obj T, opts metav1.CreateOptions) (T, error)
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
+	Update(ctx context.Context, obj T, opts metav1.UpdateOptions) (T, error)
+	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
+}
+
+// writable is one resource leaderhub may write, as the checks write it:
+// create makes an object of that name and labels in a namespace, update
+// and remove change and delete one in the checked namespace.
+type writable struct {
+	name   string
+	form   materialize.Form
+	suffix string
+	create func(ns, name string, labels map[string]string, dryRun []string) error
+	update func(name string, dryRun []string) error
+	remove func(name string, dryRun []string) error
+}
+
+// writableOf writes objects T as (the ServiceAccount), reading them first as
+// admin (what leaderhub may read is not what is checked), in namespace ns.
+func writableOf[T interface {
+	runtime.Object
+	metav1.Object
+}](ctx context.Context, name string, form materialize.Form, suffix, ns string, as, admin func(ns string) namespacedClient[T],
+	newObject func(name string, labels map[string]string) T) writable {
+	return writable{name: name, form: form, suffix: suffix,
+		create: func(inNS, name string, labels map[string]string, dryRun []string) error {
+			_, err := as(inNS).Create(ctx, newObject(name, labels), metav1.CreateOptions{DryRun: dryRun})
+			return err
+		},
+		update: func(name string, dryRun []string) error {
+			obj, err := admin(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			obj.SetAnnotations(map[string]string{"leaderhub.test/touched": time.Now().String()})
+			_, err = as(ns).Update(ctx, obj, metav1.UpdateOptions{DryRun: dryRun})
+			return err
+		},
+		remove: func(name string, dryRun []string) error {
+			return as(ns).Delete(ctx, name, metav1.DeleteOptions{DryRun: dryRun})
+		}}
+}
+
 // checkServiceAccountWrites checks, as the release's ServiceAccount, what
 // the chart lets leaderhub-apiserver with the Deployment's args write.
 func checkServiceAccountWrites(ctx context.Context, t *testing.T, cp *framework.ControlPlane, args []string) {
@@ -225,74 +276,32 @@ func checkServiceAccountWrites(ctx context.Context, t *testing.T, cp *framework.
 		}
 		return l
 	}
-	type resource struct {
-		name   string
-		form   materialize.Form
-		suffix string
-		// create, update and remove write one object named name with labels.
-		create func(ns, name string, labels map[string]string, dryRun []string) error
-		update func(name string, dryRun []string) error
-		remove func(name string, dryRun []string) error
+	newMeta := func(name string, labels map[string]string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: name, Labels: labels}
 	}
-	annotate := func(m *metav1.ObjectMeta) {
-		m.Annotations = map[string]string{"leaderhub.test/touched": time.Now().String()}
-	}
-	resources := []resource{
-		{name: "endpoints", form: materialize.FormEndpoints,
-			create: func(ns, name string, labels map[string]string, dryRun []string) error {
-				_, err := sa.CoreV1().Endpoints(ns).Create(ctx, &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}},
-					metav1.CreateOptions{DryRun: dryRun})
-				return err
+	resources := []writable{
+		writableOf(ctx, "endpoints", materialize.FormEndpoints, "", ns,
+			func(ns string) namespacedClient[*corev1.Endpoints] { return sa.CoreV1().Endpoints(ns) },
+			func(ns string) namespacedClient[*corev1.Endpoints] { return admin.CoreV1().Endpoints(ns) },
+			func(name string, labels map[string]string) *corev1.Endpoints {
+				return &corev1.Endpoints{ObjectMeta: newMeta(name, labels)}
+			}),
+		writableOf(ctx, "configmaps", materialize.FormConfigMap, "", ns,
+			func(ns string) namespacedClient[*corev1.ConfigMap] { return sa.CoreV1().ConfigMaps(ns) },
+			func(ns string) namespacedClient[*corev1.ConfigMap] { return admin.CoreV1().ConfigMaps(ns) },
+			func(name string, labels map[string]string) *corev1.ConfigMap {
+				return &corev1.ConfigMap{ObjectMeta: newMeta(name, labels)}
+			}),
+		writableOf(ctx, "endpointslices", materialize.FormEndpointSliceIPv4, "-ipv4", ns,
+			func(ns string) namespacedClient[*discoveryv1.EndpointSlice] {
+				return sa.DiscoveryV1().EndpointSlices(ns)
 			},
-			update: func(name string, dryRun []string) error {
-				ep, err := sa.CoreV1().Endpoints(ns).Get(ctx, name, metav1.GetOptions{})
-				if err != nil {
-					return err
-				}
-				annotate(&ep.ObjectMeta)
-				_, err = sa.CoreV1().Endpoints(ns).Update(ctx, ep, metav1.UpdateOptions{DryRun: dryRun})
-				return err
+			func(ns string) namespacedClient[*discoveryv1.EndpointSlice] {
+				return admin.DiscoveryV1().EndpointSlices(ns)
 			},
-			remove: func(name string, dryRun []string) error {
-				return sa.CoreV1().Endpoints(ns).Delete(ctx, name, metav1.DeleteOptions{DryRun: dryRun})
-			}},
-		{name: "configmaps", form: materialize.FormConfigMap,
-			create: func(ns, name string, labels map[string]string, dryRun []string) error {
-				_, err := sa.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}},
-					metav1.CreateOptions{DryRun: dryRun})
-				return err
-			},
-			update: func(name string, dryRun []string) error {
-				// Read as admin: a form leaderhub does not write, it may not read either.
-				cm, err := admin.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
-				if err != nil {
-					return err
-				}
-				annotate(&cm.ObjectMeta)
-				_, err = sa.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{DryRun: dryRun})
-				return err
-			},
-			remove: func(name string, dryRun []string) error {
-				return sa.CoreV1().ConfigMaps(ns).Delete(ctx, name, metav1.DeleteOptions{DryRun: dryRun})
-			}},
-		{name: "endpointslices", form: materialize.FormEndpointSliceIPv4, suffix: "-ipv4",
-			create: func(ns, name string, labels map[string]string, dryRun []string) error {
-				_, err := sa.DiscoveryV1().EndpointSlices(ns).Create(ctx, &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
-					AddressType: discoveryv1.AddressTypeIPv4}, metav1.CreateOptions{DryRun: dryRun})
-				return err
-			},
-			update: func(name string, dryRun []string) error {
-				es, err := sa.DiscoveryV1().EndpointSlices(ns).Get(ctx, name, metav1.GetOptions{})
-				if err != nil {
-					return err
-				}
-				annotate(&es.ObjectMeta)
-				_, err = sa.DiscoveryV1().EndpointSlices(ns).Update(ctx, es, metav1.UpdateOptions{DryRun: dryRun})
-				return err
-			},
-			remove: func(name string, dryRun []string) error {
-				return sa.DiscoveryV1().EndpointSlices(ns).Delete(ctx, name, metav1.DeleteOptions{DryRun: dryRun})
-			}},
+			func(name string, labels map[string]string) *discoveryv1.EndpointSlice {
+				return &discoveryv1.EndpointSlice{ObjectMeta: newMeta(name, labels), AddressType: discoveryv1.AddressTypeIPv4}
+			}),
 	}
 	for _, r := range resources {
 		own := v1alpha1.ObjectName(pool) + r.suffix
