@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authorization/union"
@@ -12,6 +13,7 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
@@ -134,16 +136,51 @@ func (c CompletedConfig) authorizeNodes(nodes feed.NodeReader) error {
 	return nil
 }
 
-// Run serves until ctx ends. The manager (which fills the view) and the
-// view's bookmarks start with the server; /readyz turns ready once the
-// NodePools are listed and requests can be judged.
+// managerStopTimeout bounds how long the process waits, once the server has
+// stopped, for the manager: the lease release is one request, but a
+// kube-apiserver that does not answer must not hold the exit.
+const managerStopTimeout = 5 * time.Second
+
+// Run serves until ctx ends, then shuts down in k8s.io/apiserver's order
+// (--shutdown-delay-duration and the other graceful-termination options):
+//
+//   - at once, /readyz fails, and the controllers stop and hand the
+//     controller lease over (released, so a successor takes it at once);
+//   - after the delay, every view watch ends (a pre-shutdown hook) and new
+//     ones are refused, so no watch holds the HTTP server's shutdown open;
+//     clients resume on another replica from the version they hold;
+//   - once the HTTP server has stopped, the feeds stop, and Run returns
+//     when the manager has (bounded by managerStopTimeout).
+//
+// The feeds keep the view current while it serves, delay included.
 func (s *Server) Run(ctx context.Context) error {
+	serving, stopServing := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServing()
+	managerDone := make(chan struct{})
 	s.generic.AddPostStartHookOrDie("leaderhub-view", func(hook genericapiserver.PostStartHookContext) error {
-		go s.view.Run(hook)
-		go s.manager.Run(hook)
+		go s.view.Run(serving)
+		go func() {
+			defer close(managerDone)
+			s.manager.Run(serving, hook)
+		}()
 		return nil
 	})
-	return s.generic.PrepareRun().RunWithContext(ctx)
+	delay := s.generic.ShutdownDelayDuration
+	s.generic.AddPreShutdownHookOrDie("leaderhub-end-watches", func() error {
+		time.Sleep(delay) // serve normally through the delay, as k8s.io/apiserver does
+		n := s.view.EndWatches()
+		klog.InfoS("Shutting down: ended every view watch; clients resume on another replica", "watches", n)
+		return nil
+	})
+	err := s.generic.PrepareRun().RunWithContext(ctx)
+	stopServing()
+	select {
+	case <-managerDone:
+		klog.InfoS("Shut down: the feeds and controllers have stopped")
+	case <-time.After(managerStopTimeout):
+		klog.InfoS("Exiting before the manager stopped", "waited", managerStopTimeout)
+	}
+	return err
 }
 
 // Run serves until ctx ends. o must be completed and valid (Complete, then

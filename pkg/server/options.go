@@ -43,6 +43,11 @@ func init() {
 type Options struct {
 	Recommended *genericoptions.RecommendedOptions
 	Logs        *logsapi.LoggingConfiguration
+	// ServerRun holds k8s.io/apiserver's graceful-termination options
+	// (--shutdown-delay-duration, --shutdown-send-retry-after,
+	// --shutdown-watch-termination-grace-period); its other fields are
+	// unused.
+	ServerRun *genericoptions.ServerRunOptions
 
 	// Namespace is where every LeaderHub lives.
 	Namespace string
@@ -96,6 +101,7 @@ func NewOptions() *Options {
 	o := &Options{
 		Recommended:      genericoptions.NewRecommendedOptions("", nil),
 		Logs:             logsapi.NewLoggingConfiguration(),
+		ServerRun:        genericoptions.NewServerRunOptions(),
 		Namespace:        "kube-system",
 		LeaderHubPort:    v1alpha1.DefaultLeaderHubPort,
 		BookmarkInterval: viewstore.DefaultBookmarkInterval,
@@ -133,6 +139,10 @@ func NewOptions() *Options {
 	return o
 }
 
+// shutdownFlags are the graceful-termination flags of ServerRunOptions that
+// leaderhub-apiserver takes.
+var shutdownFlags = []string{"shutdown-delay-duration", "shutdown-send-retry-after", "shutdown-watch-termination-grace-period"}
+
 // Flags returns the flags in named groups, for a sectioned --help.
 func (o *Options) Flags() cliflag.NamedFlagSets {
 	var fss cliflag.NamedFlagSets
@@ -166,6 +176,13 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 	kc.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second leaderhub's NodePool reader and controller may send to kube-apiserver.")
 	kc.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst of requests above --kube-api-qps.")
 	o.Recommended.SecureServing.AddFlags(fss.FlagSet("secure serving"))
+	// k8s.io/apiserver's own graceful-termination flags, as kube-apiserver
+	// has them, taken from the set they come in.
+	universal := pflag.NewFlagSet("universal", pflag.ContinueOnError)
+	o.ServerRun.AddUniversalFlags(universal)
+	for _, name := range shutdownFlags {
+		fss.FlagSet("graceful termination").AddFlag(universal.Lookup(name))
+	}
 	o.Recommended.Authentication.AddFlags(fss.FlagSet("authentication"))
 	o.Recommended.Authorization.AddFlags(fss.FlagSet("authorization"))
 	fss.FlagSet("authorization").BoolVar(&o.AuthorizeNodes, "authorize-nodes", o.AuthorizeNodes,
@@ -197,6 +214,9 @@ func (o *Options) Validate() error {
 	errs := o.Recommended.Validate()
 	if msgs := validation.IsDNS1123Label(o.Namespace); len(msgs) > 0 {
 		errs = append(errs, fmt.Errorf("--namespace %q: %v", o.Namespace, msgs))
+	}
+	if o.ServerRun.ShutdownDelayDuration < 0 || o.ServerRun.ShutdownWatchTerminationGracePeriod < 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-delay-duration and --shutdown-watch-termination-grace-period must not be negative"))
 	}
 	if o.LeaderHubPort < 1 || o.LeaderHubPort > 65535 {
 		errs = append(errs, fmt.Errorf("--leader-hub-port %d: must be 1-65535", o.LeaderHubPort))
@@ -268,6 +288,9 @@ func (o *Options) Config() (*Config, error) {
 	if err := o.Recommended.ApplyTo(generic); err != nil {
 		return nil, err
 	}
+	generic.ShutdownDelayDuration = o.ServerRun.ShutdownDelayDuration
+	generic.ShutdownSendRetryAfter = o.ServerRun.ShutdownSendRetryAfter
+	generic.ShutdownWatchTerminationGracePeriod = o.ServerRun.ShutdownWatchTerminationGracePeriod
 	return &Config{
 		Generic: generic,
 		Extra: ExtraConfig{

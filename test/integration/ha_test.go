@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/leaderhub/leaderhub/test/framework"
 )
@@ -103,4 +104,80 @@ func TestGarbageCollectionWithoutLeaderhub(t *testing.T) {
 		_, err := kubeClient(t).CoreV1().Endpoints(ns).Get(ctx, "leader-hub-gc", metav1.GetOptions{})
 		return err
 	})
+}
+
+// TestShutdownHandsOverAndExits: SIGTERM to the replica holding the
+// controller lease, with view watches open on it, ends them and exits
+// without needing SIGKILL; it stops its controllers and releases the lease
+// (its log says so), and the standby, told by its watch on the Lease, takes
+// it long before its next retry (10s here) and writes the next change. A
+// replica started after the standby exits too takes the released lease at
+// once, though the lease it finds was renewed a moment ago (30s duration).
+func TestShutdownHandsOverAndExits(t *testing.T) {
+	const retry = 10 * time.Second
+	ns := freshNamespace(t, "leaderhub-handover")
+	election := []string{"--leader-elect-lease-duration=30s", "--leader-elect-renew-deadline=20s", "--leader-elect-retry-period=" + retry.String()}
+	a := startInNamespace(t, "leaderhub-handover-a", ns, election...)
+	b := startInNamespace(t, "leaderhub-handover-b", ns, election...)
+	createPool(t, "handover", leaders("o1=10.15.0.1"))
+	waitEndpoints(t, ns, "leader-hub-handover", "appeared", func(ep *corev1.Endpoints) bool { return endpointsLeaders(ep) == "o1/10.15.0.1" })
+	leader, standby := a, b
+	if leaseHolderPID(t, ns) == b.Process.PID {
+		leader, standby = b, a
+	}
+
+	// Watches open on the leader, as edge nodes keep them.
+	cfg, err := leader.RESTConfigFor(controlPlane, "handover-watcher", "system:masters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var watches []watch.Interface
+	for range 20 {
+		w, err := leaderHubClient(t, cfg).LeaderhubV1alpha1().LeaderHubs(ns).Watch(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
+		watches = append(watches, w)
+	}
+
+	sigterm := time.Now()
+	if err := leader.Process.Stop(10 * time.Second); err != nil {
+		t.Fatalf("SIGTERM with %d watches open: %v", len(watches), err)
+	}
+	exited := time.Since(sigterm)
+	for _, w := range watches {
+		for range w.ResultChan() { // the initial ADDED, then the end
+		}
+	}
+	if log := leader.Process.Tail(64 << 10); !strings.Contains(log, "controller lease released") ||
+		!strings.Contains(log, "ended every view watch") {
+		t.Errorf("the log does not say the watches ended and the lease was released:\n%s", log)
+	}
+	err = wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, retry-2*time.Second, true, func(context.Context) (bool, error) {
+		return leaseHolderPID(t, ns) == standby.Process.PID, nil
+	})
+	if err != nil {
+		t.Fatalf("the standby did not take the released lease before its next retry (%v)", retry)
+	}
+	tookOver := time.Since(sigterm)
+	setLeaders(t, "handover", leaders("o2=10.15.0.2"))
+	waitEndpoints(t, ns, "leader-hub-handover", "written by the standby", func(ep *corev1.Endpoints) bool { return endpointsLeaders(ep) == "o2/10.15.0.2" })
+	t.Logf("SIGTERM with %d view watches open: exited after %v; the standby held the lease %v after SIGTERM",
+		len(watches), exited.Round(10*time.Millisecond), tookOver.Round(10*time.Millisecond))
+
+	// One replica left: stopped, then started again, as a single-replica
+	// restart goes.
+	if err := standby.Process.Stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	c := startInNamespace(t, "leaderhub-handover-c", ns, election...)
+	err = wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, retry-2*time.Second, true, func(context.Context) (bool, error) {
+		return leaseHolderPID(t, ns) == c.Process.PID, nil
+	})
+	if err != nil {
+		t.Fatal("a new replica did not take the released lease at once")
+	}
+	t.Logf("a replica started after the last one exited held the lease %v after its start", time.Since(restarted).Round(10*time.Millisecond))
 }

@@ -135,20 +135,18 @@ func (c *Client) Run(ctx context.Context) error {
 		return fmt.Errorf("leaders: no known source in %v", c.opts.Sources)
 	}
 	retry := c.opts.ProbeInterval
-	active, emptyFrom := 0, Source("")
+	active := 0
 	for ctx.Err() == nil {
 		if active == len(sources) {
-			// Every source failed. If one answered without the pool's
-			// object, the pool has none; otherwise nothing is known, and the
-			// last Config stands (kube-apiserver unreachable, say).
-			if emptyFrom != "" {
-				c.update(pool, Config{Source: emptyFrom})
-			}
+			// Every source failed. The last Config stands: only the view
+			// says a pool has no object, and a form without the pool's
+			// object may simply not be materialized (or not be readable
+			// yet: kube-apiserver answers before its caches are warm).
 			if !c.backoff(ctx, retry) {
 				break
 			}
 			retry = min(2*retry, c.opts.MaxProbeInterval)
-			active, emptyFrom = 0, ""
+			active = 0
 			continue
 		}
 		src := sources[active]
@@ -177,9 +175,6 @@ func (c *Client) Run(ctx context.Context) error {
 			cancel()
 			if ctx.Err() != nil {
 				break
-			}
-			if errors.Is(err, errEmpty) && emptyFrom == "" {
-				emptyFrom = src.name
 			}
 			if answered.Load() {
 				// It worked for a while: the next round of failures starts

@@ -71,10 +71,12 @@ func (f *fakeSource) install(c *k8stesting.Fake, resource string) {
 			f.used.Store(true)
 		}
 		w := watch.NewFakeWithChanSize(2, false)
-		w.Add(f.obj.DeepCopyObject())
+		if f.obj != nil { // nil: the source holds no object of the pool
+			w.Add(f.obj.DeepCopyObject())
+		}
 		end := &v1alpha1.LeaderHub{ObjectMeta: metav1.ObjectMeta{ResourceVersion: "10",
 			Annotations: map[string]string{metav1.InitialEventsAnnotationKey: "true"}}}
-		if _, ok := f.obj.(*corev1.Endpoints); ok {
+		if _, ok := f.list.(*corev1.EndpointsList); ok {
 			w.Action(watch.Bookmark, &corev1.Endpoints{ObjectMeta: end.ObjectMeta})
 		} else {
 			w.Action(watch.Bookmark, end)
@@ -223,5 +225,60 @@ func TestChangesKeepTheNewest(t *testing.T) {
 	}
 	if cur, _ := c.Current(); cur.Source != SourceEndpoints {
 		t.Errorf("Current is from %s, want the last source read", cur.Source)
+	}
+}
+
+// TestEmptyFallbackKeepsTheLeaders: once the view has answered, a fallback
+// form that holds no object of the pool (not materialized, or not readable
+// yet) while the view fails delivers nothing: the client keeps the leaders
+// it knew, round after round. Only the view says a pool is gone.
+func TestEmptyFallbackKeepsTheLeaders(t *testing.T) {
+	meta := metav1.ObjectMeta{Name: v1alpha1.ObjectName("p"), Namespace: "kube-system", ResourceVersion: "10"}
+	view := &fakeSource{obj: &v1alpha1.LeaderHub{ObjectMeta: meta, Subsets: []v1alpha1.LeaderHubSubset{{
+		Addresses: []v1alpha1.LeaderHubAddress{{IP: "10.0.0.1"}}, Ports: []v1alpha1.LeaderHubPort{{Name: "https", Port: 10269}}}}}}
+	view.list = &v1alpha1.LeaderHubList{ListMeta: metav1.ListMeta{ResourceVersion: "10"}, Items: []v1alpha1.LeaderHub{*view.obj.(*v1alpha1.LeaderHub)}}
+	empty := &fakeSource{list: &corev1.EndpointsList{ListMeta: metav1.ListMeta{ResourceVersion: "10"}}}
+	viewClient, kubeClient := versionedfake.NewClientset(), fake.NewClientset()
+	view.install(&viewClient.Fake, "leaderhubs")
+	empty.install(&kubeClient.Fake, "endpoints")
+	c, err := New(Options{Config: &rest.Config{Host: "https://unused"}, Pool: "p", Sources: []Source{SourceView, SourceEndpoints},
+		ProbeInterval: 10 * time.Millisecond, MaxProbeInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.view, c.kube = viewClient, kubeClient
+	var rounds atomic.Int32
+	c.backoff = func(ctx context.Context, base time.Duration) bool {
+		rounds.Add(1)
+		return sleep(ctx, base)
+	}
+	view.state.Store(upOnce)
+	empty.state.Store(up)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	if cfg := <-c.Changes(); cfg.Source != SourceView || !cfg.Exists || len(cfg.Leaders) != 1 {
+		t.Fatalf("delivered %+v, want the view's leader", cfg)
+	}
+	// Several rounds in which the view fails and the Endpoints form
+	// answers without the pool's object.
+	if err := wait.PollUntilContextTimeout(context.Background(), time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		return rounds.Load() >= 5, nil
+	}); err != nil {
+		t.Fatalf("the loop went through %d rounds, want 5", rounds.Load())
+	}
+	select {
+	case cfg := <-c.Changes():
+		t.Errorf("delivered %+v after the view failed, want nothing", cfg)
+	default:
+	}
+	if cfg, ok := c.Current(); !ok || !cfg.Exists || cfg.Source != SourceView || len(cfg.Leaders) != 1 {
+		t.Errorf("current Config %+v, want the view's leader still", cfg)
 	}
 }

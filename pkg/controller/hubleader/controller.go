@@ -92,6 +92,9 @@ func New(source Source, patcher StatusPatcher, recorder record.EventRecorder, op
 // Run elects until ctx ends.
 func (c *Controller) Run(ctx context.Context) { c.runner.Run(ctx) }
 
+// WaitStopped returns once the controller does not run (or ctx ends).
+func (c *Controller) WaitStopped(ctx context.Context) { c.runner.WaitStopped(ctx) }
+
 // failed counts and logs a failed election; the runner retries it with
 // backoff. A Conflict is the NodePool changing under the elector: routine.
 func (c *Controller) failed(pool string, retries int, err error) {

@@ -6,13 +6,17 @@ import (
 	"os"
 	"sync"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	componentbaseconfig "k8s.io/component-base/config"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
 
 	"github.com/leaderhub/leaderhub/pkg/instancemetrics"
 )
@@ -43,7 +47,7 @@ func newLease(kube kubernetes.Interface, cfg componentbaseconfig.LeaderElectionC
 				run(ctx)
 			},
 			OnStoppedLeading: func() {
-				klog.InfoS("Lost or released the controller lease; controllers stopped", "identity", identity)
+				klog.InfoS("Lost the controller lease; controllers stopped", "identity", identity)
 			},
 			OnNewLeader: func(holder string) {
 				if holder != identity {
@@ -122,4 +126,45 @@ func (l *observedLock) Create(ctx context.Context, ler resourcelock.LeaderElecti
 
 func (l *observedLock) Update(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
 	return l.observe(l.Interface.Update(ctx, ler))
+}
+
+// releaseWatch watches the controller Lease for its holder releasing it (a
+// replica shutting down releases it; client-go clears the holder), so that
+// a replica waiting for it tries at once instead of at its next retry
+// (--leader-elect-retry-period): a rolling restart hands the controllers
+// over in about one round trip. A holder that dies without releasing is
+// replaced after the lease duration, as before.
+type releaseWatch struct {
+	informer cache.Controller
+	released chan struct{}
+}
+
+func newReleaseWatch(kube kubernetes.Interface, cfg componentbaseconfig.LeaderElectionConfiguration) *releaseWatch {
+	r := &releaseWatch{released: make(chan struct{}, 1)}
+	holder := func(obj any) string {
+		if l, ok := obj.(*coordinationv1.Lease); ok {
+			return ptr.Deref(l.Spec.HolderIdentity, "")
+		}
+		return ""
+	}
+	notify := func() {
+		select {
+		case r.released <- struct{}{}:
+		default: // one pending notice is enough
+		}
+	}
+	_, r.informer = cache.NewInformerWithOptions(cache.InformerOptions{
+		ListerWatcher: cache.NewListWatchFromClient(kube.CoordinationV1().RESTClient(), "leases", cfg.ResourceNamespace,
+			fields.OneTermEqualSelector("metadata.name", cfg.ResourceName)),
+		ObjectType: &coordinationv1.Lease{},
+		Handler: cache.ResourceEventHandlerFuncs{
+			UpdateFunc: func(old, cur any) {
+				if holder(old) != "" && holder(cur) == "" {
+					notify()
+				}
+			},
+			DeleteFunc: func(any) { notify() },
+		},
+	})
+	return r
 }

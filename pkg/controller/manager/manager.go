@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -116,10 +117,12 @@ func (m *Manager) ReadyzChecks() []healthz.HealthChecker {
 	}))
 }
 
-// Run runs the feeds, the tracker, the object caches and, under the
-// controller lease, the controllers until ctx ends, and returns once all of
-// them have stopped.
-func (m *Manager) Run(ctx context.Context) {
+// Run runs the feeds, the tracker and the object caches until ctx ends, and
+// the controllers, under the controller lease, until ctx or controllersCtx
+// ends: shutdown stops them (and hands the lease over) as soon as it
+// begins, while the feeds keep the view current for as long as it serves.
+// Run returns once all of it has stopped, the lease released.
+func (m *Manager) Run(ctx, controllersCtx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { m.nodePools.Run(ctx) })
 	wg.Go(func() { m.nodes.Run(ctx) })
@@ -131,7 +134,10 @@ func (m *Manager) Run(ctx context.Context) {
 		}
 	})
 	if m.controllers != nil {
-		wg.Go(func() { m.controllers.run(ctx) })
+		stop, cancel := context.WithCancel(controllersCtx)
+		defer cancel()
+		context.AfterFunc(ctx, cancel)
+		wg.Go(func() { m.controllers.run(stop) })
 	} else {
 		klog.InfoS("Controllers disabled")
 	}
@@ -147,9 +153,11 @@ type controllers struct {
 	caches      []*materialize.ObjectCache
 	broadcaster record.EventBroadcaster
 	events      typedcorev1.EventInterface
-	// lease is nil with --leader-elect=false, and so is leaseLock.
+	// lease is nil with --leader-elect=false, and so are leaseLock and
+	// releases.
 	lease     *leaderelection.LeaderElectionConfig
 	leaseLock *observedLock
+	releases  *releaseWatch
 }
 
 // nodePoolStatus writes NodePool status for the elector, through the
@@ -209,6 +217,7 @@ func newControllers(restConfig *rest.Config, cfg Config, view *viewstore.Store, 
 		if c.lease, c.leaseLock, err = newLease(kube, cfg.Lease, c.runControllers); err != nil {
 			return nil, err
 		}
+		c.releases = newReleaseWatch(kube, cfg.Lease)
 		instancemetrics.Legacy().CustomMustRegister(c.leaseLock.metrics())
 	}
 	return c, nil
@@ -244,13 +253,72 @@ func (c *controllers) run(ctx context.Context) {
 		c.runControllers(ctx)
 		return
 	}
-	for ctx.Err() == nil {
-		leaseElector, err := leaderelection.NewLeaderElector(*c.lease)
+	// The lease outlives ctx until this term's controllers have stopped:
+	// then it is released (ReleaseOnCancel), so a successor never writes
+	// while they still do.
+	leaseCtx, release := context.WithCancel(context.WithoutCancel(ctx))
+	defer release()
+	stopped := context.AfterFunc(ctx, func() {
+		c.waitStopped(context.Background())
+		release()
+	})
+	defer stopped()
+	lease := *c.lease
+	var leading atomic.Bool
+	start, stop := lease.Callbacks.OnStartedLeading, lease.Callbacks.OnStoppedLeading
+	lease.Callbacks.OnStartedLeading = func(term context.Context) {
+		leading.Store(true)
+		if ctx.Err() != nil {
+			return // won while shutting down: released at once
+		}
+		term, end := context.WithCancel(term)
+		defer end()
+		context.AfterFunc(ctx, end)
+		start(term)
+	}
+	lease.Callbacks.OnStoppedLeading = func() {
+		switch {
+		case !leading.Swap(false):
+			// client-go calls it when any attempt ends, held or not.
+		case ctx.Err() != nil:
+			klog.InfoS("Shutting down: controllers stopped, controller lease released for a successor to take at once",
+				"lease", lease.Lock.Describe())
+		default:
+			stop()
+		}
+	}
+	go c.releases.informer.RunWithContext(leaseCtx)
+	for leaseCtx.Err() == nil {
+		leaseElector, err := leaderelection.NewLeaderElector(lease)
 		if err != nil { // checked in newLease; cannot happen
 			klog.ErrorS(err, "Cannot take part in the controller lease")
 			return
 		}
-		leaseElector.Run(ctx)
+		// Waiting for the lease, an attempt that learns it was released
+		// ends, and the next one tries at once; holding it, never.
+		attempt, retry := context.WithCancel(leaseCtx)
+		go func() {
+			select {
+			case <-c.releases.released:
+				if !leaseElector.IsLeader() {
+					klog.V(2).InfoS("The controller lease was released; trying for it now")
+					retry()
+				}
+			case <-attempt.Done():
+			}
+		}()
+		leaseElector.Run(attempt)
+		retry()
+	}
+}
+
+// waitStopped returns once no controller runs (or ctx ends).
+func (c *controllers) waitStopped(ctx context.Context) {
+	if c.materialize != nil {
+		c.materialize.WaitStopped(ctx)
+	}
+	if c.elector != nil {
+		c.elector.WaitStopped(ctx)
 	}
 }
 

@@ -154,6 +154,9 @@ func (c *Controller) allPools() []string {
 // configured number of workers until ctx ends.
 func (c *Controller) Run(ctx context.Context) { c.runner.Run(ctx) }
 
+// WaitStopped returns once the controller does not run (or ctx ends).
+func (c *Controller) WaitStopped(ctx context.Context) { c.runner.WaitStopped(ctx) }
+
 // nodePoolRef stands for a NodePool in Events: all an Event needs of it.
 func nodePoolRef(p *projection.Pool) *metav1.PartialObjectMetadata {
 	return &metav1.PartialObjectMetadata{

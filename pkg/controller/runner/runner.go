@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -42,31 +41,54 @@ type Config struct {
 }
 
 // Runner runs one controller. It is built once; Run runs the controller
-// and may be called again after it returns.
+// and may be called again, one run at a time.
 type Runner struct {
-	cfg     Config
-	running atomic.Bool
+	cfg Config
+	// turn holds a token while a run runs: a second Run waits for it, so a
+	// controller lease regained while the last term's controllers are still
+	// stopping runs them again once they have.
+	turn chan struct{}
 }
 
 // New builds a runner; Workers below 1 are 1.
 func New(cfg Config) *Runner {
 	cfg.Workers = max(cfg.Workers, 1)
-	return &Runner{cfg: cfg}
+	return &Runner{cfg: cfg, turn: make(chan struct{}, 1)}
 }
 
 // Running reports whether Run is running.
-func (r *Runner) Running() bool { return r.running.Load() }
+func (r *Runner) Running() bool { return len(r.turn) > 0 }
+
+// WaitStopped returns once no run is running (at once if none is), or when
+// ctx ends.
+func (r *Runner) WaitStopped(ctx context.Context) {
+	select {
+	case r.turn <- struct{}{}:
+		<-r.turn
+	case <-ctx.Done():
+	}
+}
 
 // Run syncs every pool once the sources have synced, then each pool a
 // source names, and every pool each resync period, until ctx ends. It
-// returns once the workers have finished the pools they hold.
+// returns once the workers have finished the pools they hold. While another
+// run runs, it first waits for that one to return.
 func (r *Runner) Run(ctx context.Context) {
 	defer utilruntime.HandleCrash()
-	if !r.running.CompareAndSwap(false, true) {
-		klog.ErrorS(nil, "The controller is already running", "controller", r.cfg.Name)
+	select {
+	case r.turn <- struct{}{}:
+	default:
+		klog.InfoS("Waiting for the controller's previous run to stop", "controller", r.cfg.Name)
+		select {
+		case r.turn <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+	}
+	defer func() { <-r.turn }()
+	if ctx.Err() != nil {
 		return
 	}
-	defer r.running.Store(false)
 	queue := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 		workqueue.TypedRateLimitingQueueConfig[string]{Name: "leaderhub_" + r.cfg.Name})
 	defer queue.ShutDown()

@@ -161,3 +161,66 @@ func TestRunner(t *testing.T) {
 		t.Errorf("%d listeners left after Run returned", n)
 	}
 }
+
+// TestRunWaitsForThePreviousRun: a run started while the last one is still
+// finishing a pool (a controller lease regained during the previous term's
+// shutdown) waits for it, then runs: it is not skipped. WaitStopped returns
+// only once no run runs.
+func TestRunWaitsForThePreviousRun(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	syncs := 0
+	r := New(Config{Name: "test", Workers: 1,
+		Synced: []cache.InformerSynced{func() bool { return true }},
+		Pools:  func() []string { return []string{"p"} },
+		Sync: func(ctx context.Context, _ string) (time.Duration, error) {
+			mu.Lock()
+			syncs++
+			first := syncs == 1
+			mu.Unlock()
+			if first {
+				<-release // the first term's sync outlives its context
+			}
+			return 0, nil
+		},
+		Failed: func(string, int, error) {},
+	})
+	count := func() int { mu.Lock(); defer mu.Unlock(); return syncs }
+
+	first, endFirst := context.WithCancel(context.Background())
+	firstDone := make(chan struct{})
+	go func() { defer close(firstDone); r.Run(first) }()
+	waitFor(t, "the first run's sync", func() bool { return count() == 1 })
+	endFirst()
+
+	second, endSecond := context.WithCancel(context.Background())
+	defer endSecond()
+	secondDone := make(chan struct{})
+	go func() { defer close(secondDone); r.Run(second) }()
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); r.WaitStopped(context.Background()) }()
+	select {
+	case <-secondDone:
+		t.Fatal("the second run returned while the first was still running")
+	case <-stopped:
+		t.Fatal("WaitStopped returned while the first run was still running")
+	case <-time.After(100 * time.Millisecond):
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("%d syncs while the first run was finishing, want 1", n)
+	}
+
+	close(release)
+	<-firstDone
+	waitFor(t, "the second run's sync", func() bool { return count() == 2 })
+	if !r.Running() {
+		t.Error("the second run is not running")
+	}
+	endSecond()
+	<-secondDone
+	<-stopped
+	r.WaitStopped(context.Background()) // none running: returns at once
+	if r.Running() {
+		t.Error("running after both runs returned")
+	}
+}

@@ -218,23 +218,41 @@ func bookmarkObject(rv uint64, initialEventsEnd bool) *leaderhub.LeaderHub {
 	return obj
 }
 
-// errShuttingDown refuses a watch once Run has ended: 503 with Retry-After,
-// which clients retry (on another replica, through the Service).
+// errShuttingDown refuses a watch once the store has ended its watches (at
+// shutdown): 503 with Retry-After, which clients retry (on another replica,
+// through the Service).
 var errShuttingDown = apierrors.NewServiceUnavailable("leaderhub-apiserver is shutting down; retry on another replica")
 
+// EndWatches ends every watch after the events already queued for it, and
+// refuses new ones from then on: the server is shutting down, and a watch
+// left open would hold its HTTP server's shutdown until the timeout. It
+// returns how many it ended. Lists and gets are still served.
+//
+// A watcher that allows bookmarks first gets one at the newest version: it
+// resumes on another replica from there, which that replica's history holds
+// even if it started after the watcher's last event or bookmark (a rolling
+// restart), instead of from an older version it would answer 410 Gone.
+func (s *Store) EndWatches() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.watchers.len()
+	if s.synced {
+		s.watchers.bookmarkBeforeEnd(watch.Event{Type: watch.Bookmark, Object: bookmarkObject(s.rv, false)})
+	}
+	s.closed = true
+	s.watchers.terminateAll()
+	return n
+}
+
 // Run sends periodic bookmarks, carrying the newest resource version, to the
-// watchers that allow them, until ctx ends; then it ends every watch, and
-// refuses new ones from then on.
+// watchers that allow them, until ctx ends; then it ends every watch.
 func (s *Store) Run(ctx context.Context) {
 	ticker := time.NewTicker(s.opts.BookmarkInterval)
 	defer ticker.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			s.mu.Lock()
-			s.closed = true
-			s.watchers.terminateAll()
-			s.mu.Unlock()
+			s.EndWatches()
 			return
 		case <-ticker.C:
 			s.mu.Lock()

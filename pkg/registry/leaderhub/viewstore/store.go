@@ -109,7 +109,7 @@ type Store struct {
 	rv       uint64
 	history  *history
 	watchers watcherSet
-	// closed is set when Run ends: the server is shutting down, and no
+	// closed is set by EndWatches: the server is shutting down, and no
 	// watch may start that would keep it from stopping.
 	closed   bool
 	synced   bool

@@ -527,16 +527,23 @@ func TestPathsThatEndEveryWatch(t *testing.T) {
 		end  func(t *testing.T, s *Store, cancel context.CancelFunc)
 		// rv is the view's version afterwards.
 		rv string
+		// shutdown: new watches are refused afterwards.
+		shutdown bool
 	}{
 		{"an event older than the view (a reflector watch started without a version)", func(t *testing.T, s *Store, _ context.CancelFunc) {
 			must(t, s.Update(nodePool("a", 15, "10.0.0.9")))
-		}, "20"},
+		}, "20", false},
 		{"a relist with a change at a version the view has passed (etcd restored, say)", func(t *testing.T, s *Store, _ context.CancelFunc) {
 			must(t, s.Replace([]interface{}{nodePool("a", 18, "10.0.0.8"), nodePool("b", 20, "10.0.0.2")}, "20"))
-		}, "20"},
+		}, "20", false},
 		{"the server shutting down (Run's context ends)", func(_ *testing.T, _ *Store, cancel context.CancelFunc) {
 			cancel()
-		}, "20"},
+		}, "20", true},
+		{"the shutdown delay over (EndWatches, Run still running)", func(t *testing.T, s *Store, _ context.CancelFunc) {
+			if n := s.EndWatches(); n != 2 {
+				t.Errorf("EndWatches ended %d watches, want 2", n)
+			}
+		}, "20", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSyncedStore(t, Options{BookmarkInterval: time.Hour}, nodePool("a", 10, "10.0.0.1"), nodePool("b", 20, "10.0.0.2"))
@@ -566,8 +573,10 @@ func TestPathsThatEndEveryWatch(t *testing.T) {
 			if err != nil || list.ResourceVersion != tc.rv {
 				t.Errorf("the view lists at %v afterwards (%v), want %s", list.ResourceVersion, err, tc.rv)
 			}
-			if ctx.Err() != nil {
-				<-ran
+			if tc.shutdown {
+				if ctx.Err() != nil {
+					<-ran
+				}
 				// A client that comes straight back gets no watch that would
 				// hold the server's shutdown open.
 				if w, err := s.Watch(context.Background(), ns, &metainternalversion.ListOptions{ResourceVersion: "20"}); !apierrors.IsServiceUnavailable(err) {
@@ -578,5 +587,47 @@ func TestPathsThatEndEveryWatch(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEndWatchesBookmarksFirst: at shutdown a watcher that allows bookmarks
+// gets, after the events queued for it, a bookmark at the newest version
+// (even one that changed no LeaderHub), so it resumes on another replica
+// from a version that replica's history holds; then its watch ends. A
+// watcher without bookmarks just ends.
+func TestEndWatchesBookmarksFirst(t *testing.T) {
+	s := newSyncedStore(t, Options{BookmarkInterval: time.Hour}, nodePool("a", 10, "10.0.0.1"), nodePool("b", 20, "10.0.0.2"))
+	withBookmarks := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "20", AllowWatchBookmarks: true})
+	without := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "20"})
+	must(t, s.Update(nodePool("a", 25, "10.0.0.9")))
+	must(t, s.Update(nodePool("b", 30, "10.0.0.2"))) // the same projection: no event, a newer version
+	if n := s.EndWatches(); n != 2 {
+		t.Errorf("EndWatches ended %d watches, want 2", n)
+	}
+	for name, tc := range map[string]struct {
+		w    watch.Interface
+		want []string
+	}{
+		"with bookmarks": {withBookmarks, []string{"MODIFIED 25", "BOOKMARK 30"}},
+		"without":        {without, []string{"MODIFIED 25"}},
+	} {
+		var got []string
+		deadline := time.After(time.Second)
+	drain:
+		for {
+			select {
+			case ev, ok := <-tc.w.ResultChan():
+				if !ok {
+					break drain
+				}
+				obj, _ := ev.Object.(*leaderhub.LeaderHub)
+				got = append(got, fmt.Sprintf("%s %s", ev.Type, obj.ResourceVersion))
+			case <-deadline:
+				t.Fatalf("%s: the watch did not end (got %v)", name, got)
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: got %v, want %v", name, got, tc.want)
+		}
 	}
 }

@@ -249,6 +249,17 @@ func (ws *watcherSet) broadcastAll(ds []*delivery) {
 	}
 }
 
+// bookmarkBeforeEnd queues a bookmark for every watcher that allows them,
+// behind what is queued for it (and while it is still fed its initial
+// events, after those), if it has room: the last event before its watch ends.
+func (ws *watcherSet) bookmarkBeforeEnd(ev watch.Event) {
+	ws.each(func(w *watcher) {
+		if w.bookmarks && w.roomLocked(1) {
+			w.queueLocked(ev)
+		}
+	})
+}
+
 // bookmark queues a bookmark for every watcher that allows them; a watcher
 // with a full queue, or still being fed, skips it.
 func (ws *watcherSet) bookmark(ev watch.Event) {
