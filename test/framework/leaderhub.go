@@ -336,6 +336,15 @@ func (cp *ControlPlane) RegisterAPIService(ctx context.Context, lh *LeaderHub) e
 		return fmt.Errorf("creating Service %s: %w", svc.Name, err)
 	}
 
+	if err := cp.applyAPIService(ctx, lh.CA.CertFile, lh.Port); err != nil {
+		return err
+	}
+	return cp.WaitAPIServiceAvailable(ctx)
+}
+
+// applyAPIService creates or updates the shipped APIService, pointed at the
+// leaderhub Service's port with the CA in caFile as caBundle.
+func (cp *ControlPlane) applyAPIService(ctx context.Context, caFile string, port int) error {
 	apiServices, err := ManifestObjects(DeployManifest, "APIService")
 	if err != nil {
 		return err
@@ -344,14 +353,14 @@ func (cp *ControlPlane) RegisterAPIService(ctx context.Context, lh *LeaderHub) e
 		return fmt.Errorf("%s holds %d APIServices, want 1", DeployManifest, len(apiServices))
 	}
 	apiService := apiServices[0]
-	caPEM, err := os.ReadFile(lh.CA.CertFile)
+	caPEM, err := os.ReadFile(caFile)
 	if err != nil {
 		return err
 	}
 	if err := unstructured.SetNestedField(apiService.Object, base64.StdEncoding.EncodeToString(caPEM), "spec", "caBundle"); err != nil {
 		return err
 	}
-	if err := unstructured.SetNestedField(apiService.Object, int64(lh.Port), "spec", "service", "port"); err != nil {
+	if err := unstructured.SetNestedField(apiService.Object, int64(port), "spec", "service", "port"); err != nil {
 		return err
 	}
 	dyn, err := cp.dynamicClient()
@@ -376,7 +385,7 @@ func (cp *ControlPlane) RegisterAPIService(ctx context.Context, lh *LeaderHub) e
 	if err != nil {
 		return fmt.Errorf("registering APIService %s: %w", APIServiceName, err)
 	}
-	return cp.WaitAPIServiceAvailable(ctx)
+	return nil
 }
 
 // dynamicClient is an admin dynamic client.

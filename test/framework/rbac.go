@@ -121,11 +121,7 @@ func (cp *ControlPlane) createAbsent(ctx context.Context, objs []*unstructured.U
 	if len(objs) == 0 {
 		return nil
 	}
-	cfg, err := cp.RESTConfig()
-	if err != nil {
-		return err
-	}
-	client, err := dynamic.NewForConfig(cfg)
+	client, err := cp.dynamicClient()
 	if err != nil {
 		return err
 	}
