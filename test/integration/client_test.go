@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	leaderclient "github.com/leaderhub/leaderhub/pkg/client/leaders"
 	"github.com/leaderhub/leaderhub/test/framework"
 )
@@ -57,6 +58,18 @@ func runClient(t *testing.T, ctx context.Context, opts leaderclient.Options) (*l
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	return c, log
+}
+
+// String lists the deliveries (source, existence, leaders, time), for
+// failure messages.
+func (l *changeLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var b strings.Builder
+	for i, c := range l.got {
+		fmt.Fprintf(&b, "\n  %d: source=%s exists=%t stale=%t leaders=%q rv=%s", i+1, c.Source, c.Exists, c.Stale, configLeaders(&c), c.ResourceVersion)
+	}
+	return b.String()
 }
 
 func (l *changeLog) len() int {
@@ -149,6 +162,15 @@ func TestEdgeClient(t *testing.T) {
 	e.createNode(t, "edge-1", "cl", "10.40.0.9", nil)
 	e.createElectionPool(t, "cl", appsv1beta2.ElectionStrategyRandom, 1, nil)
 	e.setLeaders(t, "cl", leaders("a1=10.40.0.1"))
+	// The view serves the leader before the client starts: a client that
+	// read the pool before its leader would count one delivery more (the
+	// pool without leaders), which the counts below do not expect.
+	if err := wait.PollUntilContextTimeout(testContext(t, 30*time.Second), 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		lh, err := e.lh.LeaderhubV1alpha1().LeaderHubs(framework.LeaderHubNamespace).Get(ctx, v1alpha1.ObjectName("cl"), metav1.GetOptions{})
+		return err == nil && leaderHubLeaders(lh) == "a1/10.40.0.1", nil
+	}); err != nil {
+		t.Fatalf("the view never served pool cl with its leader: %v", err)
+	}
 	nodeCfg, err := e.cp.RESTConfigFor("system:node:edge-1", "system:nodes")
 	if err != nil {
 		t.Fatal(err)
@@ -210,7 +232,7 @@ func TestEdgeClient(t *testing.T) {
 	})
 	time.Sleep(3 * time.Second)
 	if cur, ok := client.Current(); !ok || configLeaders(&cur) != "a4/10.40.0.4,a5/fd00::5" || log.len() != 4 {
-		t.Errorf("with kube-apiserver down the client holds %+v after %d deliveries", cur, log.len())
+		t.Errorf("with kube-apiserver down the client holds %+v after %d deliveries, want 4:%s", cur, log.len(), log)
 	}
 	started := time.Now()
 	fresh, freshLog := runClient(t, ctx, leaderclient.Options{Config: nodeCfg, NodeName: "edge-1", ProbeInterval: time.Second,
@@ -231,7 +253,7 @@ func TestEdgeClient(t *testing.T) {
 		t.Fatal("the new client did not read the view once kube-apiserver was back")
 	}
 	if freshLog.len() != 1 {
-		t.Errorf("the new client delivered %d Configs; the source's equals the cached one, so 1", freshLog.len())
+		t.Errorf("the new client delivered %d Configs; the source's equals the cached one, so 1:%s", freshLog.len(), freshLog)
 	}
 
 	// The pool is deleted: no leaders, delivered once.
@@ -255,7 +277,7 @@ func TestEdgeClient(t *testing.T) {
 	log.mu.Unlock()
 	if want := `exists=true leaders="b1/10.40.1.1"`; !slices.Equal(after, []string{want}) &&
 		!slices.Equal(after, []string{`exists=true leaders=""`, want}) {
-		t.Errorf("deliveries after the deletion: %v, want the re-created pool (possibly first without leaders) once", after)
+		t.Errorf("deliveries after the deletion: %v, want the re-created pool (possibly first without leaders) once; all:%s", after, log)
 	}
 	t.Logf("deliveries: 5 for 5 changes (2 source switches and a kube-apiserver outage delivered nothing), then %d for the re-created pool", len(after))
 

@@ -85,6 +85,28 @@ func (f *fakeSource) install(c *k8stesting.Fake, resource string) {
 	})
 }
 
+// viewSource is a view holding the pool's LeaderHub, with one leader.
+func viewSource(meta metav1.ObjectMeta, ip string) *fakeSource {
+	lh := &v1alpha1.LeaderHub{ObjectMeta: meta, Subsets: []v1alpha1.LeaderHubSubset{{
+		Addresses: []v1alpha1.LeaderHubAddress{{IP: ip}}, Ports: []v1alpha1.LeaderHubPort{{Name: "https", Port: 10269}}}}}
+	return &fakeSource{obj: lh, list: &v1alpha1.LeaderHubList{ListMeta: metav1.ListMeta{ResourceVersion: "10"}, Items: []v1alpha1.LeaderHub{*lh}}}
+}
+
+// runInBackground runs the client until the test ends, and checks that
+// Run then returns no error.
+func runInBackground(t *testing.T, c *Client) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
 func subset(ip string) []corev1.EndpointSubset {
 	return []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: ip}},
 		Ports: []corev1.EndpointPort{{Name: "https", Port: 10269}}}}
@@ -97,9 +119,7 @@ func subset(ip string) []corev1.EndpointSubset {
 // probes the better one and switches back up as soon as it answers.
 func TestRunBacksOffAndSwitchesUp(t *testing.T) {
 	meta := metav1.ObjectMeta{Name: v1alpha1.ObjectName("p"), Namespace: "kube-system", ResourceVersion: "10"}
-	view := &fakeSource{obj: &v1alpha1.LeaderHub{ObjectMeta: meta, Subsets: []v1alpha1.LeaderHubSubset{{
-		Addresses: []v1alpha1.LeaderHubAddress{{IP: "10.0.0.1"}}, Ports: []v1alpha1.LeaderHubPort{{Name: "https", Port: 10269}}}}}}
-	view.list = &v1alpha1.LeaderHubList{ListMeta: metav1.ListMeta{ResourceVersion: "10"}, Items: []v1alpha1.LeaderHub{*view.obj.(*v1alpha1.LeaderHub)}}
+	view := viewSource(meta, "10.0.0.1")
 	endpoints := &fakeSource{obj: &corev1.Endpoints{ObjectMeta: meta, Subsets: subset("10.0.0.2")}}
 	endpoints.list = &corev1.EndpointsList{ListMeta: metav1.ListMeta{ResourceVersion: "10"}, Items: []corev1.Endpoints{*endpoints.obj.(*corev1.Endpoints)}}
 	viewClient, kubeClient := versionedfake.NewClientset(), fake.NewClientset()
@@ -143,15 +163,7 @@ func TestRunBacksOffAndSwitchesUp(t *testing.T) {
 		}
 		return got
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	runInBackground(t, c)
 
 	// Every source down: the pauses double, up to the maximum.
 	for i := range 4 {
@@ -234,9 +246,7 @@ func TestChangesKeepTheNewest(t *testing.T) {
 // it knew, round after round. Only the view says a pool is gone.
 func TestEmptyFallbackKeepsTheLeaders(t *testing.T) {
 	meta := metav1.ObjectMeta{Name: v1alpha1.ObjectName("p"), Namespace: "kube-system", ResourceVersion: "10"}
-	view := &fakeSource{obj: &v1alpha1.LeaderHub{ObjectMeta: meta, Subsets: []v1alpha1.LeaderHubSubset{{
-		Addresses: []v1alpha1.LeaderHubAddress{{IP: "10.0.0.1"}}, Ports: []v1alpha1.LeaderHubPort{{Name: "https", Port: 10269}}}}}}
-	view.list = &v1alpha1.LeaderHubList{ListMeta: metav1.ListMeta{ResourceVersion: "10"}, Items: []v1alpha1.LeaderHub{*view.obj.(*v1alpha1.LeaderHub)}}
+	view := viewSource(meta, "10.0.0.1")
 	empty := &fakeSource{list: &corev1.EndpointsList{ListMeta: metav1.ListMeta{ResourceVersion: "10"}}}
 	viewClient, kubeClient := versionedfake.NewClientset(), fake.NewClientset()
 	view.install(&viewClient.Fake, "leaderhubs")
@@ -254,15 +264,7 @@ func TestEmptyFallbackKeepsTheLeaders(t *testing.T) {
 	}
 	view.state.Store(upOnce)
 	empty.state.Store(up)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	runInBackground(t, c)
 	if cfg := <-c.Changes(); cfg.Source != SourceView || !cfg.Exists || len(cfg.Leaders) != 1 {
 		t.Fatalf("delivered %+v, want the view's leader", cfg)
 	}
