@@ -148,7 +148,9 @@ const managerStopTimeout = 5 * time.Second
 //     controller lease over (released, so a successor takes it at once);
 //   - after the delay, every view watch ends (a pre-shutdown hook) and new
 //     ones are refused, so no watch holds the HTTP server's shutdown open;
-//     clients resume on another replica from the version they hold;
+//     clients resume on another replica from the version they hold, which
+//     a last bookmark, confirmed by a consistent NodePool list, brings to
+//     kube-apiserver's newest;
 //   - once the HTTP server has stopped, the feeds stop, and Run returns
 //     when the manager has (bounded by managerStopTimeout).
 //
@@ -157,19 +159,24 @@ func (s *Server) Run(ctx context.Context) error {
 	serving, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServing()
 	managerDone := make(chan struct{})
-	s.generic.AddPostStartHookOrDie("leaderhub-view", func(hook genericapiserver.PostStartHookContext) error {
+	s.generic.AddPostStartHookOrDie("leaderhub-view", func(genericapiserver.PostStartHookContext) error {
 		go s.view.Run(serving)
 		go func() {
 			defer close(managerDone)
-			s.manager.Run(serving, hook)
+			// The controllers stop at SIGTERM (ctx), not when the HTTP
+			// server stops (hook's context, after the shutdown delay): the
+			// lease is handed over while this replica still serves.
+			s.manager.Run(serving, ctx)
 		}()
 		return nil
 	})
 	delay := s.generic.ShutdownDelayDuration
 	s.generic.AddPreShutdownHookOrDie("leaderhub-end-watches", func() error {
 		time.Sleep(delay) // serve normally through the delay, as k8s.io/apiserver does
-		n := s.view.EndWatches()
-		klog.InfoS("Shutting down: ended every view watch; clients resume on another replica", "watches", n)
+		began := time.Now()
+		n, rv := s.view.EndWatches(context.Background())
+		klog.InfoS("Shutting down: ended every view watch; clients resume on another replica",
+			"watches", n, "lastBookmarkResourceVersion", rv, "took", time.Since(began))
 		return nil
 	})
 	err := s.generic.PrepareRun().RunWithContext(ctx)

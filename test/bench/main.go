@@ -35,10 +35,12 @@ type config struct {
 	controllerResync                                              time.Duration
 	relistPools, relistWatchers                                   int
 	relistBinary                                                  string
-	goBench                                                       bool
+	goBench, keepLogs                                             bool
 	electionPools, electionNodesPerPool, electionChurnRate        int
 	electionChurnFor                                              time.Duration
 	electionFailoverPools, electionWatchers                       int
+	restartPools, restartWatchers, restartEndpointsWatchers       int
+	restartShutdownDelay                                          time.Duration
 }
 
 // env is the running system the scenarios measure.
@@ -57,8 +59,9 @@ type env struct {
 func main() {
 	var c config
 	flag.StringVar(&c.out, "out", "docs/benchmarks.md", "where to write the report")
-	flag.StringVar(&c.scenarios, "scenarios", "election,edge-bytes,controller,fanout,memory,aggregator,throughput,relist",
-		"scenarios to run, comma-separated (election deletes every NodePool first, and its own after, so it runs first)")
+	flag.StringVar(&c.scenarios, "scenarios", "restart,election,edge-bytes,controller,fanout,memory,aggregator,throughput,relist",
+		"scenarios to run, comma-separated (restart runs on a control plane of its own, first, while the machine is otherwise idle; "+
+			"election deletes every NodePool first, and its own after, so it runs before the others)")
 	flag.IntVar(&c.edgePools, "edge-pools", 50, "edge bytes: NodePools")
 	flag.IntVar(&c.edgeWatchers, "edge-watchers", 20, "edge bytes: watchers per pool and per form")
 	flag.IntVar(&c.edgeStatusUpdates, "edge-status-updates", 20, "edge bytes: status updates per pool that leave the projection alone")
@@ -81,6 +84,11 @@ func main() {
 	flag.DurationVar(&c.electionChurnFor, "election-churn-for", 20*time.Second, "election: how long the heartbeats run")
 	flag.IntVar(&c.electionFailoverPools, "election-failover-pools", 50, "election: pools whose leader is failed over, one at a time")
 	flag.IntVar(&c.electionWatchers, "election-watchers", 10, "election: view watchers per failed-over pool")
+	flag.IntVar(&c.restartPools, "restart-pools", 100, "restart: NodePools")
+	flag.IntVar(&c.restartWatchers, "restart-watchers", 10000, "restart: watches of the view through the aggregator, spread over the pools")
+	flag.IntVar(&c.restartEndpointsWatchers, "restart-endpoints-watchers", 1000, "restart: watches of the pools' Endpoints for the single-replica restart")
+	flag.DurationVar(&c.restartShutdownDelay, "restart-shutdown-delay", 5*time.Second, "restart: --shutdown-delay-duration of the replicas (the chart's default)")
+	flag.BoolVar(&c.keepLogs, "keep-logs", false, "keep the control planes' and leaderhubs' logs (they are kept anyway when a scenario fails)")
 	flag.BoolVar(&c.goBench, "go-bench", true, "also run the Go testing.B benchmarks of the hot paths and include them")
 	flag.Parse()
 	klog.SetOutput(os.Stderr)
@@ -109,8 +117,8 @@ func run(c config) error {
 	failed := false
 	defer func() {
 		// A failed scenario's logs are what tells why: keep them.
-		if failed {
-			fmt.Fprintf(os.Stderr, "a scenario failed: the control plane's logs are kept in %s\n", filepath.Join(dir, "logs"))
+		if failed || c.keepLogs {
+			fmt.Fprintf(os.Stderr, "the control planes' logs are kept in %s\n", dir)
 			return
 		}
 		os.RemoveAll(dir)
@@ -160,6 +168,7 @@ func run(c config) error {
 		"throughput": e.throughput,
 		"relist":     e.relist,
 		"election":   e.election,
+		"restart":    e.restart,
 	}
 	for _, name := range strings.Split(c.scenarios, ",") {
 		fn, ok := scenarios[strings.TrimSpace(name)]

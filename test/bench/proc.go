@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/leaderhub/leaderhub/test/framework"
 )
 
 // rssBytes reads a process's resident set size.
@@ -97,27 +99,36 @@ func machine() string {
 
 // cpuSeconds reads the CPU time (user and system) a process has used.
 func cpuSeconds(pid int) (float64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name, in parentheses, may hold spaces: fields count from
-	// after it. utime and stime are fields 14 and 15, in clock ticks.
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 13 {
-		return 0, fmt.Errorf("short /proc/%d/stat", pid)
-	}
-	var ticks float64
-	for _, f := range fields[11:13] {
-		v, err := strconv.ParseFloat(f, 64)
-		if err != nil {
-			return 0, err
-		}
-		ticks += v
-	}
-	return ticks / clockTicksPerSecond, nil
+	d, err := framework.PIDCPUTime(pid)
+	return d.Seconds(), err
 }
 
 // clockTicksPerSecond is USER_HZ, 100 on every Linux architecture Go runs on.
 const clockTicksPerSecond = 100
+
+// machineBusySeconds is the CPU time all cores have spent not idle since
+// boot, from /proc/stat.
+func machineBusySeconds() float64 {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	// cpu user nice system idle iowait irq softirq steal [guest guest_nice,
+	// already counted in user and nice]
+	fields := strings.Fields(line)
+	if len(fields) < 9 {
+		return 0
+	}
+	var busy float64
+	for i, f := range fields[1:9] {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			return 0
+		}
+		if i != 3 && i != 4 { // idle, iowait
+			busy += v
+		}
+	}
+	return busy / clockTicksPerSecond
+}

@@ -109,14 +109,16 @@ func TestGarbageCollectionWithoutLeaderhub(t *testing.T) {
 // TestShutdownHandsOverAndExits: SIGTERM to the replica holding the
 // controller lease, with view watches open on it, ends them and exits
 // without needing SIGKILL; it stops its controllers and releases the lease
-// (its log says so), and the standby, told by its watch on the Lease, takes
-// it long before its next retry (10s here) and writes the next change. A
+// at once, while it still serves through its shutdown delay (its log says
+// so), and the standby, told by its watch on the Lease, takes it long
+// before its next retry (10s here) and writes the next change. A
 // replica started after the standby exits too takes the released lease at
 // once, though the lease it finds was renewed a moment ago (30s duration).
 func TestShutdownHandsOverAndExits(t *testing.T) {
-	const retry = 10 * time.Second
+	const retry, delay = 10 * time.Second, 3 * time.Second
 	ns := freshNamespace(t, "leaderhub-handover")
-	election := []string{"--leader-elect-lease-duration=30s", "--leader-elect-renew-deadline=20s", "--leader-elect-retry-period=" + retry.String()}
+	election := []string{"--leader-elect-lease-duration=30s", "--leader-elect-renew-deadline=20s", "--leader-elect-retry-period=" + retry.String(),
+		"--shutdown-delay-duration=" + delay.String()}
 	a := startInNamespace(t, "leaderhub-handover-a", ns, election...)
 	b := startInNamespace(t, "leaderhub-handover-b", ns, election...)
 	createPool(t, "handover", leaders("o1=10.15.0.1"))
@@ -141,7 +143,18 @@ func TestShutdownHandsOverAndExits(t *testing.T) {
 		watches = append(watches, w)
 	}
 
+	// The standby's takeover, watched from the SIGTERM on.
 	sigterm := time.Now()
+	handedOver := make(chan time.Duration, 1)
+	go func() {
+		defer close(handedOver)
+		err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, retry-2*time.Second, true, func(context.Context) (bool, error) {
+			return leaseHolderPID(t, ns) == standby.Process.PID, nil
+		})
+		if err == nil {
+			handedOver <- time.Since(sigterm)
+		}
+	}()
 	if err := leader.Process.Stop(10 * time.Second); err != nil {
 		t.Fatalf("SIGTERM with %d watches open: %v", len(watches), err)
 	}
@@ -154,17 +167,19 @@ func TestShutdownHandsOverAndExits(t *testing.T) {
 		!strings.Contains(log, "ended every view watch") {
 		t.Errorf("the log does not say the watches ended and the lease was released:\n%s", log)
 	}
-	err = wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, retry-2*time.Second, true, func(context.Context) (bool, error) {
-		return leaseHolderPID(t, ns) == standby.Process.PID, nil
-	})
-	if err != nil {
+	tookOver, ok := <-handedOver
+	if !ok {
 		t.Fatalf("the standby did not take the released lease before its next retry (%v)", retry)
 	}
-	tookOver := time.Since(sigterm)
+	// The controllers stop at SIGTERM, not when the server stops serving
+	// after the delay: no Endpoints write waits for the delay.
+	if tookOver >= delay {
+		t.Errorf("the standby held the lease %v after SIGTERM, want it before the shutdown delay (%v) is over", tookOver, delay)
+	}
 	setLeaders(t, "handover", leaders("o2=10.15.0.2"))
 	waitEndpoints(t, ns, "leader-hub-handover", "written by the standby", func(ep *corev1.Endpoints) bool { return endpointsLeaders(ep) == "o2/10.15.0.2" })
-	t.Logf("SIGTERM with %d view watches open: exited after %v; the standby held the lease %v after SIGTERM",
-		len(watches), exited.Round(10*time.Millisecond), tookOver.Round(10*time.Millisecond))
+	t.Logf("SIGTERM with %d view watches open and a %v shutdown delay: exited after %v; the standby held the lease %v after SIGTERM",
+		len(watches), delay, exited.Round(10*time.Millisecond), tookOver.Round(10*time.Millisecond))
 
 	// One replica left: stopped, then started again, as a single-replica
 	// restart goes.

@@ -21,7 +21,6 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
@@ -113,15 +112,7 @@ func leaderHubClient(t *testing.T, cfg *rest.Config) versioned.Interface {
 	return versioned.NewForConfigOrDie(cfg)
 }
 
-func leaderHubLeaders(lh *v1alpha1.LeaderHub) string {
-	var got []string
-	for _, s := range lh.Subsets {
-		for _, a := range s.Addresses {
-			got = append(got, ptr.Deref(a.NodeName, "")+"/"+a.IP)
-		}
-	}
-	return strings.Join(got, ",")
-}
+func leaderHubLeaders(lh *v1alpha1.LeaderHub) string { return framework.LeaderHubLeaders(lh) }
 
 // waitViewAt waits until a list through kube-apiserver is at rv or newer.
 func waitViewAt(t *testing.T, rv string) {

@@ -80,6 +80,7 @@ func New(restConfig *rest.Config, cfg Config, view *viewstore.Store) (*Manager, 
 		return nil, fmt.Errorf("feeding the election tracker: %w", err)
 	}
 	pools := openyurt.AppsV1beta2().NodePools()
+	view.SetConsistentReader(feed.NewConsistentNodePools(pools))
 	ctrls, err := newControllers(restConfig, cfg, view, tracker, pools)
 	if err != nil {
 		return nil, err

@@ -55,6 +55,22 @@ func (s *Store) waitForRV(ctx context.Context, want uint64) error {
 	}
 }
 
+// waitForResume waits until a watch can resume from version want: the
+// store has reached it, or kube-apiserver has (a consistent read says so).
+// In the second case the store has not seen every change up to want yet;
+// the watcher skips those it gets (the client has them), which is why
+// only a watch that resumes, and no list, is served this way. A version
+// kube-apiserver has not reached is refused as too large.
+func (s *Store) waitForResume(ctx context.Context, want uint64) error {
+	s.mu.RLock()
+	have := s.rv
+	s.mu.RUnlock()
+	if have >= want || s.progress.confirm(ctx, want) {
+		return nil
+	}
+	return s.waitForRV(ctx, want)
+}
+
 // requestRV parses a request's resourceVersion: "" and "0" mean any
 // (legacy) version, anything else must be a version number.
 func requestRV(rv string) (uint64, bool, error) {
@@ -146,13 +162,26 @@ func (s *Store) Watch(ctx context.Context, namespace string, opts *metainternalv
 	if opts == nil {
 		opts = &metainternalversion.ListOptions{}
 	}
-	want, legacy, err := s.waitReadable(ctx, opts.ResourceVersion)
+	want, legacy, err := requestRV(opts.ResourceVersion)
 	if err != nil {
 		return nil, err
 	}
 	sendInitial := legacy
 	if opts.SendInitialEvents != nil {
 		sendInitial = *opts.SendInitialEvents
+	}
+	resume := !legacy && !sendInitial
+	if err := s.waitSynced(ctx); err != nil {
+		return nil, err
+	}
+	switch {
+	case resume:
+		err = s.waitForResume(ctx, want)
+	case !legacy:
+		err = s.waitForRV(ctx, want)
+	}
+	if err != nil {
+		return nil, err
 	}
 
 	p := newPredicate(namespace, opts.LabelSelector, opts.FieldSelector)
@@ -163,6 +192,9 @@ func (s *Store) Watch(ctx context.Context, namespace string, opts *metainternalv
 		done:      make(chan struct{}),
 		store:     s,
 		feeding:   true,
+	}
+	if resume {
+		w.after = want
 	}
 	w.name, _ = p.singleName()
 
@@ -228,20 +260,28 @@ var errShuttingDown = apierrors.NewServiceUnavailable("leaderhub-apiserver is sh
 // left open would hold its HTTP server's shutdown until the timeout. It
 // returns how many it ended. Lists and gets are still served.
 //
-// A watcher that allows bookmarks first gets one at the newest version: it
-// resumes on another replica from there, which that replica's history holds
-// even if it started after the watcher's last event or bookmark (a rolling
-// restart), instead of from an older version it would answer 410 Gone.
-func (s *Store) EndWatches() int {
+// A watcher that allows bookmarks first gets one at the newest version the
+// store's state is known to have: its own, or kube-apiserver's newest when a
+// consistent list of the NodePools, made first (bounded by ctx), shows the
+// same projections. It resumes on another replica from there, which that
+// replica's history holds even if it started after the watcher's last
+// event (a rolling restart), instead of from an older version it would
+// answer 410 Gone. EndWatches returns how many watches it ended and the
+// version of that last bookmark.
+func (s *Store) EndWatches(ctx context.Context) (int, uint64) {
+	cs, read := s.readConsistentState(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := s.watchers.len()
+	n, rv := s.watchers.len(), s.rv
+	if read {
+		rv = s.versionOfLocked(cs)
+	}
 	if s.synced {
-		s.watchers.bookmarkBeforeEnd(watch.Event{Type: watch.Bookmark, Object: bookmarkObject(s.rv, false)})
+		s.watchers.bookmarkBeforeEnd(rv, watch.Event{Type: watch.Bookmark, Object: bookmarkObject(rv, false)})
 	}
 	s.closed = true
 	s.watchers.terminateAll()
-	return n
+	return n, rv
 }
 
 // Run sends periodic bookmarks, carrying the newest resource version, to the
@@ -252,12 +292,12 @@ func (s *Store) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			s.EndWatches()
+			s.EndWatches(ctx) // no list: ctx has ended
 			return
 		case <-ticker.C:
 			s.mu.Lock()
 			if s.synced {
-				s.watchers.bookmark(watch.Event{Type: watch.Bookmark, Object: bookmarkObject(s.rv, false)})
+				s.watchers.bookmark(s.rv, watch.Event{Type: watch.Bookmark, Object: bookmarkObject(s.rv, false)})
 			}
 			s.mu.Unlock()
 		}

@@ -117,6 +117,8 @@ type Store struct {
 	// rvChanged is closed, and replaced, whenever rv advances.
 	rvChanged chan struct{}
 	metrics   *storeMetrics
+	// progress confirms versions the store has not reached yet.
+	progress progress
 }
 
 // The reflector's store contract, plus the optional resource-version hooks.

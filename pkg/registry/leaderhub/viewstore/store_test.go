@@ -540,8 +540,8 @@ func TestPathsThatEndEveryWatch(t *testing.T) {
 			cancel()
 		}, "20", true},
 		{"the shutdown delay over (EndWatches, Run still running)", func(t *testing.T, s *Store, _ context.CancelFunc) {
-			if n := s.EndWatches(); n != 2 {
-				t.Errorf("EndWatches ended %d watches, want 2", n)
+			if n, rv := s.EndWatches(context.Background()); n != 2 || rv != 20 {
+				t.Errorf("EndWatches ended %d watches at %d, want 2 at 20", n, rv)
 			}
 		}, "20", true},
 	} {
@@ -601,8 +601,8 @@ func TestEndWatchesBookmarksFirst(t *testing.T) {
 	without := mustWatch(t, s, &metainternalversion.ListOptions{ResourceVersion: "20"})
 	must(t, s.Update(nodePool("a", 25, "10.0.0.9")))
 	must(t, s.Update(nodePool("b", 30, "10.0.0.2"))) // the same projection: no event, a newer version
-	if n := s.EndWatches(); n != 2 {
-		t.Errorf("EndWatches ended %d watches, want 2", n)
+	if n, rv := s.EndWatches(context.Background()); n != 2 || rv != 30 {
+		t.Errorf("EndWatches ended %d watches at %d, want 2 at 30", n, rv)
 	}
 	for name, tc := range map[string]struct {
 		w    watch.Interface

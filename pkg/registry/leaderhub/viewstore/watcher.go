@@ -18,10 +18,14 @@ type watcher struct {
 	pred      *predicate
 	name      string // the single name selected, or ""
 	bookmarks bool
-	result    chan watch.Event
-	done      chan struct{} // closed by Stop
-	stopOnce  sync.Once
-	store     *Store
+	// after is the version a resumed watch started from, which the store
+	// may not have reached yet (waitForResume): events and bookmarks at or
+	// before it are skipped, as the client has them.
+	after    uint64
+	result   chan watch.Event
+	done     chan struct{} // closed by Stop
+	stopOnce sync.Once
+	store    *Store
 
 	// Guarded by store.mu.
 	//
@@ -196,7 +200,7 @@ func (ws *watcherSet) drop(w *watcher) {
 // whose queue is full.
 func (ws *watcherSet) broadcast(d *delivery) {
 	deliver := func(w *watcher) {
-		we, ok := w.pred.toWatchEvent(d)
+		we, ok := w.eventFor(d)
 		if !ok {
 			return
 		}
@@ -226,7 +230,7 @@ func (ws *watcherSet) broadcastAll(ds []*delivery) {
 	}
 	perWatcher := map[*watcher][]watch.Event{}
 	collect := func(w *watcher, d *delivery) {
-		if we, ok := w.pred.toWatchEvent(d); ok {
+		if we, ok := w.eventFor(d); ok {
 			perWatcher[w] = append(perWatcher[w], we)
 		}
 	}
@@ -249,22 +253,36 @@ func (ws *watcherSet) broadcastAll(ds []*delivery) {
 	}
 }
 
-// bookmarkBeforeEnd queues a bookmark for every watcher that allows them,
-// behind what is queued for it (and while it is still fed its initial
-// events, after those), if it has room: the last event before its watch ends.
-func (ws *watcherSet) bookmarkBeforeEnd(ev watch.Event) {
+// eventFor turns a store event into what the watcher should see, if
+// anything.
+func (w *watcher) eventFor(d *delivery) (watch.Event, bool) {
+	if d.ev.rv <= w.after {
+		return watch.Event{}, false
+	}
+	return w.pred.toWatchEvent(d)
+}
+
+// wantsBookmark reports whether the watcher takes a bookmark at version rv:
+// it allows them, and rv is past the version it resumed from.
+func (w *watcher) wantsBookmark(rv uint64) bool { return w.bookmarks && rv > w.after }
+
+// bookmarkBeforeEnd queues a bookmark at version rv for every watcher that
+// takes it, behind what is queued for it (and while it is still fed its
+// initial events, after those), if it has room: the last event before its
+// watch ends.
+func (ws *watcherSet) bookmarkBeforeEnd(rv uint64, ev watch.Event) {
 	ws.each(func(w *watcher) {
-		if w.bookmarks && w.roomLocked(1) {
+		if w.wantsBookmark(rv) && w.roomLocked(1) {
 			w.queueLocked(ev)
 		}
 	})
 }
 
-// bookmark queues a bookmark for every watcher that allows them; a watcher
-// with a full queue, or still being fed, skips it.
-func (ws *watcherSet) bookmark(ev watch.Event) {
+// bookmark queues a bookmark at version rv for every watcher that takes it;
+// a watcher with a full queue, or still being fed, skips it.
+func (ws *watcherSet) bookmark(rv uint64, ev watch.Event) {
 	ws.each(func(w *watcher) {
-		if !w.bookmarks || w.feeding {
+		if !w.wantsBookmark(rv) || w.feeding {
 			return
 		}
 		select {
