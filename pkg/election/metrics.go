@@ -7,8 +7,9 @@ import (
 )
 
 const (
-	resultSucceeded = "succeeded"
-	resultFailed    = "failed"
+	resultSucceeded    = "succeeded"
+	resultFailed       = "failed"
+	resultNoCandidates = "no_candidates"
 )
 
 // trackerMetrics are one tracker's metrics; they count nothing until
@@ -25,20 +26,24 @@ type trackerMetrics struct {
 func newTrackerMetrics() *trackerMetrics {
 	return &trackerMetrics{
 		elections: metrics.NewCounterVec(&metrics.CounterOpts{Namespace: "leaderhub", Name: "elections_total",
-			Help: "Hub-leader elections by result. An election runs from the moment a pool with election on needs " +
-				"leaders (it has fewer valid leaders than min(leaderReplicas, eligible Nodes), or publishes one that is " +
-				"not valid) until it has them and publishes none that is not; it succeeded if that took at most " +
-				"--election-deadline, and failed when the deadline passed."}, []string{"result"}),
+			Help: "Hub-leader elections by result. An election runs from the moment a reachable pool with election on " +
+				"needs leaders (it has fewer valid leaders than min(leaderReplicas, eligible Nodes), or publishes one that " +
+				"is not valid), as the API dates it, until it has them and publishes none that is not. It succeeded if " +
+				"it ended with at least one valid leader within --election-deadline, failed when the deadline passed, " +
+				"and ended with no_candidates when it ended with no leader because no Node can lead. Every replica " +
+				"counts every election: aggregate replicas with max, not sum."}, []string{"result"}),
 		duration: metrics.NewHistogram(&metrics.HistogramOpts{Namespace: "leaderhub", Name: "election_duration_seconds",
-			Help:    "Time from the moment a pool needed leaders to the moment it had them, for every election that ended.",
+			Help:    "Time from the moment a pool needed leaders to the moment it had them, for every election that ended with a leader.",
 			Buckets: metrics.ExponentialBuckets(0.05, 2, 14)}),
 		pools: metrics.NewGaugeVec(&metrics.GaugeOpts{Namespace: "leaderhub", Name: "election_pools",
 			Help: "NodePools with election on, by state: ready (as many valid leaders as leaderReplicas), " +
-				"degraded (fewer, but some) or leaderless."}, []string{"state"}),
+				"degraded (fewer, but some), leaderless, or unreachable (at least --pool-disruption-threshold of its " +
+				"Nodes NotReady, or its leaders kept through --pool-recovery-grace-period after that)."}, []string{"state"}),
 		stale: metrics.NewGauge(&metrics.GaugeOpts{Namespace: "leaderhub", Name: "stale_leaders",
-			Help: "Published leaders that are not valid: their Node is gone, out of the pool, not Ready, or no longer has that InternalIP."}),
+			Help: "Published leaders that are not valid: their Node is gone, out of the pool, not Ready, or no longer has " +
+				"that InternalIP; leaders kept through their pool's outage are not counted."}),
 		leaderlessElectable: metrics.NewGauge(&metrics.GaugeOpts{Namespace: "leaderhub", Name: "election_leaderless_electable_pools",
-			Help: "NodePools with election on and no valid leader although at least one Node could lead them."}),
+			Help: "Reachable NodePools with election on and no valid leader although at least one Node could lead them."}),
 		leaderChanges: metrics.NewCounter(&metrics.CounterOpts{Namespace: "leaderhub", Name: "leader_changes_total",
 			Help: "Changes of a pool's published leader set (status.leaderEndpoints, as node/address pairs)."}),
 	}
@@ -57,7 +62,7 @@ func (m *trackerMetrics) setTotals(t *totals) {
 func (t *Tracker) RegisterMetrics(r instancemetrics.Registry) {
 	m := t.metrics
 	r.MustRegister(m.elections, m.duration, m.pools, m.stale, m.leaderlessElectable, m.leaderChanges)
-	for _, res := range []string{resultSucceeded, resultFailed} {
+	for _, res := range []string{resultSucceeded, resultFailed, resultNoCandidates} {
 		m.elections.WithLabelValues(res)
 	}
 	m.setTotals(&t.totals)

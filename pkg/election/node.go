@@ -1,6 +1,7 @@
 package election
 
 import (
+	"net/netip"
 	"slices"
 	"time"
 
@@ -38,5 +39,22 @@ func NodeOf(n *corev1.Node) Node {
 	return out
 }
 
-// HasIP reports whether ip is one of the Node's InternalIPs.
-func (n *Node) HasIP(ip string) bool { return slices.Contains(n.InternalIPs, ip) }
+// HasIP reports whether ip is one of the Node's InternalIPs, compared as
+// the view publishes addresses: an IPv4-mapped IPv6 address is its IPv4
+// address.
+func (n *Node) HasIP(ip string) bool {
+	if slices.Contains(n.InternalIPs, ip) {
+		return true
+	}
+	want, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	want = want.Unmap()
+	for _, a := range n.InternalIPs {
+		if got, err := netip.ParseAddr(a); err == nil && got.Unmap() == want {
+			return true
+		}
+	}
+	return false
+}

@@ -3,6 +3,7 @@ package election
 import (
 	"maps"
 	"slices"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -27,6 +28,9 @@ type Pool struct {
 	Leaders     []appsv1beta2.Leader
 	LastElected metav1.Time
 	Conditions  []appsv1beta2.NodePoolCondition
+	// SpecChangedAt is when the NodePool was last written other than
+	// through its status (its managedFields), or created.
+	SpecChangedAt time.Time
 }
 
 // PoolOf reads a NodePool.
@@ -44,7 +48,20 @@ func PoolOf(np *appsv1beta2.NodePool) *Pool {
 		Enabled: np.Spec.EnableLeaderElection, Strategy: strategy, Wanted: wanted,
 		Selector: np.Spec.LeaderNodeLabelSelector, Leaders: np.Status.LeaderEndpoints,
 		LastElected: np.Status.LeaderLastElectedTime, Conditions: np.Status.Conditions,
+		SpecChangedAt: specChangedAt(np),
 	}
+}
+
+// specChangedAt is the latest time a field manager wrote the NodePool
+// other than through a subresource, or its creation time.
+func specChangedAt(np *appsv1beta2.NodePool) time.Time {
+	at := np.CreationTimestamp.Time
+	for _, f := range np.ManagedFields {
+		if f.Subresource == "" && f.Time != nil && f.Time.After(at) {
+			at = f.Time.Time
+		}
+	}
+	return at
 }
 
 // Condition returns the pool's condition of type t, or nil.

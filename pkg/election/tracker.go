@@ -22,6 +22,9 @@ type Options struct {
 	// Deadline is how long an election may take and still count as
 	// succeeded (--election-deadline).
 	Deadline time.Duration
+	// Policy is how pools that lose their cloud link are judged
+	// (--pool-disruption-threshold, --pool-recovery-grace-period).
+	Policy Policy
 	// Clock times elections; the real clock when nil.
 	Clock clock.WithDelayedExecution
 }
@@ -57,6 +60,9 @@ type record struct {
 	verdict Verdict
 	// open is the pool's election in progress, nil when none.
 	open *openElection
+	// recheck judges the pool again when the hold on its leaders through
+	// an outage ends; nil when none is due.
+	recheck clock.Timer
 }
 
 type openElection struct {
@@ -76,6 +82,9 @@ type totals struct {
 func NewTracker(nodes feed.NodeReader, opts Options) *Tracker {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
+	}
+	if opts.Policy == (Policy{}) {
+		opts.Policy = DefaultPolicy
 	}
 	t := &Tracker{
 		opts: opts, nodes: nodes,
@@ -99,7 +108,8 @@ func (t *Tracker) Start() {
 		t.judgeLocked(name)
 	}
 	klog.InfoS("Election tracker started", "pools", len(t.pools), "ready", t.totals.states[StateReady],
-		"degraded", t.totals.states[StateDegraded], "leaderless", t.totals.states[StateLeaderless], "staleLeaders", t.totals.stale)
+		"degraded", t.totals.states[StateDegraded], "leaderless", t.totals.states[StateLeaderless],
+		"unreachable", t.totals.states[StateUnreachable], "staleLeaders", t.totals.stale)
 }
 
 // Started reports whether Start was called.
@@ -130,6 +140,11 @@ func (t *Tracker) upsertLocked(p *Pool) {
 	leadersSame := prev != nil && slices.Equal(prev.Leaders, p.Leaders)
 	if !leadersSame && prev != nil && prev.UID == p.UID && t.started && !sameLeaderSet(prev.Leaders, p.Leaders) {
 		t.metrics.leaderChanges.Inc()
+	}
+	if prev != nil && prev.UID != p.UID {
+		// The pool was deleted and created again under its name (seen
+		// across a relist): the old pool's election ended with it.
+		t.closeLocked(p.Name, rec, false)
 	}
 	if !leadersSame {
 		if prev != nil {
@@ -162,6 +177,7 @@ func (t *Tracker) deleteLocked(name string) {
 	t.unindexLeadersLocked(rec.pool)
 	t.setVerdictLocked(rec, Verdict{})
 	t.closeLocked(name, rec, false)
+	t.scheduleLocked(name, rec, time.Time{})
 	delete(t.pools, name)
 	t.notifyLocked(name)
 }
@@ -269,41 +285,143 @@ func (t *Tracker) judgeLocked(name string) {
 		return
 	}
 	rec := t.pools[name]
-	v := t.judge(rec.pool)
-	t.setVerdictLocked(rec, v)
-	switch needs := v.NeedsLeaders(); {
+	now := t.opts.Clock.Now()
+	j := t.judge(rec.pool, now)
+	t.setVerdictLocked(rec, j.Verdict)
+	t.scheduleLocked(name, rec, j.holdUntil)
+	switch needs := j.NeedsLeaders(); {
 	case needs && rec.open == nil:
-		t.openLocked(name, rec)
+		t.openLocked(name, rec, j.since(now))
 	case !needs && rec.open != nil:
-		t.closeLocked(name, rec, v.Enabled)
+		t.closeLocked(name, rec, j.Enabled && !j.Unreachable)
 	}
 }
 
-// judge judges a pool's published leaders against the Node cache.
-func (t *Tracker) judge(p *Pool) Verdict {
-	if !p.Enabled {
-		return Verdict{}
+// judgement is a Verdict and the times behind it.
+type judgement struct {
+	Verdict
+	// needSince is when the pool began to need leaders, as the API tells
+	// it; zero when the API does not tell (a leader's Node deleted, moved
+	// or readdressed).
+	needSince time.Time
+	// holdUntil is when the hold on a leader kept through an outage ends;
+	// zero when none is held, or while the pool is disrupted.
+	holdUntil time.Time
+}
+
+// since is when an election opened now started: needSince, unless the API
+// does not tell or tells a time after now.
+func (j *judgement) since(now time.Time) time.Time {
+	if j.needSince.IsZero() || j.needSince.After(now) {
+		return now
 	}
-	v := Verdict{Enabled: true, Wanted: p.Wanted}
+	return j.needSince
+}
+
+// judge judges a pool's published leaders against the Node cache.
+//
+// An election's start comes from the API, so that every replica, and a
+// replica restarted meanwhile, times it alike: for a leader whose Node went
+// NotReady, that transition (or the end of its hold through an outage); for
+// a pool short of leaders, the latest of its spec's last change (creation,
+// election turned on, leaderReplicas raised), its leaders' last change and
+// the earliest return to Ready of a Node that could fill the gap.
+func (t *Tracker) judge(p *Pool, now time.Time) judgement {
+	if !p.Enabled {
+		return judgement{}
+	}
+	j := judgement{Verdict: Verdict{Enabled: true, Wanted: p.Wanted}}
+	members := t.Members(p.Name)
+	outage := t.opts.Policy.Outage(members)
 	valid := map[string]bool{}
+	var staleSince []time.Time
+	staleUnknown := false
 	for _, l := range p.Leaders {
 		if _, seen := valid[l.NodeName]; seen {
 			continue
 		}
 		n, _ := t.Node(l.NodeName)
 		valid[l.NodeName] = p.ValidLeader(l, n)
-		v.Published++
-		if valid[l.NodeName] {
-			v.Valid++
+		j.Published++
+		switch {
+		case valid[l.NodeName]:
+			j.Valid++
+		case n != nil && n.Pool == p.Name && len(n.InternalIPs) > 0 && !n.Ready:
+			if outage.Holds(n, now) {
+				j.Held++
+				if !outage.Disrupted && (j.holdUntil.IsZero() || outage.HoldUntil.Before(j.holdUntil)) {
+					j.holdUntil = outage.HoldUntil
+				}
+				continue
+			}
+			since := n.ReadySince
+			if held := outage.HeldSince(n); held.After(since) {
+				since = held
+			}
+			staleSince = append(staleSince, since)
+		default:
+			staleUnknown = true
 		}
 	}
-	v.Stale = v.Published - v.Valid
-	for _, n := range t.Members(p.Name) {
-		if valid[n.Name] || p.Candidate(&n) {
-			v.Eligible++
+	j.Stale = j.Published - j.Valid - j.Held
+	j.Unreachable = outage.Disrupted || j.Held > 0
+	var firstCandidate time.Time
+	for i := range members {
+		n := &members[i]
+		switch {
+		case valid[n.Name]:
+			j.Eligible++
+		case p.Candidate(n):
+			j.Eligible++
+			if firstCandidate.IsZero() || n.ReadySince.Before(firstCandidate) {
+				firstCandidate = n.ReadySince
+			}
 		}
 	}
-	return v
+	if j.Valid+j.Stale < j.Target() {
+		// Short of leaders beyond those that went stale.
+		short := p.SpecChangedAt
+		for _, at := range []time.Time{p.LastElected.Time, firstCandidate} {
+			if at.After(short) {
+				short = at
+			}
+		}
+		staleSince = append(staleSince, short)
+	}
+	if !staleUnknown && len(staleSince) > 0 {
+		j.needSince = slices.MinFunc(staleSince, func(a, b time.Time) int { return a.Compare(b) })
+	}
+	return j
+}
+
+// scheduleLocked has the pool judged again at until (when a hold through
+// an outage ends); a zero until cancels what was due.
+func (t *Tracker) scheduleLocked(name string, rec *record, until time.Time) {
+	if rec.recheck != nil {
+		rec.recheck.Stop()
+		rec.recheck = nil
+	}
+	if until.IsZero() {
+		return
+	}
+	var timer clock.Timer
+	// The judgement reads the clock: it runs apart from the timer's
+	// callback, which a fake clock calls holding its own lock.
+	timer = t.opts.Clock.AfterFunc(until.Sub(t.opts.Clock.Now()), func() { go t.recheck(name, rec, timer) })
+	rec.recheck = timer
+}
+
+// recheck judges a pool again when its scheduled timer fires, unless the
+// pool or its schedule changed since.
+func (t *Tracker) recheck(name string, rec *record, timer clock.Timer) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.pools[name] != rec || rec.recheck != timer {
+		return
+	}
+	rec.recheck = nil
+	t.judgeLocked(name)
+	t.notifyLocked(name)
 }
 
 func (t *Tracker) setVerdictLocked(rec *record, v Verdict) {
@@ -325,16 +443,21 @@ func (t *Tracker) setVerdictLocked(rec *record, v Verdict) {
 	t.metrics.setTotals(&t.totals)
 }
 
-func (t *Tracker) openLocked(name string, rec *record) {
-	e := &openElection{since: t.opts.Clock.Now()}
+// openLocked opens a pool's election, started at since; one whose deadline
+// has already passed (a replica restarted during it) fails at once.
+func (t *Tracker) openLocked(name string, rec *record, since time.Time) {
+	e := &openElection{since: since}
 	rec.open = e
-	e.timer = t.opts.Clock.AfterFunc(t.opts.Deadline, func() { t.deadlinePassed(name, e) })
-	klog.V(2).InfoS("Election started", "nodePool", klog.KRef("", name), "wanted", rec.verdict.Wanted,
+	e.timer = t.opts.Clock.AfterFunc(max(0, t.opts.Deadline-t.opts.Clock.Since(since)), func() { t.deadlinePassed(name, e) })
+	klog.V(2).InfoS("Election started", "nodePool", klog.KRef("", name), "since", since, "wanted", rec.verdict.Wanted,
 		"valid", rec.verdict.Valid, "stale", rec.verdict.Stale, "eligible", rec.verdict.Eligible)
 }
 
-// closeLocked ends a pool's election: done says it reached its target
-// (counted, and succeeded if not already failed), else it is abandoned.
+// closeLocked ends a pool's election. done says it ended because the pool
+// has what it can have: counted as succeeded (if not already failed), or as
+// no_candidates when that is no leader at all; else (the pool deleted or
+// re-created, its election turned off, the pool unreachable) it is
+// abandoned, counted as neither.
 func (t *Tracker) closeLocked(name string, rec *record, done bool) {
 	e := rec.open
 	if e == nil {
@@ -343,10 +466,18 @@ func (t *Tracker) closeLocked(name string, rec *record, done bool) {
 	rec.open = nil
 	e.timer.Stop()
 	if !done {
-		klog.V(2).InfoS("Election abandoned", "nodePool", klog.KRef("", name))
+		klog.V(2).InfoS("Election abandoned", "nodePool", klog.KRef("", name), "unreachable", rec.verdict.Unreachable)
 		return
 	}
 	took := t.opts.Clock.Since(e.since)
+	if rec.verdict.Valid == 0 {
+		if !e.failed {
+			t.metrics.elections.WithLabelValues(resultNoCandidates).Inc()
+		}
+		klog.InfoS("Election ended without a leader: no Node of the pool can lead", "nodePool", klog.KRef("", name),
+			"took", took, "pastDeadline", e.failed, "wanted", rec.verdict.Wanted)
+		return
+	}
 	t.metrics.duration.Observe(took.Seconds())
 	if !e.failed {
 		t.metrics.elections.WithLabelValues(resultSucceeded).Inc()

@@ -1,10 +1,14 @@
 package election
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/testutil"
@@ -15,6 +19,9 @@ import (
 	"github.com/leaderhub/leaderhub/test/fixtures"
 )
 
+// start is when every fixture's clock starts.
+var start = time.Unix(1_700_000_000, 0)
+
 func node(name, pool string, ready bool, ips ...string) *corev1.Node {
 	return fixtures.Node(name, pool, ready, ips...)
 }
@@ -22,6 +29,7 @@ func node(name, pool string, ready bool, ips ...string) *corev1.Node {
 func nodePool(name string, enabled bool, replicas int32, leaders ...appsv1beta2.Leader) *appsv1beta2.NodePool {
 	np := fixtures.NodePool(name, fixtures.WithResourceVersion(10), fixtures.WithLeaders(leaders...))
 	np.Spec.EnableLeaderElection, np.Spec.LeaderReplicas = enabled, replicas
+	np.CreationTimestamp = metav1.NewTime(start) // when the fixture's clock starts
 	return np
 }
 
@@ -37,7 +45,7 @@ type trackerFixture struct {
 
 func newFixture(t *testing.T, nodes ...*corev1.Node) *trackerFixture {
 	f := &trackerFixture{t: t, nodes: cache.NewIndexer(cache.MetaNamespaceKeyFunc, feed.NodeIndexers),
-		clock: clocktesting.NewFakeClock(time.Unix(1_700_000_000, 0)), notes: map[string]int{}}
+		clock: clocktesting.NewFakeClock(start), notes: map[string]int{}}
 	for _, n := range nodes {
 		f.putNode(n)
 	}
@@ -47,10 +55,21 @@ func newFixture(t *testing.T, nodes ...*corev1.Node) *trackerFixture {
 	return f
 }
 
+// putNode writes a Node as its kubelet would at the fixture's time: its
+// Ready condition's transition time is when its status last changed.
 func (f *trackerFixture) putNode(n *corev1.Node) {
 	f.t.Helper()
-	slim, _ := feed.SlimNode(n)
+	obj, _ := feed.SlimNode(n)
+	slim := obj.(*corev1.Node)
 	old, exists, _ := f.nodes.Get(slim)
+	since := metav1.NewTime(f.clock.Now().Add(-time.Hour))
+	if exists {
+		since = metav1.NewTime(f.clock.Now())
+		if prev := old.(*corev1.Node).Status.Conditions; len(prev) > 0 && prev[0].Status == slim.Status.Conditions[0].Status {
+			since = prev[0].LastTransitionTime
+		}
+	}
+	slim.Status.Conditions[0].LastTransitionTime = since
 	if err := f.nodes.Update(slim); err != nil {
 		f.t.Fatal(err)
 	}
@@ -108,7 +127,10 @@ func leader(node, ip string) appsv1beta2.Leader {
 // that fails past the deadline and is closed by a later success, and the
 // gauges on the way.
 func TestTrackerElections(t *testing.T) {
-	f := newFixture(t, node("n1", "p", true, "10.0.0.1"), node("n2", "p", true, "10.0.0.2"), node("n3", "p", false, "10.0.0.3"))
+	// n4 and n5 cannot lead (no InternalIP), but keep the pool reachable
+	// when n1 goes NotReady too.
+	f := newFixture(t, node("n1", "p", true, "10.0.0.1"), node("n2", "p", true, "10.0.0.2"), node("n3", "p", false, "10.0.0.3"),
+		node("n4", "p", true), node("n5", "p", true))
 	f.tracker.Replace([]*appsv1beta2.NodePool{nodePool("p", true, 1), nodePool("off", false, 1)})
 	if _, ok := f.tracker.Verdict("p"); ok {
 		t.Fatal("judged before Start")
@@ -233,5 +255,215 @@ func TestTrackerWaitsForStart(t *testing.T) {
 	f.tracker.Start()
 	if v := f.verdict("p"); v.Valid != 1 || v.NeedsLeaders() {
 		t.Errorf("after Start: %+v", v)
+	}
+}
+
+// setReady writes a Node's Ready condition as of the fixture's time.
+func (f *trackerFixture) setReady(name, pool string, ready bool, ip string) {
+	f.putNode(node(name, pool, ready, ip))
+}
+
+// TestTrackerPoolOutage: a pool of 6 with 2 leaders loses every Node, then
+// gets them back one by one, the leaders last. It is unreachable meanwhile,
+// in no election, and nothing is counted. A leader that does not come back
+// within the recovery grace period is then in an election that starts when
+// the grace period ends.
+func TestTrackerPoolOutage(t *testing.T) {
+	f := newFixture(t)
+	ip := func(i int) string { return fmt.Sprintf("10.0.0.%d", i) }
+	for i := 1; i <= 6; i++ {
+		f.setReady(fmt.Sprintf("n%d", i), "p", true, ip(i))
+	}
+	f.tracker.Replace([]*appsv1beta2.NodePool{nodePool("p", true, 2, leader("n2", ip(2)), leader("n4", ip(4)))})
+	f.tracker.Start()
+	counted := func() float64 {
+		return f.counter(resultSucceeded) + f.counter(resultFailed) + f.counter(resultNoCandidates)
+	}
+	state := func(s State) float64 { return f.gauge(f.tracker.metrics.pools.WithLabelValues(string(s))) }
+	if v := f.verdict("p"); v.State() != StateReady {
+		t.Fatalf("before: %+v", v)
+	}
+	for i := 1; i <= 6; i++ {
+		f.clock.Step(500 * time.Millisecond)
+		f.setReady(fmt.Sprintf("n%d", i), "p", false, ip(i))
+	}
+	if v := f.verdict("p"); v.State() != StateUnreachable || v.NeedsLeaders() || v.Held != 2 || v.Stale != 0 {
+		t.Errorf("cut off: %+v", v)
+	}
+	if state(StateUnreachable) != 1 || f.gauge(f.tracker.metrics.stale) != 0 || f.gauge(f.tracker.metrics.leaderlessElectable) != 0 {
+		t.Errorf("gauges while cut off: unreachable %v stale %v leaderless electable %v", state(StateUnreachable),
+			f.gauge(f.tracker.metrics.stale), f.gauge(f.tracker.metrics.leaderlessElectable))
+	}
+	f.clock.Step(5 * time.Minute)
+	for _, i := range []int{1, 3, 5, 6, 2, 4} {
+		f.clock.Step(5 * time.Second)
+		f.setReady(fmt.Sprintf("n%d", i), "p", true, ip(i))
+		if v := f.verdict("p"); v.NeedsLeaders() {
+			t.Errorf("n%d back: in an election: %+v", i, v)
+		}
+	}
+	if v := f.verdict("p"); v.State() != StateReady || counted() != 0 || f.durations() != 0 {
+		t.Errorf("after the outage: %+v, %v elections counted, %d durations", v, counted(), f.durations())
+	}
+
+	// Again, but n4 stays NotReady: held for the recovery grace period
+	// after the pool recovered (n5's return), then in an election.
+	for i := 1; i <= 6; i++ {
+		f.setReady(fmt.Sprintf("n%d", i), "p", false, ip(i))
+	}
+	f.clock.Step(time.Minute)
+	for _, i := range []int{1, 3, 5, 6, 2} {
+		f.clock.Step(time.Second)
+		f.setReady(fmt.Sprintf("n%d", i), "p", true, ip(i))
+	}
+	if v := f.verdict("p"); v.State() != StateUnreachable || v.Held != 1 {
+		t.Fatalf("recovering: %+v", v)
+	}
+	f.clock.Step(DefaultRecoveryGrace - 2*time.Second) // n5 came back 2s ago
+	// The tracker judges the pool again on a timer of its own.
+	if err := wait.PollUntilContextTimeout(context.Background(), time.Millisecond, 10*time.Second, true,
+		func(context.Context) (bool, error) { return f.verdict("p").State() != StateUnreachable, nil }); err != nil {
+		t.Fatal("not judged again when the recovery grace period ended")
+	}
+	if v := f.verdict("p"); v.State() != StateDegraded || v.Stale != 1 || !v.NeedsLeaders() {
+		t.Fatalf("after the recovery grace period: %+v", v)
+	}
+	f.clock.Step(2 * time.Second)
+	f.tracker.Upsert(nodePool("p", true, 2, leader("n2", ip(2)), leader("n1", ip(1))))
+	if f.counter(resultSucceeded) != 1 || f.durations() != 1 {
+		t.Fatalf("replacement after the grace period: succeeded %v, %d durations", f.counter(resultSucceeded), f.durations())
+	}
+	if sum := f.durationSum(); sum != 2 {
+		t.Errorf("the election took %vs, want 2s: it starts when the grace period ends", sum)
+	}
+
+	// Cut off again while an election is open: it is abandoned.
+	f.setReady("n1", "p", false, ip(1))
+	for _, i := range []int{2, 3, 5} {
+		f.setReady(fmt.Sprintf("n%d", i), "p", false, ip(i))
+	}
+	f.clock.Step(10 * time.Minute)
+	if counted() != 1 {
+		t.Errorf("an election open when the pool was cut off was counted: %v elections", counted())
+	}
+}
+
+func (f *trackerFixture) durationSum() float64 {
+	f.t.Helper()
+	m, err := testutil.GetHistogramMetricValue(f.tracker.metrics.duration.ObserverMetric)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return m
+}
+
+// TestTrackerSingleNodePool: a pool of one whose Node goes NotReady is cut
+// off, not in an election.
+func TestTrackerSingleNodePool(t *testing.T) {
+	f := newFixture(t, node("n1", "p", true, "10.0.0.1"))
+	f.tracker.Replace([]*appsv1beta2.NodePool{nodePool("p", true, 1, leader("n1", "10.0.0.1"))})
+	f.tracker.Start()
+	f.setReady("n1", "p", false, "10.0.0.1")
+	f.clock.Step(time.Hour)
+	if v := f.verdict("p"); v.State() != StateUnreachable || f.counter(resultFailed) != 0 {
+		t.Errorf("single-node pool: %+v, failed %v", v, f.counter(resultFailed))
+	}
+}
+
+// TestTrackerNoCandidates: an election that ends with no leader because no
+// Node can lead is counted as no_candidates, not as a success.
+func TestTrackerNoCandidates(t *testing.T) {
+	// The mark strategy: only n1 may lead; the others keep the pool
+	// reachable when it goes NotReady.
+	f := newFixture(t, fixtures.WithLabels(node("n1", "p", true, "10.0.0.1"), map[string]string{"lead": "yes"}),
+		node("n2", "p", true, "10.0.0.2"), node("n3", "p", true, "10.0.0.3"))
+	np := nodePool("p", true, 1, leader("n1", "10.0.0.1"))
+	np.Spec.LeaderElectionStrategy, np.Spec.LeaderNodeLabelSelector = string(appsv1beta2.ElectionStrategyMark), map[string]string{"lead": "yes"}
+	f.tracker.Replace([]*appsv1beta2.NodePool{np})
+	f.tracker.Start()
+	f.putNode(fixtures.WithLabels(node("n1", "p", false, "10.0.0.1"), map[string]string{"lead": "yes"}))
+	if v := f.verdict("p"); !v.NeedsLeaders() {
+		t.Fatalf("stale leader: %+v", v)
+	}
+	f.clock.Step(time.Second)
+	removed := np.DeepCopy()
+	removed.Status.LeaderEndpoints = nil
+	f.tracker.Upsert(removed)
+	if s, n := f.counter(resultSucceeded), f.counter(resultNoCandidates); s != 0 || n != 1 || f.durations() != 0 {
+		t.Errorf("ended without a leader: succeeded %v, no_candidates %v, %d durations", s, n, f.durations())
+	}
+}
+
+// TestTrackerTimesFromTheAPI: two replicas, one started (or restarted)
+// while an election is open, time it alike, from the API: they count the
+// same election once each, with the same duration; and a replica started
+// while nothing needs leaders opens none.
+func TestTrackerTimesFromTheAPI(t *testing.T) {
+	a := newFixture(t, node("n1", "p", true, "10.0.0.1"), node("n2", "p", true, "10.0.0.2"), node("n3", "p", true))
+	a.tracker.Replace([]*appsv1beta2.NodePool{nodePool("p", true, 1, leader("n1", "10.0.0.1"))})
+	a.tracker.Start()
+	a.clock.Step(time.Minute)
+	a.setReady("n1", "p", false, "10.0.0.1")
+	a.clock.Step(20 * time.Second)
+
+	// b starts now, over the same Nodes and pool, 20s into the election.
+	b := &trackerFixture{t: t, nodes: a.nodes, clock: a.clock, notes: map[string]int{}}
+	b.tracker = NewTracker(b.nodes, Options{Deadline: time.Minute, Clock: b.clock})
+	b.tracker.RegisterMetrics(metrics.NewKubeRegistry())
+	b.tracker.Replace([]*appsv1beta2.NodePool{nodePool("p", true, 1, leader("n1", "10.0.0.1"))})
+	b.tracker.Start()
+	a.clock.Step(30 * time.Second)
+	for _, f := range []*trackerFixture{a, b} {
+		f.tracker.Upsert(nodePool("p", true, 1, leader("n2", "10.0.0.2")))
+	}
+	for name, f := range map[string]*trackerFixture{"first": a, "second": b} {
+		if f.counter(resultSucceeded) != 1 || f.durations() != 1 || f.durationSum() != 50 {
+			t.Errorf("%s replica: succeeded %v, %d durations of %vs; want 1, 1 of 50s", name, f.counter(resultSucceeded), f.durations(), f.durationSum())
+		}
+	}
+
+	// A third replica started now opens no election.
+	c := &trackerFixture{t: t, nodes: a.nodes, clock: a.clock, notes: map[string]int{}}
+	c.tracker = NewTracker(c.nodes, Options{Deadline: time.Minute, Clock: c.clock})
+	c.tracker.RegisterMetrics(metrics.NewKubeRegistry())
+	c.tracker.Replace([]*appsv1beta2.NodePool{nodePool("p", true, 1, leader("n2", "10.0.0.2"))})
+	c.tracker.Start()
+	a.clock.Step(2 * time.Minute)
+	if got := c.counter(resultSucceeded) + c.counter(resultFailed) + c.counter(resultNoCandidates); got != 0 {
+		t.Errorf("a replica started while the pool had its leaders counted %v elections", got)
+	}
+}
+
+// TestTrackerPoolCreatedAgain: a pool deleted and created again under its
+// name, seen only as a new uid (across a relist), does not inherit the old
+// pool's open election.
+func TestTrackerPoolCreatedAgain(t *testing.T) {
+	f := newFixture(t, node("n1", "p", true, "10.0.0.1"))
+	f.tracker.Replace([]*appsv1beta2.NodePool{nodePool("p", true, 1)})
+	f.tracker.Start()
+	f.clock.Step(50 * time.Second)
+	again := nodePool("p", true, 1)
+	again.UID, again.CreationTimestamp = "uid-p-again", metav1.NewTime(f.clock.Now())
+	f.tracker.Replace([]*appsv1beta2.NodePool{again})
+	f.clock.Step(20 * time.Second) // past the old pool's deadline, not the new one's
+	if got := f.counter(resultFailed); got != 0 {
+		t.Errorf("the old pool's election failed on the new pool: failed %v", got)
+	}
+	again = again.DeepCopy()
+	again.Status.LeaderEndpoints = []appsv1beta2.Leader{leader("n1", "10.0.0.1")}
+	f.tracker.Upsert(again)
+	if f.counter(resultSucceeded) != 1 || f.durationSum() != 20 {
+		t.Errorf("new pool's election: succeeded %v in %vs, want 1 in 20s", f.counter(resultSucceeded), f.durationSum())
+	}
+}
+
+// TestTrackerMappedAddress: a leader published as an IPv4-mapped IPv6
+// address is the Node's IPv4 address, as the view publishes it.
+func TestTrackerMappedAddress(t *testing.T) {
+	f := newFixture(t, node("n1", "p", true, "10.0.0.1"))
+	f.tracker.Replace([]*appsv1beta2.NodePool{nodePool("p", true, 1, leader("n1", "::ffff:10.0.0.1"))})
+	f.tracker.Start()
+	if v := f.verdict("p"); v.Valid != 1 || v.Stale != 0 {
+		t.Errorf("mapped address: %+v", v)
 	}
 }

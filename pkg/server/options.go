@@ -30,6 +30,7 @@ import (
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/controller/manager"
 	"github.com/leaderhub/leaderhub/pkg/controller/materialize"
+	"github.com/leaderhub/leaderhub/pkg/election"
 	generatedopenapi "github.com/leaderhub/leaderhub/pkg/generated/openapi"
 	"github.com/leaderhub/leaderhub/pkg/registry/leaderhub/viewstore"
 )
@@ -79,6 +80,12 @@ type Options struct {
 	// LeaderGracePeriod is how long the elector keeps a leader whose Node is
 	// not Ready.
 	LeaderGracePeriod time.Duration
+	// PoolDisruptionThreshold is the share of a pool's Nodes that must be
+	// NotReady for the pool to count as cut off from the cloud.
+	PoolDisruptionThreshold float64
+	// PoolRecoveryGracePeriod is how long a leader kept through a pool's
+	// outage has, once the pool is back, to report Ready again.
+	PoolRecoveryGracePeriod time.Duration
 
 	// validated is set by a Validate that found nothing wrong; Config and
 	// Run need it.
@@ -116,6 +123,9 @@ func NewOptions() *Options {
 		ControllerWorkers: 4,
 		ControllerResync:  10 * time.Minute,
 		ElectionDeadline:  60 * time.Second,
+
+		PoolDisruptionThreshold: election.DefaultDisruptionThreshold,
+		PoolRecoveryGracePeriod: election.DefaultRecoveryGrace,
 		ControllerLease: componentbaseconfig.LeaderElectionConfiguration{
 			LeaderElect:   true,
 			LeaseDuration: metav1.Duration{Duration: 15 * time.Second},
@@ -170,6 +180,12 @@ func (o *Options) Flags() cliflag.NamedFlagSets {
 			"(from the moment the pool needs leaders to the moment it has as many valid ones as it can).")
 	es.DurationVar(&o.LeaderGracePeriod, "leader-grace-period", o.LeaderGracePeriod,
 		"How long the hubleader elector keeps a leader whose Node is not Ready, to ride out short NotReady blips; 0 replaces it at once.")
+	es.Float64Var(&o.PoolDisruptionThreshold, "pool-disruption-threshold", o.PoolDisruptionThreshold,
+		"Share of a NodePool's Nodes (0 < x <= 1) that must be NotReady for the pool to count as having lost its cloud link "+
+			"(the node lifecycle controller's --unhealthy-zone-threshold): its leaders are kept whatever their Ready condition, "+
+			"LeaderReady is Unknown (PoolUnreachable), and no election is counted for it.")
+	es.DurationVar(&o.PoolRecoveryGracePeriod, "pool-recovery-grace-period", o.PoolRecoveryGracePeriod,
+		"Once a pool is no longer cut off, how long a leader kept through the outage has to report Ready again before it is replaced.")
 
 	kc := fss.FlagSet("kube-apiserver connection")
 	o.Recommended.CoreAPI.AddFlags(kc)
@@ -230,6 +246,10 @@ func (o *Options) Validate() error {
 	}
 	if o.ElectionDeadline <= 0 || o.LeaderGracePeriod < 0 {
 		errs = append(errs, fmt.Errorf("--election-deadline must be positive and --leader-grace-period not negative"))
+	}
+	if !(o.PoolDisruptionThreshold > 0 && o.PoolDisruptionThreshold <= 1) || o.PoolRecoveryGracePeriod < 0 {
+		errs = append(errs, fmt.Errorf("--pool-disruption-threshold must be in (0, 1] (it is %g) and --pool-recovery-grace-period not negative",
+			o.PoolDisruptionThreshold))
 	}
 	if o.parsed.forms, err = materialize.ParseForms(o.Materialize); err != nil {
 		errs = append(errs, fmt.Errorf("--materialize: %w", err))
@@ -313,7 +333,10 @@ func (o *Options) Config() (*Config, error) {
 				ResyncPeriod:     o.ControllerResync,
 				LeaderGrace:      o.LeaderGracePeriod,
 				ElectionDeadline: o.ElectionDeadline,
-				Lease:            o.ControllerLease,
+				Outages: election.Policy{
+					DisruptionThreshold: o.PoolDisruptionThreshold, RecoveryGrace: o.PoolRecoveryGracePeriod,
+				},
+				Lease: o.ControllerLease,
 			},
 		},
 	}, nil

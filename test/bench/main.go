@@ -39,6 +39,7 @@ type config struct {
 	electionPools, electionNodesPerPool, electionChurnRate        int
 	electionChurnFor                                              time.Duration
 	electionFailoverPools, electionWatchers                       int
+	electionOutagePools                                           int
 	restartPools, restartWatchers, restartEndpointsWatchers       int
 	restartShutdownDelay                                          time.Duration
 }
@@ -84,6 +85,7 @@ func main() {
 	flag.DurationVar(&c.electionChurnFor, "election-churn-for", 20*time.Second, "election: how long the heartbeats run")
 	flag.IntVar(&c.electionFailoverPools, "election-failover-pools", 50, "election: pools whose leader is failed over, one at a time")
 	flag.IntVar(&c.electionWatchers, "election-watchers", 10, "election: view watchers per failed-over pool")
+	flag.IntVar(&c.electionOutagePools, "election-outage-pools", 50, "election: pools cut off from the cloud in each of the two outages")
 	flag.IntVar(&c.restartPools, "restart-pools", 100, "restart: NodePools")
 	flag.IntVar(&c.restartWatchers, "restart-watchers", 10000, "restart: watches of the view through the aggregator, spread over the pools")
 	flag.IntVar(&c.restartEndpointsWatchers, "restart-endpoints-watchers", 1000, "restart: watches of the pools' Endpoints for the single-replica restart")

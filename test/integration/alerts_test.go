@@ -345,6 +345,10 @@ func TestAlerts(t *testing.T) {
 	// Healthy pools: election off with no leaders, and election on with a
 	// Ready leader.
 	env.createNode(t, "alert-n1", "alert-on", "10.60.0.1", nil)
+	// Two more Nodes keep alert-on reachable when its leader goes NotReady
+	// (a pool with most Nodes NotReady is cut off, not in an election).
+	env.createNode(t, "alert-n3", "alert-on", "10.60.0.3", nil)
+	env.createNode(t, "alert-n4", "alert-on", "10.60.0.4", nil)
 	env.createNode(t, "alert-n2", "alert-lonely", "10.60.1.1", nil)
 	if _, err := env.pools.AppsV1beta2().NodePools().Create(ctx, fixtures.NodePool("alert-off", fixtures.NoUID(), fixtures.Edge()),
 		metav1.CreateOptions{}); err != nil {
@@ -381,6 +385,19 @@ func TestAlerts(t *testing.T) {
 		"LeaderHubStaleLeaders": severity("warning"), "LeaderHubElectionSuccessRatioLow": severity("warning")})
 	env.setReady(t, "alert-n1", true)
 	waitMetric("leaderhub_stale_leaders", "cleared", func(v float64) bool { return v == 0 })
+
+	// A pool cut off from the cloud: its only Node NotReady. Its leader is
+	// kept, not stale, and no election fails.
+	before = scrapeNow()
+	failed = metric(`leaderhub_elections_total{result="failed"}`)
+	env.setReady(t, "alert-n2", false)
+	waitMetric(`leaderhub_election_pools{state="unreachable"}`, "counted the pool cut off", func(v float64) bool { return v == 1 })
+	eval.check(t, "a pool cut off", before, scrapeNow(), firing{"LeaderHubPoolsUnreachable": severity("info")})
+	if got := metric(`leaderhub_elections_total{result="failed"}`); got != failed {
+		t.Errorf("a pool cut off counted %v failed elections", got-failed)
+	}
+	env.setReady(t, "alert-n2", true)
+	waitMetric(`leaderhub_election_pools{state="unreachable"}`, "cleared", func(v float64) bool { return v == 0 })
 
 	// A leader entry that cannot be published.
 	before = scrapeNow()

@@ -271,6 +271,8 @@ func TestElection(t *testing.T) {
 	t.Run("tracked with leaders written by hand", e.testTrackedByHand)
 	t.Run("elector", e.testElector)
 	t.Run("elector against kube-apiserver's conflicts", e.testElectorConflicts)
+	t.Run("pool outages", e.testPoolOutages)
+	t.Run("alerts and dashboard name exported metrics", e.testMonitoringNamesExportedMetrics)
 }
 
 func (e *clusterEnv) testTrackedByHand(t *testing.T) {
@@ -462,8 +464,12 @@ func (e *clusterEnv) testElector(t *testing.T) {
 	if len(np.Status.LeaderEndpoints) != 4 { // 5 Nodes, one moved out
 		t.Errorf("leaders %v, want all 4 Nodes left", leaderNodes(np))
 	}
+	// No Node can lead: every one loses its InternalIP. (Every one NotReady
+	// would be a pool cut off from the cloud, which keeps its leaders:
+	// TestPoolOutage.)
+	addresses := map[string][]corev1.NodeAddress{}
 	for _, n := range without(nodes, order[2]) {
-		e.setReady(t, n, false)
+		e.updateNode(t, n, func(node *corev1.Node) { addresses[n], node.Status.Addresses = node.Status.Addresses, nil })
 	}
 	np = e.waitPool(t, "rand", "NoCandidates", hasReason(hubleader.ReasonNoCandidates))
 	if len(np.Status.LeaderEndpoints) != 0 || np.Status.LeaderNum != 0 {
@@ -473,7 +479,7 @@ func (e *clusterEnv) testElector(t *testing.T) {
 	e.updatePool(t, "rand", func(np *appsv1beta2.NodePool) { np.Spec.EnableLeaderElection = false })
 	e.waitPool(t, "rand", "ElectionDisabled", hasReason(hubleader.ReasonElectionDisabled))
 	for _, n := range without(nodes, order[2]) {
-		e.setReady(t, n, true)
+		e.updateNode(t, n, func(node *corev1.Node) { node.Status.Addresses = addresses[n] })
 	}
 	e.updatePool(t, "rand", func(np *appsv1beta2.NodePool) { np.Spec.EnableLeaderElection, np.Spec.LeaderReplicas = true, 2 })
 	np = e.waitPool(t, "rand", "LeadersElected again", hasReason(hubleader.ReasonLeadersElected))

@@ -10,6 +10,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
@@ -50,8 +51,21 @@ type Options struct {
 	// Grace is how long a leader whose Node is not Ready keeps its slot
 	// (--leader-grace-period).
 	Grace time.Duration
-	Clock clock.Clock
+	// Policy is how pools that lose their cloud link are treated
+	// (--pool-disruption-threshold, --pool-recovery-grace-period).
+	Policy election.Policy
+	// Settle is how long the elector waits, once it would replace a leader
+	// for being NotReady, before it does: Nodes that lose their link
+	// together are marked NotReady one by one within a few hundred
+	// milliseconds (the node lifecycle controller updates them in
+	// parallel), and a pool that turns out to be cut off keeps its leaders.
+	// 0 does not wait.
+	Settle time.Duration
+	Clock  clock.Clock
 }
+
+// DefaultSettle is the Settle leaderhub runs with.
+const DefaultSettle = 300 * time.Millisecond
 
 // Controller is the elector. It is built once; Run runs it while this
 // replica holds the controller lease, and may be called again.
@@ -64,12 +78,16 @@ type Controller struct {
 	runner   *runner.Runner
 
 	mu sync.Mutex
-	// written is what the elector last wrote to each pool, to tell its own
-	// writes from another writer's.
+	// written is what the elector last wrote to each pool in this lease
+	// term, to tell its own writes from another writer's.
 	written map[string]writtenLeaders
+	// settling is when the elector first would have replaced a pool's
+	// NotReady leader, while it waits Settle.
+	settling map[string]time.Time
 }
 
 type writtenLeaders struct {
+	uid             types.UID
 	resourceVersion uint64
 	leaders         []appsv1beta2.Leader
 }
@@ -79,18 +97,29 @@ func New(source Source, patcher StatusPatcher, recorder record.EventRecorder, op
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
-	c := &Controller{opts: opts, source: source, patcher: patcher, recorder: recorder, written: map[string]writtenLeaders{}}
+	if opts.Policy == (election.Policy{}) {
+		opts.Policy = election.DefaultPolicy
+	}
+	c := &Controller{opts: opts, source: source, patcher: patcher, recorder: recorder, written: map[string]writtenLeaders{},
+		settling: map[string]time.Time{}}
 	c.runner = runner.New(runner.Config{
 		Name: "hubleader", Workers: opts.Workers, Sources: []feed.Notifier{source},
 		Synced: []cache.InformerSynced{source.Started}, Pools: source.PoolNames,
-		Sync: c.Sync, Failed: c.failed, LogValues: []any{"leaderGracePeriod", opts.Grace},
+		Sync: c.Sync, Failed: c.failed, LogValues: []any{"leaderGracePeriod", opts.Grace,
+			"poolDisruptionThreshold", opts.Policy.DisruptionThreshold, "poolRecoveryGracePeriod", opts.Policy.RecoveryGrace},
 	})
 	c.metrics = newControllerMetrics(c)
 	return c
 }
 
-// Run elects until ctx ends.
-func (c *Controller) Run(ctx context.Context) { c.runner.Run(ctx) }
+// Run elects until ctx ends. What an earlier run wrote is forgotten: while
+// another replica held the lease, it wrote too.
+func (c *Controller) Run(ctx context.Context) {
+	c.mu.Lock()
+	c.written = map[string]writtenLeaders{}
+	c.mu.Unlock()
+	c.runner.Run(ctx)
+}
 
 // WaitStopped returns once the controller does not run (or ctx ends).
 func (c *Controller) WaitStopped(ctx context.Context) { c.runner.WaitStopped(ctx) }
@@ -115,6 +144,7 @@ func (c *Controller) Sync(ctx context.Context, name string) (time.Duration, erro
 	if !ok {
 		c.mu.Lock()
 		delete(c.written, name)
+		delete(c.settling, name)
 		c.mu.Unlock()
 		return 0, nil
 	}
@@ -129,8 +159,12 @@ func (c *Controller) Sync(ctx context.Context, name string) (time.Duration, erro
 			node, _ := c.source.Node(n)
 			return node
 		},
-		Members: c.source.Members(name), Now: c.opts.Clock.Now(), Grace: c.opts.Grace,
+		Members: c.source.Members(name), Now: c.opts.Clock.Now(), Grace: c.opts.Grace, Policy: c.opts.Policy,
 	})
+	if wait := c.settle(name, &out); wait > 0 {
+		c.metrics.syncs.WithLabelValues("settling").Inc()
+		return wait, nil
+	}
 	cur := p.Condition(appsv1beta2.LeaderStatus)
 	leadersSame := slices.Equal(p.Leaders, out.Leaders)
 	if !p.Enabled && len(p.Leaders) == 0 && (cur == nil || sameCondition(cur, &out.Condition)) {
@@ -155,10 +189,34 @@ func (c *Controller) Sync(ctx context.Context, name string) (time.Duration, erro
 	c.metrics.syncs.WithLabelValues("written").Inc()
 	rv, _ := strconv.ParseUint(written.ResourceVersion, 10, 64)
 	c.mu.Lock()
-	c.written[name] = writtenLeaders{resourceVersion: rv, leaders: out.Leaders}
+	c.written[name] = writtenLeaders{uid: written.UID, resourceVersion: rv, leaders: out.Leaders}
 	c.mu.Unlock()
 	c.record(written, p, &out, cur)
 	return out.RecheckAfter, nil
+}
+
+// settle returns how much longer to wait before an outcome that removes a
+// leader for being NotReady is written; 0 to write it now.
+func (c *Controller) settle(pool string, out *Outcome) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.opts.Settle <= 0 || !slices.ContainsFunc(out.Removed, func(name string) bool {
+		n, ok := c.source.Node(name)
+		return ok && !n.Ready && n.Pool == pool
+	}) {
+		delete(c.settling, pool)
+		return 0
+	}
+	now := c.opts.Clock.Now()
+	first, ok := c.settling[pool]
+	if !ok {
+		c.settling[pool], first = now, now
+	}
+	if waited := now.Sub(first); waited < c.opts.Settle {
+		return c.opts.Settle - waited
+	}
+	delete(c.settling, pool)
+	return 0
 }
 
 // behind reports whether p is older than the elector's last write to it,
@@ -174,6 +232,11 @@ func (c *Controller) behind(p *election.Pool) bool {
 	switch {
 	case !ok:
 		return false
+	case w.uid != p.UID:
+		// The pool was deleted and created again: nothing of it was
+		// written by this elector.
+		delete(c.written, p.Name)
+		return false
 	case rv < w.resourceVersion:
 		return true
 	case rv > w.resourceVersion && !slices.Equal(p.Leaders, w.leaders):
@@ -181,7 +244,8 @@ func (c *Controller) behind(p *election.Pool) bool {
 			"is yurt-manager's hubleader controller still on (--controllers=-hubleader on yurt-manager)?",
 			"nodePool", klog.KRef("", p.Name), "resourceVersion", p.ResourceVersion,
 			"leaders", leadersString(p.Leaders), "electorWrote", leadersString(w.leaders))
-		c.written[p.Name] = writtenLeaders{resourceVersion: rv, leaders: p.Leaders}
+		c.metrics.foreignWrites.Inc()
+		c.written[p.Name] = writtenLeaders{uid: p.UID, resourceVersion: rv, leaders: p.Leaders}
 	}
 	return false
 }

@@ -21,6 +21,11 @@ const (
 	ReasonInsufficientCandidates = "InsufficientCandidates"
 	ReasonNoCandidates           = "NoCandidates"
 	ReasonElectionDisabled       = "ElectionDisabled"
+	// ReasonPoolUnreachable: the pool lost its cloud link (at least
+	// --pool-disruption-threshold of its Nodes NotReady, or its leaders kept
+	// through --pool-recovery-grace-period after that); LeaderReady is
+	// Unknown, and its leaders are kept.
+	ReasonPoolUnreachable = "PoolUnreachable"
 )
 
 // Event reasons, on the NodePool.
@@ -28,6 +33,9 @@ const (
 	EventLeaderElected  = "LeaderElected"
 	EventLeaderReplaced = "LeaderReplaced"
 	EventNoCandidates   = "NoCandidates"
+	// EventPoolUnreachable starts a pool's outage, EventPoolReachable ends it.
+	EventPoolUnreachable = "PoolUnreachable"
+	EventPoolReachable   = "PoolReachable"
 )
 
 // Outcome is what an election decides for one pool.
@@ -45,6 +53,8 @@ type Outcome struct {
 	RecheckAfter time.Duration
 	// NoSelector is set for the mark strategy without a selector.
 	NoSelector bool
+	// Outage is the pool's outage as judged from its Nodes.
+	Outage election.Outage
 }
 
 // Inputs are what an election reads besides the pool.
@@ -56,13 +66,17 @@ type Inputs struct {
 	Now     time.Time
 	// Grace is how long a leader whose Node is not Ready keeps its slot.
 	Grace time.Duration
+	// Policy is how a pool that lost its cloud link is treated.
+	Policy election.Policy
 }
 
 // Elect decides a pool's leaders. It keeps every published leader whose
 // Node can still lead (refreshing its address if its InternalIP changed),
-// and one whose Node went NotReady less than Grace ago; it removes extra
-// leaders from the last chosen; it fills empty slots with the candidates of
-// highest rendezvous score.
+// one whose Node went NotReady less than Grace ago, and, while the pool is
+// disrupted and through its recovery grace period, one whose Node is
+// NotReady; it removes extra leaders, NotReady ones first, then the last
+// chosen; it fills empty slots with the candidates of highest rendezvous
+// score.
 func Elect(p *election.Pool, in Inputs) Outcome {
 	if !p.Enabled {
 		return Outcome{
@@ -71,8 +85,9 @@ func Elect(p *election.Pool, in Inputs) Outcome {
 				"leader election is off (spec.enableLeaderElection)"),
 		}
 	}
-	var out Outcome
+	out := Outcome{Outage: in.Policy.Outage(in.Members)}
 	kept := map[string]bool{}
+	held := 0
 	for _, l := range p.Leaders {
 		if kept[l.NodeName] {
 			continue
@@ -80,16 +95,15 @@ func Elect(p *election.Pool, in Inputs) Outcome {
 		n := in.Node(l.NodeName)
 		switch {
 		case n != nil && p.Candidate(n):
-			addr := l.Address
-			if !n.HasIP(addr) {
-				addr = n.InternalIPs[0]
-			}
-			out.Leaders = append(out.Leaders, appsv1beta2.Leader{NodeName: n.Name, Address: addr})
+			out.Leaders = append(out.Leaders, appsv1beta2.Leader{NodeName: n.Name, Address: addressOf(n, l)})
 		case n != nil && inGrace(p, n, l, in):
 			out.Leaders = append(out.Leaders, l)
-			left := in.Grace - in.Now.Sub(n.ReadySince)
-			if out.RecheckAfter == 0 || left < out.RecheckAfter {
-				out.RecheckAfter = left
+			out.recheckIn(in.Grace - in.Now.Sub(n.ReadySince))
+		case n != nil && keepable(p, n) && out.Outage.Holds(n, in.Now):
+			out.Leaders = append(out.Leaders, appsv1beta2.Leader{NodeName: n.Name, Address: addressOf(n, l)})
+			held++
+			if !out.Outage.Disrupted {
+				out.recheckIn(out.Outage.HoldUntil.Sub(in.Now))
 			}
 		default:
 			out.Removed = append(out.Removed, l.NodeName)
@@ -98,10 +112,7 @@ func Elect(p *election.Pool, in Inputs) Outcome {
 		kept[l.NodeName] = true
 	}
 	if len(out.Leaders) > p.Wanted {
-		for _, l := range out.Leaders[p.Wanted:] {
-			out.Removed = append(out.Removed, l.NodeName)
-		}
-		out.Leaders = out.Leaders[:p.Wanted]
+		out.Leaders = dropExtra(p, out.Leaders, in, &out)
 	}
 	if short := p.Wanted - len(out.Leaders); short > 0 {
 		var candidates []scored
@@ -120,16 +131,71 @@ func Elect(p *election.Pool, in Inputs) Outcome {
 		}
 	}
 	out.NoSelector = p.Strategy == appsv1beta2.ElectionStrategyMark && len(p.Selector) == 0
-	switch n := len(out.Leaders); n {
-	case p.Wanted:
+	switch n := len(out.Leaders); {
+	case out.Outage.Disrupted:
+		// The message names no count, so that more Nodes going NotReady
+		// write nothing.
+		out.Condition = condition(corev1.ConditionUnknown, ReasonPoolUnreachable, fmt.Sprintf(
+			"at least %g of the pool's Nodes are NotReady: it has likely lost its cloud link; its leaders are kept",
+			in.Policy.DisruptionThreshold))
+	case held > 0:
+		out.Condition = condition(corev1.ConditionUnknown, ReasonPoolUnreachable, fmt.Sprintf(
+			"the pool recovered from an outage at %s; leaders whose Node is still NotReady are kept until %s",
+			out.Outage.RecoveredAt.UTC().Format(time.RFC3339), out.Outage.HoldUntil.UTC().Format(time.RFC3339)))
+	case n == p.Wanted:
 		out.Condition = condition(corev1.ConditionTrue, ReasonLeadersElected, fmt.Sprintf("%d of %d leaders elected", n, p.Wanted))
-	case 0:
+	case n == 0:
 		out.Condition = condition(corev1.ConditionFalse, ReasonNoCandidates, noCandidatesMessage(p))
 	default:
 		out.Condition = condition(corev1.ConditionFalse, ReasonInsufficientCandidates,
 			fmt.Sprintf("%d of %d leaders elected: no other Node of the pool can lead", n, p.Wanted))
 	}
 	return out
+}
+
+func (out *Outcome) recheckIn(d time.Duration) {
+	if out.RecheckAfter == 0 || d < out.RecheckAfter {
+		out.RecheckAfter = d
+	}
+}
+
+// keepable reports whether a leader whose Node is NotReady may be kept
+// through an outage: it is still in the pool, with an InternalIP.
+func keepable(p *election.Pool, n *election.Node) bool {
+	return !n.Ready && n.Pool == p.Name && len(n.InternalIPs) > 0
+}
+
+// addressOf is a kept leader's address: the published one while it is
+// still one of the Node's InternalIPs, else the Node's first.
+func addressOf(n *election.Node, l appsv1beta2.Leader) string {
+	if n.HasIP(l.Address) {
+		return l.Address
+	}
+	return n.InternalIPs[0]
+}
+
+// dropExtra cuts kept leaders down to the pool's leaderReplicas: those
+// whose Node is NotReady go first, then the last chosen; the others keep
+// their order.
+func dropExtra(p *election.Pool, leaders []appsv1beta2.Leader, in Inputs, out *Outcome) []appsv1beta2.Leader {
+	drop := map[string]bool{}
+	extra := len(leaders) - p.Wanted
+	for _, ready := range []bool{false, true} {
+		for i := len(leaders) - 1; i >= 0 && len(drop) < extra; i-- {
+			if n := in.Node(leaders[i].NodeName); n != nil && n.Ready == ready {
+				drop[leaders[i].NodeName] = true
+			}
+		}
+	}
+	kept := make([]appsv1beta2.Leader, 0, p.Wanted)
+	for _, l := range leaders {
+		if drop[l.NodeName] {
+			out.Removed = append(out.Removed, l.NodeName)
+		} else {
+			kept = append(kept, l)
+		}
+	}
+	return kept
 }
 
 // inGrace reports whether a leader whose Node is in the pool but not Ready

@@ -3,6 +3,7 @@ package hubleader
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,6 +114,9 @@ func TestElect(t *testing.T) {
 		{name: "mark without selector: nobody",
 			pool: func() *election.Pool { p := pool(1); p.Strategy = appsv1beta2.ElectionStrategyMark; return p }(),
 			in:   inputs(five...), reason: ReasonNoCandidates},
+		{name: "lower 2 to 1 drops a NotReady leader in its grace period, not a Ready one", pool: pool(1, "n1", "n2"),
+			in:      func() Inputs { in := inputs(withDown...); in.Grace = time.Minute; return in }(),
+			leaders: []string{"n2"}, removed: []string{"n1"}, reason: ReasonLeadersElected},
 		{name: "election off clears leaders", pool: func() *election.Pool { p := pool(1, "n1"); p.Enabled = false; return p }(),
 			in: inputs(five...), removed: []string{"n1"}, reason: ReasonElectionDisabled},
 	} {
@@ -129,6 +133,130 @@ func TestElect(t *testing.T) {
 				t.Errorf("condition %+v, want reason %s", out.Condition, tc.reason)
 			}
 		})
+	}
+}
+
+func leadersOf(pairs ...string) []appsv1beta2.Leader {
+	out := make([]appsv1beta2.Leader, 0, len(pairs))
+	for _, pair := range pairs {
+		name, addr, _ := strings.Cut(pair, "=")
+		out = append(out, appsv1beta2.Leader{NodeName: name, Address: addr})
+	}
+	return out
+}
+
+// TestElectKeepsMappedAddress: a published IPv4-mapped address is the
+// Node's IPv4 address, as the view publishes it; it is not rewritten.
+func TestElectKeepsMappedAddress(t *testing.T) {
+	p := pool(1)
+	p.Leaders = leadersOf("n1=::ffff:10.0.0.1")
+	out := Elect(p, inputs(member("n1", true, "10.0.0.1"), member("n2", true, "10.0.0.2")))
+	if !slices.Equal(out.Leaders, p.Leaders) {
+		t.Errorf("leaders %+v, want %+v unchanged", out.Leaders, p.Leaders)
+	}
+}
+
+// TestElectThroughAnOutage: a pool of 6 with 2 leaders loses its cloud
+// link (every Node NotReady), then comes back one Node at a time, the
+// leaders last. Its leaders never change; LeaderReady is Unknown
+// (PoolUnreachable) until they are back. A partial outage (2 of 6) that
+// takes a leader replaces it at once.
+func TestElectThroughAnOutage(t *testing.T) {
+	policy := election.Policy{DisruptionThreshold: 0.55, RecoveryGrace: time.Minute}
+	names6 := []string{"n1", "n2", "n3", "n4", "n5", "n6"}
+	members := make([]election.Node, len(names6))
+	for i, n := range names6 {
+		members[i] = member(n, true, "10.0.0."+n[1:])
+		members[i].ReadySince = now.Add(-time.Hour)
+	}
+	p := pool(2, "n2", "n4")
+	at := now
+	elect := func() Outcome {
+		in := inputs(members...)
+		in.Now, in.Policy = at, policy
+		return Elect(p, in)
+	}
+	setReady := func(name string, ready bool) {
+		for i := range members {
+			if members[i].Name == name {
+				members[i].Ready, members[i].ReadySince = ready, at
+			}
+		}
+	}
+	expect := func(step string, status corev1.ConditionStatus, reason string) Outcome {
+		t.Helper()
+		out := elect()
+		if got := names(out.Leaders); !slices.Equal(got, []string{"n2", "n4"}) || len(out.Added)+len(out.Removed) > 0 {
+			t.Errorf("%s: leaders %v (added %v, removed %v), want n2 n4 unchanged", step, got, out.Added, out.Removed)
+		}
+		if out.Condition.Status != status || out.Condition.Reason != reason {
+			t.Errorf("%s: condition %s %s (%s), want %s %s", step, out.Condition.Status, out.Condition.Reason, out.Condition.Message, status, reason)
+		}
+		return out
+	}
+	// The link goes: every Node NotReady within a few seconds.
+	for _, n := range names6 {
+		at = at.Add(time.Second)
+		setReady(n, false)
+		if n == "n4" {
+			// 4 of 6: disrupted, so n2 and n4 stay although NotReady.
+			expect("4 of 6 NotReady", corev1.ConditionUnknown, ReasonPoolUnreachable)
+		}
+	}
+	expect("every Node NotReady", corev1.ConditionUnknown, ReasonPoolUnreachable)
+	// It comes back over 30 s, the leaders last.
+	for _, n := range []string{"n1", "n3", "n5", "n6", "n2"} {
+		at = at.Add(5 * time.Second)
+		setReady(n, true)
+		out := expect(n+" back", corev1.ConditionUnknown, ReasonPoolUnreachable)
+		if n == "n5" {
+			// 3 of 6 NotReady: no longer disrupted, so the recovery grace
+			// period runs from now, and the elector is to look again then.
+			if out.Outage.Disrupted || !out.Outage.RecoveredAt.Equal(at) || out.RecheckAfter != time.Minute {
+				t.Errorf("recovered: %+v, recheck after %v", out.Outage, out.RecheckAfter)
+			}
+		}
+	}
+	at = at.Add(5 * time.Second)
+	setReady("n4", true)
+	expect("every Node back", corev1.ConditionTrue, ReasonLeadersElected)
+
+	// Again, but n4 does not come back within the recovery grace period.
+	for _, n := range names6 {
+		setReady(n, false)
+	}
+	for _, n := range []string{"n1", "n2", "n3", "n5", "n6"} {
+		at = at.Add(time.Second)
+		setReady(n, true)
+	}
+	out := expect("n4 still NotReady in the grace period", corev1.ConditionUnknown, ReasonPoolUnreachable)
+	at = at.Add(out.RecheckAfter)
+	if out := elect(); !slices.Contains(out.Removed, "n4") || slices.Contains(names(out.Leaders), "n4") ||
+		out.Condition.Reason != ReasonLeadersElected {
+		t.Errorf("n4 not replaced after the recovery grace period: %+v", out)
+	}
+
+	// A partial outage: 2 of 6 NotReady, n4 among them, is a dead leader.
+	for _, n := range names6 {
+		setReady(n, true)
+	}
+	at = at.Add(time.Hour)
+	setReady("n4", false)
+	setReady("n5", false)
+	if out := elect(); !slices.Equal(out.Removed, []string{"n4"}) || len(out.Added) != 1 || out.Outage.Disrupted {
+		t.Errorf("partial outage: leaders %v, removed %v, added %v", names(out.Leaders), out.Removed, out.Added)
+	}
+}
+
+// TestElectSingleNodePool: a pool of one whose Node goes NotReady is a pool
+// cut off: its leader is kept, LeaderReady Unknown.
+func TestElectSingleNodePool(t *testing.T) {
+	in := inputs(member("n1", false, "10.0.0.1"))
+	in.Policy = election.DefaultPolicy
+	out := Elect(pool(1, "n1"), in)
+	if !slices.Equal(names(out.Leaders), []string{"n1"}) || out.Condition.Reason != ReasonPoolUnreachable ||
+		out.Condition.Status != corev1.ConditionUnknown {
+		t.Errorf("single-node pool: leaders %v, condition %+v", names(out.Leaders), out.Condition)
 	}
 }
 
@@ -180,4 +308,18 @@ func TestScoreStable(t *testing.T) {
 
 func without(s []string, x string) []string {
 	return slices.DeleteFunc(slices.Clone(s), func(y string) bool { return y == x })
+}
+
+// TestElectOutageKeepsReaddressedLeader: a leader whose Node changed its
+// InternalIP while its pool is cut off stays leader, with the new address;
+// one whose Node left the pool does not.
+func TestElectOutageKeepsReaddressedLeader(t *testing.T) {
+	moved := member("n2", false, "10.0.0.2")
+	moved.Pool = "elsewhere"
+	in := inputs(member("n1", false, "10.9.9.1"), moved, member("n3", false, "10.0.0.3"))
+	in.Policy = election.DefaultPolicy
+	out := Elect(pool(2, "n1", "n2"), in)
+	if !slices.Equal(out.Leaders, leadersOf("n1=10.9.9.1")) || !slices.Equal(out.Removed, []string{"n2"}) {
+		t.Errorf("leaders %+v, removed %v; want n1 at its new address, n2 removed", out.Leaders, out.Removed)
+	}
 }

@@ -30,6 +30,21 @@ func (c *Controller) record(np *appsv1beta2.NodePool, p *election.Pool, out *Out
 	if out.Condition.Reason == ReasonNoCandidates && (prev == nil || prev.Reason != ReasonNoCandidates) {
 		c.recorder.Event(ref, corev1.EventTypeWarning, EventNoCandidates, out.Condition.Message)
 	}
+	// An outage's start and end, once each: the condition is in the API, so
+	// neither a restart nor another replica repeats them.
+	wasUnreachable := prev != nil && prev.Reason == ReasonPoolUnreachable
+	switch isUnreachable := out.Condition.Reason == ReasonPoolUnreachable; {
+	case isUnreachable && !wasUnreachable:
+		c.recorder.Eventf(ref, corev1.EventTypeWarning, EventPoolUnreachable, "%s; leaders %s",
+			out.Condition.Message, cmp.Or(leadersString(out.Leaders), "none"))
+		klog.InfoS("Pool unreachable: keeping its leaders", "nodePool", klog.KObj(np), "notReady", out.Outage.NotReady,
+			"nodes", out.Outage.Nodes, "leaders", leadersString(out.Leaders))
+	case !isUnreachable && wasUnreachable:
+		c.recorder.Eventf(ref, corev1.EventTypeNormal, EventPoolReachable, "The pool is reachable again; leaders %s (%s)",
+			cmp.Or(leadersString(out.Leaders), "none"), out.Condition.Message)
+		klog.InfoS("Pool reachable again", "nodePool", klog.KObj(np), "leaders", leadersString(out.Leaders),
+			"reason", out.Condition.Reason)
+	}
 	klog.V(2).InfoS("Wrote the pool's leaders", "nodePool", klog.KObj(np), "leaders", leadersString(out.Leaders),
 		"added", out.Added, "removed", out.Removed, "reason", out.Condition.Reason)
 }

@@ -9,6 +9,7 @@ import (
 	componentbaseconfig "k8s.io/component-base/config"
 
 	"github.com/leaderhub/leaderhub/pkg/controller/materialize"
+	"github.com/leaderhub/leaderhub/pkg/election"
 	"github.com/leaderhub/leaderhub/pkg/projection"
 )
 
@@ -43,6 +44,9 @@ type Config struct {
 	// ElectionDeadline is how long a hub-leader election may take and
 	// succeed (--election-deadline).
 	ElectionDeadline time.Duration
+	// Outages is how pools that lose their cloud link are judged and
+	// treated (--pool-disruption-threshold, --pool-recovery-grace-period).
+	Outages election.Policy
 	// Lease is the controller lease (--leader-elect-*).
 	Lease componentbaseconfig.LeaderElectionConfiguration
 }

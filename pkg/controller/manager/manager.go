@@ -73,7 +73,7 @@ func New(restConfig *rest.Config, cfg Config, view *viewstore.Store) (*Manager, 
 	if err != nil {
 		return nil, err
 	}
-	tracker := election.NewTracker(nodes.Reader(), election.Options{Deadline: cfg.ElectionDeadline})
+	tracker := election.NewTracker(nodes.Reader(), election.Options{Deadline: cfg.ElectionDeadline, Policy: cfg.Outages})
 	tracker.RegisterMetrics(instancemetrics.Legacy())
 	runner.RegisterMetrics(instancemetrics.Legacy())
 	if err := nodes.AddHandler(tracker.NodeHandler()); err != nil {
@@ -211,7 +211,8 @@ func newControllers(restConfig *rest.Config, cfg Config, view *viewstore.Store, 
 	if cfg.HubLeader {
 		c.elector = hubleader.New(tracker, nodePoolStatus{pools: pools},
 			c.broadcaster.NewRecorder(eventScheme, corev1.EventSource{Component: "leaderhub-hubleader"}),
-			hubleader.Options{Workers: cfg.Workers, Grace: cfg.LeaderGrace})
+			hubleader.Options{Workers: cfg.Workers, Grace: cfg.LeaderGrace, Policy: cfg.Outages,
+				Settle: hubleader.DefaultSettle})
 		c.elector.RegisterMetrics(instancemetrics.Legacy())
 	}
 	if cfg.Lease.LeaderElect {

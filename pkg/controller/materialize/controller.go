@@ -87,6 +87,7 @@ type Controller struct {
 	recorder   record.EventRecorder
 	metrics    *controllerMetrics
 	rejections rejections
+	notices    notices
 	runner     *runner.Runner
 }
 
@@ -102,6 +103,7 @@ func New(pools PoolSource, objects []*ObjectCache, recorder record.EventRecorder
 		objects:    objects,
 		recorder:   recorder,
 		rejections: rejections{byKey: map[rejectionKey]rejection{}},
+		notices:    notices{byKey: map[noticeKey]string{}},
 	}
 	sources := []feed.Notifier{pools}
 	synced := []cache.InformerSynced{pools.HasSynced}
@@ -176,27 +178,40 @@ func (c *Controller) sync(ctx context.Context, pool string) error {
 
 	st, ok := c.pools.State(pool)
 	if !ok {
+		c.notices.forgetPool(pool)
 		return c.deleteAll(ctx, pool)
 	}
 	ref := nodePoolRef(&st.Pool)
+	// Each cause is warned of once while it lasts (an Event and a log
+	// line), not at every sync and resync.
+	unpublishable := noticeKey{pool: pool, cause: causeUnpublishable}
 	if ue := st.Unpublishable; ue != nil {
 		// Whatever was published for the pool before stays as it was.
-		c.recorder.Eventf(ref, corev1.EventTypeWarning, ue.Reason,
-			"leaderhub cannot publish this pool (objects already published for it are kept as they were): %v", ue)
-		klog.InfoS("A NodePool cannot be projected; keeping what was published for it", "nodePool", klog.KObj(ref), "err", ue)
+		if c.notices.report(unpublishable, ue.Reason+": "+ue.Message) {
+			c.recorder.Eventf(ref, corev1.EventTypeWarning, ue.Reason,
+				"leaderhub cannot publish this pool (objects already published for it are kept as they were): %v", ue)
+			klog.InfoS("A NodePool cannot be projected; keeping what was published for it", "nodePool", klog.KObj(ref), "err", ue)
+		}
 		if !st.Published {
 			c.metrics.syncs.WithLabelValues(string(resultSkipped)).Inc()
 			return nil
 		}
+	} else {
+		c.notices.clear(unpublishable)
 	}
 	name, ns := v1alpha1.ObjectName(pool), c.opts.Projection.Namespace
+	invalid := noticeKey{pool: pool, cause: causeInvalidLeaders}
 	if len(st.Invalid) > 0 {
 		reasons := make([]string, 0, len(st.Invalid))
 		for _, l := range st.Invalid {
 			reasons = append(reasons, l.String())
 		}
-		c.recorder.Eventf(ref, corev1.EventTypeWarning, ReasonInvalidLeaderAddress,
-			"%d leader entries left out of %s: %s", len(st.Invalid), name, strings.Join(reasons, "; "))
+		if msg := strings.Join(reasons, "; "); c.notices.report(invalid, msg) {
+			c.recorder.Eventf(ref, corev1.EventTypeWarning, ReasonInvalidLeaderAddress,
+				"%d leader entries left out of %s: %s", len(st.Invalid), name, msg)
+		}
+	} else {
+		c.notices.clear(invalid)
 	}
 
 	result := resultUnchanged
@@ -238,6 +253,7 @@ func (c *Controller) syncForm(ctx context.Context, ref *metav1.PartialObjectMeta
 		// The pool has no object of this form (an EndpointSlice of a family
 		// it has no leader of): one that is left is removed.
 		c.rejections.clear(rejectionKey{pool: ref.Name, form: k.form()})
+		c.notices.clear(noticeKey{pool: ref.Name, cause: conflictCause(k.form())})
 		removed, err := c.remove(ctx, oc, k.objectName(ref.Name))
 		if err != nil || !removed {
 			return resultUnchanged, err
@@ -260,6 +276,9 @@ func (c *Controller) syncForm(ctx context.Context, ref *metav1.PartialObjectMeta
 		return "", err
 	}
 	c.rejections.clear(key)
+	if result != resultConflict {
+		c.notices.clear(noticeKey{pool: ref.Name, cause: conflictCause(k.form())})
+	}
 	return result, nil
 }
 
@@ -325,7 +344,12 @@ func (c *Controller) reject(ref *metav1.PartialObjectMetadata, key rejectionKey,
 // conflict reports an object with the pool's name that leaderhub does not
 // manage, and leaves it alone.
 func (c *Controller) conflict(ref *metav1.PartialObjectMetadata, form Form, desired metav1.Object) syncResult {
+	// Counted at every sync that finds it (LeaderHubConflicts fires while
+	// it lasts), told once.
 	c.metrics.conflicts.WithLabelValues(string(form)).Inc()
+	if !c.notices.report(noticeKey{pool: ref.Name, cause: conflictCause(form)}, desired.GetNamespace()+"/"+desired.GetName()) {
+		return resultConflict
+	}
 	c.recorder.Eventf(ref, corev1.EventTypeWarning, ReasonObjectConflict,
 		"%s %s/%s exists and is not managed by leaderhub (no %s=%s label); leaving it untouched",
 		form, desired.GetNamespace(), desired.GetName(), v1alpha1.LabelManagedBy, v1alpha1.ManagedByValue)

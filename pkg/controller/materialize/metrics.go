@@ -82,4 +82,14 @@ func (c *Controller) RegisterMetrics(r instancemetrics.Registry) {
 	m := c.metrics
 	r.MustRegister(m.syncs, m.syncDuration, m.writes, m.conflicts, m.rejections, m.lastSuccess)
 	r.CustomMustRegister(m.pools)
+	// Every form's conflicts and rejections start at 0, so that they are
+	// exported (and increase() sees the first one) before any happens.
+	for _, oc := range c.objects {
+		form := string(oc.Form())
+		m.conflicts.WithLabelValues(form)
+		m.rejections.WithLabelValues(form, ReasonObjectInvalid)
+		if oc.Form() == FormConfigMap {
+			m.rejections.WithLabelValues(form, ReasonPoolNameTooLongForConfigMap)
+		}
+	}
 }

@@ -61,3 +61,59 @@ func (rs *rejections) retryAll() {
 		rs.byKey[key] = r
 	}
 }
+
+// noticeKey names one cause the controller warns of for a pool: that it
+// cannot be published, that it has invalid leader entries, or that one
+// form's object belongs to someone else.
+type noticeKey struct {
+	pool  string
+	cause string
+}
+
+// Causes of notices.
+const (
+	causeUnpublishable  = "unpublishable"
+	causeInvalidLeaders = "invalid-leaders"
+)
+
+// conflictCause is the cause of a form's object that leaderhub does not
+// manage.
+func conflictCause(form Form) string { return "conflict/" + string(form) }
+
+// notices remembers what the controller last warned of for each pool and
+// cause, so that a cause that stays the same is warned of once, not at
+// every sync and resync.
+type notices struct {
+	mu    sync.Mutex
+	byKey map[noticeKey]string
+}
+
+// report records message for key and reports whether it is news.
+func (n *notices) report(key noticeKey, message string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if prev, ok := n.byKey[key]; ok && prev == message {
+		return false
+	}
+	n.byKey[key] = message
+	return true
+}
+
+// clear forgets key: its cause is gone, so it is warned of again if it
+// comes back.
+func (n *notices) clear(key noticeKey) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.byKey, key)
+}
+
+// forgetPool forgets every cause of a pool that is gone.
+func (n *notices) forgetPool(pool string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for key := range n.byKey {
+		if key.pool == pool {
+			delete(n.byKey, key)
+		}
+	}
+}

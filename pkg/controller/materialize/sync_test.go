@@ -2,6 +2,8 @@ package materialize
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -386,5 +388,54 @@ func TestEndpointSliceForm(t *testing.T) {
 		if es := get(projection.EndpointSliceName("p", family)); es != nil {
 			t.Errorf("a gone pool's %s slice is left", family)
 		}
+	}
+}
+
+// TestWarningsOnceWhileTheCauseLasts: a pool that cannot be published, one
+// with invalid leader entries and one whose object belongs to someone else
+// each get one Warning, however often they are synced; a cause that goes
+// and comes back is warned of again.
+func TestWarningsOnceWhileTheCauseLasts(t *testing.T) {
+	foreign := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "leader-hub-c", Namespace: ns}}
+	f := newSyncFixture(t, []Form{FormEndpoints}, foreign)
+	long := strings.Repeat("x", 64)
+	f.pools.set(nodePool(long, leader("n1", "10.0.0.1")))
+	f.pools.set(nodePool("i", leader("n1", "10.0.0.1"), leader("n2", "not-an-ip")))
+	f.pools.set(nodePool("c", leader("n1", "10.0.0.1")))
+	for range 3 { // a sync, then two resyncs
+		for _, pool := range []string{long, "i"} {
+			if err := f.sync(t, pool); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The foreign object is never in the cache, which holds only
+		// leaderhub's: nothing to wait for.
+		if err := f.c.sync(context.Background(), "c"); err != nil {
+			t.Fatal(err)
+		}
+		f.c.rejections.retryAll()
+	}
+	got := map[string]int{}
+	for _, reason := range f.drainEvents() {
+		got[reason]++
+	}
+	want := map[string]int{ReasonInvalidPoolName: 1, ReasonInvalidLeaderAddress: 1, ReasonObjectConflict: 1}
+	if !maps.Equal(got, want) {
+		t.Errorf("Events %v, want %v", got, want)
+	}
+	if v, _ := testutil.GetCounterMetricValue(f.c.metrics.conflicts.WithLabelValues(string(FormEndpoints))); v != 3 {
+		t.Errorf("conflicts counted %v times, want at every sync (3)", v)
+	}
+	// The invalid entry is fixed, then comes back: warned of again.
+	f.pools.set(nodePool("i", leader("n1", "10.0.0.1")))
+	if err := f.sync(t, "i"); err != nil {
+		t.Fatal(err)
+	}
+	f.pools.set(nodePool("i", leader("n1", "10.0.0.1"), leader("n2", "not-an-ip")))
+	if err := f.sync(t, "i"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.drainEvents(); !slices.Equal(got, []string{ReasonInvalidLeaderAddress}) {
+		t.Errorf("a cause that came back: Events %v, want one %s", got, ReasonInvalidLeaderAddress)
 	}
 }
