@@ -5,7 +5,8 @@
 // Exit codes: 0 when interrupted (SIGINT, SIGTERM), or with --once after
 // printing a Config; 1 for bad flags or a kubeconfig that cannot be loaded;
 // 2 when --once gets no Config within --timeout; 3 when the client stops
-// with an error (the node has no pool label, say).
+// with an error (a configuration error). A node without its
+// pool label yet is waited for.
 package main
 
 import (
@@ -76,36 +77,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	done := make(chan error, 1)
-	go func() { done <- client.Run(ctx) }()
-	for {
-		select {
-		case c := <-client.Changes():
-			if once && c.Stale {
-				continue
-			}
-			printConfig(stdout, output, &c)
-			if once {
-				return 0
-			}
-		case err := <-done:
-			if err != nil {
-				fmt.Fprintf(stderr, "leaderhub-watch: %v\n", err)
-				return 3
-			}
-			if once {
-				// A Config whose content equals the cached one is not a
-				// change: print what the client holds, if a source said it.
-				if c, ok := client.Current(); ok && !c.Stale {
-					printConfig(stdout, output, &c)
-					return 0
-				}
-				fmt.Fprintln(stderr, "leaderhub-watch: no Config within --timeout")
-				return 2
-			}
+	go func() { _ = client.Run(ctx) }() // its error is client.Err once Changes is closed
+	for c := range client.Changes() {
+		if once && c.Stale {
+			continue
+		}
+		printConfig(stdout, output, &c)
+		if once {
 			return 0
 		}
 	}
+	if err := client.Err(); err != nil {
+		fmt.Fprintf(stderr, "leaderhub-watch: %v\n", err)
+		return 3
+	}
+	if once {
+		fmt.Fprintln(stderr, "leaderhub-watch: no Config within --timeout")
+		return 2
+	}
+	return 0
 }
 
 func printConfig(w io.Writer, output string, c *leaders.Config) {

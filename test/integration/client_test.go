@@ -45,15 +45,10 @@ func runClient(t *testing.T, ctx context.Context, opts leaderclient.Options) (*l
 		_ = c.Run(ctx)
 	}()
 	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case cfg := <-c.Changes():
-				log.mu.Lock()
-				log.got = append(log.got, cfg)
-				log.mu.Unlock()
-			}
+		for cfg := range c.Changes() { // closed when Run returns
+			log.mu.Lock()
+			log.got = append(log.got, cfg)
+			log.mu.Unlock()
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
@@ -252,8 +247,10 @@ func TestEdgeClient(t *testing.T) {
 	}); err != nil {
 		t.Fatal("the new client did not read the view once kube-apiserver was back")
 	}
-	if freshLog.len() != 1 {
-		t.Errorf("the new client delivered %d Configs; the source's equals the cached one, so 1:%s", freshLog.len(), freshLog)
+	// The cached Config, then the view's confirmation of it (same content,
+	// no longer stale), and nothing else.
+	if confirmed, _ := freshLog.last(); freshLog.len() != 2 || confirmed.Stale || configLeaders(&confirmed) != "a4/10.40.0.4,a5/fd00::5" {
+		t.Errorf("the new client delivered %d Configs; want 2, the cached one and the view's confirmation:%s", freshLog.len(), freshLog)
 	}
 
 	// The pool is deleted: no leaders, delivered once.

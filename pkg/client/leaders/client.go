@@ -8,10 +8,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
@@ -57,6 +60,15 @@ type Client struct {
 	mu      sync.Mutex
 	current Config
 	has     bool
+	// err is what Run returned, once it has.
+	err error
+
+	// nodePool reads the Node's pool label ("" without one). Tests
+	// replace it.
+	nodePool func(ctx context.Context) (string, error)
+	// recheckPool asks for the Node's pool label to be read again (the
+	// view refused the pool: the Node may have moved).
+	recheckPool chan struct{}
 
 	// backoff waits before the next round through the sources, about base
 	// (jittered); false when ctx ended. Tests replace it to see the bases.
@@ -99,13 +111,39 @@ func New(opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{opts: opts, view: view, kube: kube, changes: make(chan Config, 1), backoff: jitteredSleep}, nil
+	c := &Client{opts: opts, view: view, kube: kube, changes: make(chan Config, 1), backoff: jitteredSleep,
+		recheckPool: make(chan struct{}, 1)}
+	if opts.NodeName != "" {
+		// The Node's metadata only: a whole Node is large and its status
+		// churns.
+		nodes, err := metadata.NewForConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
+		c.nodePool = func(ctx context.Context) (string, error) {
+			m, err := nodes.Resource(corev1.SchemeGroupVersion.WithResource("nodes")).Get(ctx, opts.NodeName, metav1.GetOptions{})
+			if err != nil {
+				return "", err
+			}
+			return m.Labels[appsv1beta2.LabelNodePool], nil
+		}
+	}
+	return c, nil
 }
 
 // Changes delivers every new Config: at start the cached one (stale), then
-// each one whose content differs from the last delivered. A slow receiver
-// misses intermediate Configs, never the newest.
+// each one whose content differs from the last delivered (and the first a
+// source confirms after the cached one). A slow receiver misses
+// intermediate Configs, never the newest. It is closed when Run returns;
+// Err then says why.
 func (c *Client) Changes() <-chan Config { return c.changes }
+
+// Err is what Run returned: nil before it has, and when its context ended.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
 
 // Current is the last Config, with where it was read; false before any.
 func (c *Client) Current() (Config, bool) {
@@ -114,8 +152,16 @@ func (c *Client) Current() (Config, bool) {
 	return c.current, c.has
 }
 
-// Run follows the pool until ctx ends.
-func (c *Client) Run(ctx context.Context) error {
+// Run follows the pool until ctx ends, and closes Changes. Call it once.
+// With Options.NodeName, it follows the Node's pool label: it waits for the
+// label, and switches pools when the label changes.
+func (c *Client) Run(ctx context.Context) (err error) {
+	defer func() {
+		c.mu.Lock()
+		c.err = err
+		c.mu.Unlock()
+		close(c.changes)
+	}()
 	if cached, err := readCache(c.opts.CacheFile); err != nil {
 		klog.ErrorS(err, "Ignoring the leader cache file", "file", c.opts.CacheFile)
 	} else if cached != nil && (c.opts.Pool == "" || cached.Pool == c.opts.Pool) {
@@ -126,14 +172,29 @@ func (c *Client) Run(ctx context.Context) error {
 		c.deliver(*cached)
 		klog.InfoS("Serving the cached leaders until a source answers", "pool", cached.Pool, "leaders", len(cached.Leaders))
 	}
-	pool, err := c.pool(ctx)
-	if err != nil {
-		return err
-	}
-	sources := newSources(c.opts.Sources, c.view, c.kube, c.opts.Namespace, pool)
-	if len(sources) == 0 {
+	if len(newSources(c.opts.Sources, c.view, c.kube, c.opts.Namespace, "")) == 0 {
 		return fmt.Errorf("leaders: no known source in %v", c.opts.Sources)
 	}
+	pool := c.opts.Pool
+	for ctx.Err() == nil {
+		if c.opts.Pool == "" {
+			if pool = c.waitPool(ctx, pool); pool == "" {
+				return nil // ctx ended
+			}
+		}
+		poolCtx, cancel := context.WithCancel(ctx)
+		if c.opts.Pool == "" {
+			go c.watchPool(poolCtx, pool, cancel)
+		}
+		c.followPool(poolCtx, pool)
+		cancel()
+	}
+	return nil
+}
+
+// followPool follows one pool's sources until ctx ends.
+func (c *Client) followPool(ctx context.Context, pool string) {
+	sources := newSources(c.opts.Sources, c.view, c.kube, c.opts.Namespace, pool)
 	retry := c.opts.ProbeInterval
 	active := 0
 	for ctx.Err() == nil {
@@ -186,10 +247,17 @@ func (c *Client) Run(ctx context.Context) error {
 				next = string(sources[active+1].name)
 			}
 			klog.InfoS("Leader source unavailable; moving down", "pool", pool, "source", src.name, "reason", describe(err), "next", next)
+			if src.name == SourceView && apierrors.IsForbidden(err) {
+				// The node authorizer refuses the view of another pool's
+				// object: the Node may have moved.
+				select {
+				case c.recheckPool <- struct{}{}:
+				default:
+				}
+			}
 			active++
 		}
 	}
-	return nil
 }
 
 // probeBetter tries the better sources, best first, with jitter and
@@ -211,11 +279,11 @@ func (c *Client) probeBetter(ctx context.Context, better []*source, found chan<-
 }
 
 // update records a Config read from a source and delivers it if its
-// content is new.
+// content is new, or confirms the cached one.
 func (c *Client) update(pool string, cfg Config) {
 	cfg.Pool = pool
 	c.mu.Lock()
-	changed := !c.has || !c.current.SameContent(&cfg)
+	changed := !c.has || c.current.Stale || !c.current.SameContent(&cfg)
 	c.current, c.has = cfg, true
 	c.mu.Unlock()
 	if !changed {
@@ -243,26 +311,49 @@ func (c *Client) deliver(cfg Config) {
 	}
 }
 
-// pool is the pool to follow: Options.Pool, or the Node's label, read with
-// retries (the cached Config is served meanwhile).
-func (c *Client) pool(ctx context.Context) (string, error) {
-	if c.opts.Pool != "" {
-		return c.opts.Pool, nil
-	}
-	var pool string
-	err := wait.PollUntilContextCancel(ctx, c.opts.ProbeInterval/4+time.Second, true, func(ctx context.Context) (bool, error) {
-		node, err := c.kube.CoreV1().Nodes().Get(ctx, c.opts.NodeName, metav1.GetOptions{})
-		if err != nil {
+// waitPool reads the Node's pool label until it names a pool other than
+// current (any pool when current is empty), with backoff; "" when ctx
+// ends. A Node without the label yet is waited for; the Config already
+// known (cached) is served meanwhile.
+func (c *Client) waitPool(ctx context.Context, current string) string {
+	interval := c.opts.ProbeInterval / 4
+	for {
+		pool, err := c.nodePool(ctx)
+		switch {
+		case err != nil:
 			klog.V(2).InfoS("Cannot read the node's pool yet", "node", c.opts.NodeName, "err", err)
-			return false, nil
+		case pool == "":
+			klog.InfoS("The node has no pool label yet; waiting for it", "node", c.opts.NodeName, "label", appsv1beta2.LabelNodePool)
+		case pool != current:
+			return pool
 		}
-		pool = node.Labels[appsv1beta2.LabelNodePool]
-		if pool == "" {
-			return false, fmt.Errorf("leaders: node %s has no %s label", c.opts.NodeName, appsv1beta2.LabelNodePool)
+		if !c.backoff(ctx, interval) {
+			return ""
 		}
-		return true, nil
-	})
-	return pool, err
+		interval = min(2*interval, c.opts.MaxProbeInterval)
+	}
+}
+
+// watchPool reads the Node's pool label every MaxProbeInterval, and when
+// the view refuses the pool, and cancels the pool's following when the
+// label names another pool. A label that disappears changes nothing: the
+// pool's leaders are what the node knows.
+func (c *Client) watchPool(ctx context.Context, pool string, moved context.CancelFunc) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.recheckPool:
+		case <-time.After(wait.Jitter(c.opts.MaxProbeInterval, 0.2)):
+		}
+		now, err := c.nodePool(ctx)
+		if err != nil || now == "" || now == pool {
+			continue
+		}
+		klog.InfoS("The node moved to another pool; following it", "node", c.opts.NodeName, "from", pool, "to", now)
+		moved()
+		return
+	}
 }
 
 // jitteredSleep sleeps base plus up to 20% jitter, or until ctx ends (false).

@@ -3,15 +3,20 @@ package leaders
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
@@ -90,6 +95,17 @@ func viewSource(meta metav1.ObjectMeta, ip string) *fakeSource {
 	lh := &v1alpha1.LeaderHub{ObjectMeta: meta, Subsets: []v1alpha1.LeaderHubSubset{{
 		Addresses: []v1alpha1.LeaderHubAddress{{IP: ip}}, Ports: []v1alpha1.LeaderHubPort{{Name: "https", Port: 10269}}}}}
 	return &fakeSource{obj: lh, list: &v1alpha1.LeaderHubList{ListMeta: metav1.ListMeta{ResourceVersion: "10"}, Items: []v1alpha1.LeaderHub{*lh}}}
+}
+
+// countRounds has the client count its rounds of failures (its backoff
+// pauses), which it still takes as usual.
+func countRounds(c *Client) *atomic.Int32 {
+	var rounds atomic.Int32
+	c.backoff = func(ctx context.Context, base time.Duration) bool {
+		rounds.Add(1)
+		return sleep(ctx, base)
+	}
+	return &rounds
 }
 
 // runInBackground runs the client until the test ends, and checks that
@@ -257,11 +273,7 @@ func TestEmptyFallbackKeepsTheLeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.view, c.kube = viewClient, kubeClient
-	var rounds atomic.Int32
-	c.backoff = func(ctx context.Context, base time.Duration) bool {
-		rounds.Add(1)
-		return sleep(ctx, base)
-	}
+	rounds := countRounds(c)
 	view.state.Store(upOnce)
 	empty.state.Store(up)
 	runInBackground(t, c)
@@ -282,5 +294,162 @@ func TestEmptyFallbackKeepsTheLeaders(t *testing.T) {
 	}
 	if cfg, ok := c.Current(); !ok || !cfg.Exists || cfg.Source != SourceView || len(cfg.Leaders) != 1 {
 		t.Errorf("current Config %+v, want the view's leader still", cfg)
+	}
+}
+
+// TestCachedConfigConfirmed: a source that answers with what the cache
+// file holds delivers it again, no longer stale, so a receiver waiting for
+// a confirmed Config (leaderhub-watch --once) gets one at once.
+func TestCachedConfigConfirmed(t *testing.T) {
+	viewClient := viewAnswering(metav1.ObjectMeta{Name: v1alpha1.ObjectName("p"), Namespace: "kube-system", ResourceVersion: "10"}, "10.0.0.1")
+	file := filepath.Join(t.TempDir(), "leaders.json")
+	if err := writeCache(file, &Config{Pool: "p", Exists: true, Source: SourceView, Leaders: []Leader{newLeader("", "10.0.0.1", 10269)}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Options{Config: &rest.Config{Host: "https://unused"}, Pool: "p", Sources: []Source{SourceView}, CacheFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.view = viewClient
+	runInBackground(t, c)
+	// The cached Config (stale) comes first, unless the confirmation
+	// replaced it before it was read; the confirmation must come.
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case cfg := <-c.Changes():
+			if cfg.Stale {
+				continue
+			}
+			if cfg.Source != SourceView || len(cfg.Leaders) != 1 || cfg.Leaders[0].IP != "10.0.0.1" {
+				t.Errorf("delivered %+v, want the view's confirmation", cfg)
+			}
+			return
+		case <-timeout:
+			t.Fatal("the view's confirmation of the cached Config was not delivered")
+		}
+	}
+}
+
+// viewAnswering is a fake view that serves one LeaderHub.
+func viewAnswering(meta metav1.ObjectMeta, ip string) *versionedfake.Clientset {
+	view := viewSource(meta, ip)
+	view.state.Store(up)
+	viewClient := versionedfake.NewClientset()
+	view.install(&viewClient.Fake, "leaderhubs")
+	return viewClient
+}
+
+// TestForeignObjectsRefused: a view that answers with another pool's
+// object (or an object of another type) says nothing of this pool: the
+// object is refused, the client keeps what it knew and moves on, nothing
+// panics.
+func TestForeignObjectsRefused(t *testing.T) {
+	other := metav1.ObjectMeta{Name: v1alpha1.ObjectName("q"), Namespace: "kube-system", ResourceVersion: "10"}
+	viewClient := viewAnswering(other, "10.0.0.7")
+	c, err := New(Options{Config: &rest.Config{Host: "https://unused"}, Pool: "p", Sources: []Source{SourceView},
+		ProbeInterval: time.Millisecond, MaxProbeInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.view = viewClient
+	rounds := countRounds(c)
+	runInBackground(t, c)
+	if err := wait.PollUntilContextTimeout(context.Background(), time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		return rounds.Load() >= 3, nil
+	}); err != nil {
+		t.Fatal("the client did not go on after the foreign object")
+	}
+	if cfg, ok := c.Current(); ok {
+		t.Errorf("a Config from another pool's object: %+v", cfg)
+	}
+	// And the parse functions never see a foreign object: every source's
+	// belongs refuses another type and another name.
+	for _, src := range newSources(DefaultSources, viewClient, fake.NewClientset(), "kube-system", "p") {
+		for _, obj := range []runtime.Object{&corev1.Pod{}, &v1alpha1.LeaderHub{ObjectMeta: other}, &corev1.Endpoints{ObjectMeta: other},
+			&corev1.ConfigMap{ObjectMeta: other}, &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{v1alpha1.LabelPoolName: "q"}}}} {
+			if src.belongs(obj) {
+				t.Errorf("%s takes %T %s as the pool's", src.name, obj, other.Name)
+			}
+		}
+	}
+}
+
+// TestFollowsTheNodesPool: with a node name, the client waits for the
+// Node's pool label, follows that pool, and when the view refuses it (the
+// node authorizer: the Node moved) reads the label again and follows the
+// new pool.
+func TestFollowsTheNodesPool(t *testing.T) {
+	var label atomic.Value
+	label.Store("")
+	viewClient := versionedfake.NewClientset()
+	lh := func(pool, ip string) *v1alpha1.LeaderHub {
+		return &v1alpha1.LeaderHub{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.ObjectName(pool), Namespace: "kube-system", ResourceVersion: "10"},
+			Subsets: []v1alpha1.LeaderHubSubset{{Addresses: []v1alpha1.LeaderHubAddress{{IP: ip}}, Ports: []v1alpha1.LeaderHubPort{{Name: "https", Port: 10269}}}}}
+	}
+	objects := map[string]*v1alpha1.LeaderHub{v1alpha1.ObjectName("p"): lh("p", "10.0.0.1"), v1alpha1.ObjectName("q"): lh("q", "10.0.0.2")}
+	// The view serves a pool's object only to a node of that pool.
+	allowed := func(fieldSelector string) (*v1alpha1.LeaderHub, error) {
+		name := strings.TrimPrefix(fieldSelector, "metadata.name=")
+		if v1alpha1.ObjectName(label.Load().(string)) != name {
+			return nil, apierrors.NewForbidden(schema.GroupResource{Resource: "leaderhubs"}, name, errors.New("not the node's pool"))
+		}
+		return objects[name], nil
+	}
+	viewClient.PrependReactor("list", "leaderhubs", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		obj, err := allowed(action.(k8stesting.ListActionImpl).ListOptions.FieldSelector)
+		if err != nil {
+			return true, nil, err
+		}
+		return true, &v1alpha1.LeaderHubList{ListMeta: metav1.ListMeta{ResourceVersion: "10"}, Items: []v1alpha1.LeaderHub{*obj}}, nil
+	})
+	viewClient.PrependWatchReactor("leaderhubs", func(action k8stesting.Action) (bool, watch.Interface, error) {
+		opts := action.(k8stesting.WatchActionImpl).ListOptions
+		obj, err := allowed(opts.FieldSelector)
+		if err != nil {
+			return true, nil, err
+		}
+		if opts.SendInitialEvents == nil || !*opts.SendInitialEvents {
+			// Resumed: the watch ends at once while the node is in
+			// another pool (as the authorizer ends it), else stays open.
+			return true, watch.NewFake(), nil
+		}
+		w := watch.NewFakeWithChanSize(2, false)
+		w.Add(obj.DeepCopy())
+		w.Action(watch.Bookmark, &v1alpha1.LeaderHub{ObjectMeta: metav1.ObjectMeta{ResourceVersion: "10",
+			Annotations: map[string]string{metav1.InitialEventsAnnotationKey: "true"}}})
+		return true, w, nil
+	})
+	c, err := New(Options{Config: &rest.Config{Host: "https://unused"}, NodeName: "n1", Sources: []Source{SourceView},
+		ProbeInterval: 4 * time.Millisecond, MaxProbeInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.view = viewClient
+	var reads atomic.Int32
+	c.nodePool = func(context.Context) (string, error) {
+		reads.Add(1)
+		return label.Load().(string), nil
+	}
+	runInBackground(t, c)
+	// No label yet: the client waits, reading it again.
+	if err := wait.PollUntilContextTimeout(context.Background(), time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		return reads.Load() >= 3, nil
+	}); err != nil {
+		t.Fatal("the client did not keep reading a missing pool label")
+	}
+	label.Store("p")
+	if cfg := <-c.Changes(); cfg.Pool != "p" || len(cfg.Leaders) != 1 || cfg.Leaders[0].IP != "10.0.0.1" {
+		t.Fatalf("delivered %+v, want pool p's leader", cfg)
+	}
+	// The node moves to q.
+	label.Store("q")
+	select {
+	case cfg := <-c.Changes():
+		if cfg.Pool != "q" || len(cfg.Leaders) != 1 || cfg.Leaders[0].IP != "10.0.0.2" {
+			t.Errorf("delivered %+v after the move, want pool q's leader", cfg)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client did not follow the node to its new pool")
 	}
 }

@@ -6,19 +6,26 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 )
 
 // errEmpty: the source answers but holds no object of the pool, and is not
 // authoritative about it (the form may not be materialized).
 var errEmpty = errors.New("the source holds no object of the pool")
+
+// errForeign: the source answered only with objects that are not the
+// pool's.
+var errForeign = errors.New("the source answered with objects that are not the pool's")
 
 // initialEventsTimeout bounds the wait for a watch-list's initial events.
 const initialEventsTimeout = 30 * time.Second
@@ -42,6 +49,7 @@ func follow(ctx context.Context, src *source, port int32, update func(Config)) e
 	if err := f.initial(ctx); err != nil {
 		return err
 	}
+	quick, tooLarge := 0, 0
 	for {
 		started := time.Now()
 		err := f.watchFrom(ctx)
@@ -52,14 +60,49 @@ func follow(ctx context.Context, src *source, port int32, update func(Config)) e
 			if err := f.relist(ctx); err != nil {
 				return err
 			}
+		case isTooLargeResourceVersion(err):
+			// A replica behind the one that served the last version (after
+			// a switch of replicas): it catches up, so the watch is
+			// resumed from the same version; after a few tries, relisted.
+			if tooLarge++; tooLarge > maxTooLargeRetries {
+				tooLarge = 0
+				if err := f.relist(ctx); err != nil {
+					return err
+				}
+			}
 		case err != nil:
 			return err
+		default:
+			tooLarge = 0
 		}
-		// A watch that ends at once is not retried in a tight loop.
-		if time.Since(started) < time.Second && !sleep(ctx, time.Second) {
+		// A watch that ends at once is retried with backoff, not in a
+		// tight loop; one that lasted resets it.
+		if time.Since(started) >= quickWatch {
+			quick = 0
+			continue
+		}
+		quick++
+		if !sleep(ctx, wait.Jitter(min(quickWatch<<(quick-1), maxWatchBackoff), 0.2)) {
 			return nil
 		}
 	}
+}
+
+const (
+	// quickWatch: a watch that ended sooner is retried with backoff, from
+	// quickWatch, doubling up to maxWatchBackoff.
+	quickWatch      = time.Second
+	maxWatchBackoff = 30 * time.Second
+	// maxTooLargeRetries: resumptions refused as "too large resource
+	// version" before the client relists.
+	maxTooLargeRetries = 3
+)
+
+// isTooLargeResourceVersion reports kube-apiserver's (or a replica's)
+// answer to a version it has not reached yet.
+func isTooLargeResourceVersion(err error) bool {
+	return apierrors.HasStatusCause(err, metav1.CauseTypeResourceVersionTooLarge) ||
+		err != nil && strings.Contains(err.Error(), "Too large resource version")
 }
 
 // initial reads the current objects: a watch-list when the server streams
@@ -182,8 +225,23 @@ func (f *follower) accept(ev watch.Event) (metav1.Object, error) {
 }
 
 // report hands the Config of the current objects on; a non-authoritative
-// source without objects is errEmpty.
+// source without objects is errEmpty. An object that is not the pool's (of
+// another type or name) is refused with a log line.
 func (f *follower) report() error {
+	refused := 0
+	for name, obj := range f.objs {
+		if !f.src.belongs(obj) {
+			klog.InfoS("Refusing an object the leader source returned that is not the pool's", "source", f.src.name,
+				"object", name, "type", fmt.Sprintf("%T", obj))
+			delete(f.objs, name)
+			refused++
+		}
+	}
+	if len(f.objs) == 0 && refused > 0 {
+		// A source that answers with other objects says nothing of the
+		// pool, not that it is gone.
+		return fmt.Errorf("%w: %d objects refused", errForeign, refused)
+	}
 	if len(f.objs) == 0 {
 		if !f.src.authoritative {
 			return errEmpty

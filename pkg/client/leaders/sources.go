@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -27,7 +28,11 @@ type source struct {
 	selector metav1.ListOptions
 	list     func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error)
 	watch    func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
-	// parse reads the pool's objects (at least one) into a Config's content.
+	// belongs reports whether an object is one of the pool's of this form:
+	// its type, and its name (or, for EndpointSlices, its pool label).
+	belongs func(obj runtime.Object) bool
+	// parse reads the pool's objects (at least one, each one that belongs)
+	// into a Config's content.
 	parse func(objs []runtime.Object, port int32) Config
 	// authoritative sources say the pool is gone when they hold no object;
 	// the others may simply not be materialized, so the client looks
@@ -96,6 +101,17 @@ func newSources(order []Source, view versioned.Interface, kube kubernetes.Interf
 				return c
 			}}),
 	}
+	named := func(obj runtime.Object) bool {
+		m, err := meta.Accessor(obj)
+		return err == nil && m.GetName() == name
+	}
+	all[SourceView].belongs = func(obj runtime.Object) bool { _, ok := obj.(*v1alpha1.LeaderHub); return ok && named(obj) }
+	all[SourceEndpointSlice].belongs = func(obj runtime.Object) bool {
+		es, ok := obj.(*discoveryv1.EndpointSlice)
+		return ok && es.Labels[v1alpha1.LabelPoolName] == pool
+	}
+	all[SourceEndpoints].belongs = func(obj runtime.Object) bool { _, ok := obj.(*corev1.Endpoints); return ok && named(obj) }
+	all[SourceConfigMap].belongs = func(obj runtime.Object) bool { _, ok := obj.(*corev1.ConfigMap); return ok && named(obj) }
 	out := make([]*source, 0, len(order))
 	for _, s := range order {
 		if src, ok := all[s]; ok {
