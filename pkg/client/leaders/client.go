@@ -62,6 +62,10 @@ type Client struct {
 	has     bool
 	// err is what Run returned, once it has.
 	err error
+	// reading is the source the Config is read from now; "" when none
+	// answers.
+	reading Source
+	metrics *clientMetrics
 
 	// nodePool reads the Node's pool label ("" without one). Tests
 	// replace it.
@@ -112,7 +116,7 @@ func New(opts Options) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{opts: opts, view: view, kube: kube, changes: make(chan Config, 1), backoff: jitteredSleep,
-		recheckPool: make(chan struct{}, 1)}
+		recheckPool: make(chan struct{}, 1), metrics: newClientMetrics()}
 	if opts.NodeName != "" {
 		// The Node's metadata only: a whole Node is large and its status
 		// churns.
@@ -199,6 +203,7 @@ func (c *Client) followPool(ctx context.Context, pool string) {
 	active := 0
 	for ctx.Err() == nil {
 		if active == len(sources) {
+			c.setReading("")
 			// Every source failed. The last Config stands: only the view
 			// says a pool has no object, and a form without the pool's
 			// object may simply not be materialized (or not be readable
@@ -286,6 +291,9 @@ func (c *Client) update(pool string, cfg Config) {
 	changed := !c.has || c.current.Stale || !c.current.SameContent(&cfg)
 	c.current, c.has = cfg, true
 	c.mu.Unlock()
+	c.setReading(cfg.Source)
+	c.metrics.lastUpdate.SetToCurrentTime()
+	c.metrics.stale.Set(0)
 	if !changed {
 		return
 	}
@@ -296,8 +304,17 @@ func (c *Client) update(pool string, cfg Config) {
 	c.deliver(cfg)
 }
 
+// setReading records the source the Config is read from ("" for none).
+func (c *Client) setReading(src Source) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.metrics.inUse(c.reading, src)
+	c.reading = src
+}
+
 // deliver sends cfg, replacing an undelivered older one.
 func (c *Client) deliver(cfg Config) {
+	c.metrics.deliveries.Inc()
 	for {
 		select {
 		case c.changes <- cfg:

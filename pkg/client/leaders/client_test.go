@@ -3,6 +3,7 @@ package leaders
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -193,6 +194,9 @@ func TestRunBacksOffAndSwitchesUp(t *testing.T) {
 	if _, ok := c.Current(); ok {
 		t.Fatal("a Config with no source answering")
 	}
+	if got := gathered(t, c, "leaderhub_client_stale"); got != 1 {
+		t.Errorf("stale = %v with no source answering, want 1", got)
+	}
 
 	// The view answers once, then fails: its Config is delivered, and the
 	// next pause starts from ProbeInterval again.
@@ -226,6 +230,45 @@ func TestRunBacksOffAndSwitchesUp(t *testing.T) {
 	if n := len(recorded(6)); n != 6 {
 		t.Errorf("the loop paused %d times; switching sources is no round of failures", n)
 	}
+	// The client's own metrics: the view in use, two switches (view →
+	// Endpoints → view), not stale, a last update.
+	for series, want := range map[string]float64{
+		`leaderhub_client_source{source="view"}`: 1, `leaderhub_client_source{source="endpoints"}`: 0,
+		"leaderhub_client_source_switches_total": 2, "leaderhub_client_stale": 0,
+	} {
+		if got := gathered(t, c, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	if got := gathered(t, c, "leaderhub_client_last_update_timestamp_seconds"); got < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("last update at %v, want within the last minute", got)
+	}
+}
+
+// gathered reads one series of the client's registry.
+func gathered(t *testing.T, c *Client, series string) float64 {
+	t.Helper()
+	families, err := c.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			name := f.GetName()
+			for _, l := range m.GetLabel() {
+				name += fmt.Sprintf(`{%s=%q}`, l.GetName(), l.GetValue())
+			}
+			if name != series {
+				continue
+			}
+			if m.GetGauge() != nil {
+				return m.GetGauge().GetValue()
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no series %s", series)
+	return 0
 }
 
 // TestChangesKeepTheNewest: a receiver that falls behind gets the newest
