@@ -223,11 +223,9 @@ func TestSyncTellsForeignWritersOnly(t *testing.T) {
 	}
 }
 
-// TestSyncOutageEvents: a pool that loses its cloud link gets one Warning
-// when its outage starts and one Normal Event when it ends, however many
-// Nodes change meanwhile.
-func TestSyncOutageEvents(t *testing.T) {
-	ctx := context.Background()
+// fourNodePool is a pool of four Ready Nodes, n1 its leader, and a patcher
+// that writes to it.
+func fourNodePool() (*fakeSource, *fakePatcher) {
 	p := pool(1, "n1")
 	p.ResourceVersion = "10"
 	var members []election.Node
@@ -235,7 +233,15 @@ func TestSyncOutageEvents(t *testing.T) {
 		members = append(members, member(fmt.Sprintf("n%d", i), true, fmt.Sprintf("10.0.0.%d", i)))
 	}
 	src := &fakeSource{pool: p, members: members}
-	patcher := &fakePatcher{src: src, rv: 10}
+	return src, &fakePatcher{src: src, rv: 10}
+}
+
+// TestSyncOutageEvents: a pool that loses its cloud link gets one Warning
+// when its outage starts and one Normal Event when it ends, however many
+// Nodes change meanwhile.
+func TestSyncOutageEvents(t *testing.T) {
+	ctx := context.Background()
+	src, patcher := fourNodePool()
 	events := record.NewFakeRecorder(100)
 	clock := clocktesting.NewFakeClock(now)
 	c := New(src, patcher, events, Options{Clock: clock})
@@ -252,13 +258,13 @@ func TestSyncOutageEvents(t *testing.T) {
 		sync()
 	}
 	// The leader, n1, is the last to go.
-	for i := len(members) - 1; i >= 0; i-- {
+	for i := len(src.members) - 1; i >= 0; i-- {
 		setReady(i, false)
 	}
 	if got := src.pool.Condition(appsv1beta2.LeaderStatus); got.Status != corev1.ConditionUnknown || got.Reason != ReasonPoolUnreachable {
 		t.Errorf("during the outage: %+v", got)
 	}
-	for i := range members {
+	for i := range src.members {
 		setReady(i, true)
 	}
 	if got := names(src.pool.Leaders); !slices.Equal(got, []string{"n1"}) {
@@ -287,14 +293,7 @@ func TestSyncOutageEvents(t *testing.T) {
 // Settle has passed.
 func TestSyncSettles(t *testing.T) {
 	ctx := context.Background()
-	p := pool(1, "n1")
-	p.ResourceVersion = "10"
-	var members []election.Node
-	for i := 1; i <= 4; i++ {
-		members = append(members, member(fmt.Sprintf("n%d", i), true, fmt.Sprintf("10.0.0.%d", i)))
-	}
-	src := &fakeSource{pool: p, members: members}
-	patcher := &fakePatcher{src: src, rv: 10}
+	src, patcher := fourNodePool()
 	clock := clocktesting.NewFakeClock(now)
 	c := New(src, patcher, record.NewFakeRecorder(100), Options{Clock: clock, Settle: 300 * time.Millisecond})
 	sync := func() time.Duration {
