@@ -213,6 +213,10 @@ func TestEdgeClient(t *testing.T) {
 		t.Errorf("Config after the return %+v", cfg)
 	}
 	dialIPv6Leader(t, cfg.Leaders[1].URL, "[fd00::5]:10269")
+	// The view may serve a change before the controller has written it to
+	// the other forms; kube-apiserver stops only once they are in line, so
+	// that a fallback read while the view is not yet back answers the same.
+	e.waitFormsInLine(t, "cl", "10.40.0.4", "fd00::5")
 
 	// kube-apiserver stops: the client keeps its Config; a new client with
 	// the cache file serves it at once, marked stale.
@@ -280,6 +284,45 @@ func TestEdgeClient(t *testing.T) {
 
 	// leaderhub-watch: the CLI an operator runs on the node.
 	testWatchCLI(t, e)
+}
+
+// waitFormsInLine waits until every materialized form of the pool names
+// the leader addresses ipv4 and ipv6 and no other: the Endpoints, one
+// EndpointSlice per family, and the ConfigMap.
+func (e *clusterEnv) waitFormsInLine(t *testing.T, pool, ipv4, ipv6 string) {
+	t.Helper()
+	name, ns := v1alpha1.ObjectName(pool), framework.LeaderHubNamespace
+	want := fmt.Sprintf("endpoints=[%[1]s %[2]s] ipv4=[%[1]s] ipv6=[%[2]s] configmap=true", ipv4, ipv6)
+	var got string
+	err := wait.PollUntilContextTimeout(testContext(t, 30*time.Second), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		var endpoints []string
+		if ep, err := e.kube.CoreV1().Endpoints(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+			for _, s := range ep.Subsets {
+				for _, a := range s.Addresses {
+					endpoints = append(endpoints, a.IP)
+				}
+			}
+		}
+		slices.Sort(endpoints)
+		family := map[string][]string{}
+		for _, f := range []string{"ipv4", "ipv6"} {
+			if es, err := e.kube.DiscoveryV1().EndpointSlices(ns).Get(ctx, name+"-"+f, metav1.GetOptions{}); err == nil {
+				for _, ep := range es.Endpoints {
+					family[f] = append(family[f], ep.Addresses...)
+				}
+			}
+		}
+		configMap := false
+		if cm, err := e.kube.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+			v := cm.Data[v1alpha1.ConfigMapKeyLeaders]
+			configMap = strings.Count(v, ",") == 1 && strings.Contains(v, ipv4) && strings.Contains(v, ipv6)
+		}
+		got = fmt.Sprintf("endpoints=%v ipv4=%v ipv6=%v configmap=%t", endpoints, family["ipv4"], family["ipv6"], configMap)
+		return got == want, nil
+	})
+	if err != nil {
+		t.Fatalf("the forms of pool %s are not in line: %s, want %s", pool, got, want)
+	}
 }
 
 // setLeadersAfterCreate creates pool cl again with one leader, for the CLI.
