@@ -5,6 +5,10 @@
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
+# The API types and the edge client are modules of their own that go.mod
+# replaces with these directories.
+COPY api/go.mod api/go.sum ./api/
+COPY client/go.mod client/go.sum ./client/
 RUN go mod download
 COPY . .
 ARG VERSION=v0.0.0-docker

@@ -11,6 +11,11 @@ LOCAL    := $(OUTPUT)/local
 # Unit tests: everything but the integration packages, with the race detector
 # (a recursive variable: `go list` runs only for the targets that use it).
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /test/)
+# The API types and the edge client are modules of their own, on the older
+# Kubernetes libraries of the agents that embed them (see client/doc.go):
+# built, vetted, linted and tested in their own directories, with their own
+# go.mod.
+EDGE_MODULES := api client
 INTEGRATION_PKGS := ./test/integration/...
 INTEGRATION_TIMEOUT ?= 30m
 
@@ -30,6 +35,7 @@ GO_BUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 .PHONY: build
 build: ## Build leaderhub-apiserver and leaderhub-watch (static, version-stamped) into _output/bin.
 	$(GO) build ./...
+	@for m in $(EDGE_MODULES); do (cd $$m && $(GO) build ./...); done
 	$(GO_BUILD) -o $(BIN_DIR)/leaderhub-apiserver ./cmd/leaderhub-apiserver
 	$(GO_BUILD) -o $(BIN_DIR)/leaderhub-watch ./cmd/leaderhub-watch
 
@@ -76,6 +82,10 @@ tools: ## Build the pinned helm, golangci-lint and promtool into _output/bin, fe
 helm:
 	hack/build-tools.sh helm
 
+.PHONY: yurthub
+yurthub: ## Build upstream YurtHub (hack/tools/yurthub) with integrations/yurthub's patch into _output/bin (skipped when up to date).
+	hack/build-yurthub.sh
+
 .PHONY: controlplane
 controlplane: ## Build etcd, kube-apiserver, kube-controller-manager and kubectl into _output/bin (skipped when up to date).
 	hack/build-controlplane.sh
@@ -86,10 +96,12 @@ test: controlplane tools test-unit test-bench-once test-fuzz test-image test-int
 .PHONY: test-unit
 test-unit: ## Unit tests with the race detector.
 	$(GO) test -race -count=1 $(UNIT_PKGS)
+	@for m in $(EDGE_MODULES); do echo "cd $$m && go test -race -count=1 ./..."; (cd $$m && $(GO) test -race -count=1 ./...); done
 
 .PHONY: test-bench-once
 test-bench-once: ## Each Go benchmark once (-benchtime 1x), so none rots; `make bench` measures.
 	$(GO) test -run '^$$' -bench . -benchtime 1x $(UNIT_PKGS)
+	@for m in $(EDGE_MODULES); do (cd $$m && $(GO) test -run '^$$' -bench . -benchtime 1x ./...); done
 
 .PHONY: test-local-up
 test-local-up: controlplane helm ## The README's first command: make local-up, kubectl get lh through the aggregator, make local-down.
@@ -141,9 +153,10 @@ manifests: ## Render artifacts/deploy and artifacts/monitoring from the chart.
 	hack/update-manifests.sh
 
 .PHONY: lint
-lint: ## golangci-lint with .golangci.yaml, over leaderhub and the image builder's module.
+lint: ## golangci-lint with .golangci.yaml, over leaderhub, its api and client modules and the image builder's module.
 	hack/build-tools.sh golangci-lint
 	$(BIN_DIR)/golangci-lint run ./...
+	@for m in $(EDGE_MODULES); do echo "cd $$m && golangci-lint run ./..."; (cd $$m && $(CURDIR)/$(BIN_DIR)/golangci-lint run --config $(CURDIR)/.golangci.yaml ./...); done
 	cd hack/tools/image && $(CURDIR)/$(BIN_DIR)/golangci-lint run --config $(CURDIR)/.golangci.yaml ./...
 
 .PHONY: verify-gofmt
@@ -153,13 +166,14 @@ verify-gofmt:
 .PHONY: verify-vet
 verify-vet:
 	$(GO) vet ./...
+	@for m in $(EDGE_MODULES); do (cd $$m && $(GO) vet ./...); done
 
 .PHONY: verify-codegen
 verify-codegen: ## Fail when generated code or the CRD is stale.
 	hack/verify-codegen.sh
 
 .PHONY: verify-imports
-verify-imports: ## Fail when the edge client or CLI links server-side packages.
+verify-imports: ## Fail when the edge client links server-side packages or needs newer Kubernetes libraries than its floor, or the CLI links server-side packages.
 	hack/verify-imports.sh
 
 .PHONY: verify-tidy

@@ -5,6 +5,8 @@ go 1.26.0
 godebug default=go1.26
 
 require (
+	github.com/leaderhub/leaderhub/api v0.0.0
+	github.com/leaderhub/leaderhub/client v0.0.0
 	github.com/spf13/pflag v1.0.10
 	k8s.io/api v0.37.2
 	k8s.io/apimachinery v0.37.2
@@ -109,4 +111,11 @@ require (
 	k8s.io/streaming v0.37.2 // indirect
 	sigs.k8s.io/apiserver-network-proxy/konnectivity-client v0.36.0 // indirect
 	sigs.k8s.io/json v0.0.0-20250730193827-2d320260d730 // indirect
+)
+
+// The API types and the edge client are modules of their own (on older
+// Kubernetes libraries, for the agents that embed them), in this repository.
+replace (
+	github.com/leaderhub/leaderhub/api => ./api
+	github.com/leaderhub/leaderhub/client => ./client
 )

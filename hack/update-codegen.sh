@@ -2,9 +2,15 @@
 # Regenerates everything generated in leaderhub: protobuf (generated.proto,
 # generated.pb.go), deepcopy/conversion/defaults
 # (zz_generated.*.go next to the types), OpenAPI definitions, the clientsets,
-# listers, informers and apply configurations (pkg/generated), and the NodePool
-# CRD (artifacts/crds). Generators come from the pinned tools module
+# listers, informers (client/generated for LeaderHubs; pkg/generated/openyurt,
+# with apply configurations, for NodePools), and the NodePool CRD
+# (artifacts/crds). Generators come from the pinned tools module
 # hack/tools/codegen, never from leaderhub's own go.mod.
+#
+# The versioned LeaderHub types are in the module api/, their clientset in the
+# module client/ (both on older Kubernetes libraries, for the agents that embed
+# the edge client); the generators run from leaderhub's module, which replaces
+# both with these directories.
 set -o errexit -o nounset -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,9 +48,15 @@ PATH="${scratch}/bin:${PATH}" go-to-protobuf \
   --output-dir "${scratch}/src" \
   --proto-import "${scratch}/include" \
   --proto-import "${GOGO}/protobuf" \
-  --packages "${MODULE}/pkg/apis/leaderhub/v1alpha1" \
+  --packages "${MODULE}/api/leaderhub/v1alpha1" \
   --apimachinery-packages "-k8s.io/apimachinery/pkg/util/intstr,-k8s.io/apimachinery/pkg/api/resource,-k8s.io/apimachinery/pkg/runtime/schema,-k8s.io/apimachinery/pkg/runtime,-k8s.io/apimachinery/pkg/apis/meta/v1,-k8s.io/api/core/v1"
 
+# Deepcopy for the versioned types (module api/); deepcopy for the internal
+# and NodePool types, and the versioned types' conversions and defaults
+# (pkg/apis/leaderhub/v1alpha1, which names api/ as its external types).
+kube::codegen::gen_helpers \
+  --boilerplate "${BOILERPLATE}" \
+  "${ROOT}/api"
 kube::codegen::gen_helpers \
   --boilerplate "${BOILERPLATE}" \
   "${ROOT}/pkg/apis"
@@ -56,23 +68,36 @@ kube::codegen::gen_openapi \
   --output-model-name-file zz_generated.model_name.go \
   --update-report \
   --boilerplate "${BOILERPLATE}" \
-  "${ROOT}/pkg/apis"
+  "${ROOT}/api"
 
 # Two clientsets. LeaderHubs are served by leaderhub's own API server, which
 # speaks protobuf, so their clientset prefers it (informers and edge clients
 # get protobuf without configuration). NodePools are a custom resource, which
 # kube-apiserver serves in JSON only and cannot accept in protobuf, so their
 # clientset stays JSON (client-gen's --prefers-protobuf is clientset-wide).
-# The first call clears pkg/generated, the second writes pkg/generated/openyurt.
-kube::codegen::gen_client \
-  --with-watch \
-  --with-applyconfig \
-  --prefers-protobuf \
-  --one-input-api leaderhub \
-  --output-dir "${ROOT}/pkg/generated" \
-  --output-pkg "${MODULE}/pkg/generated" \
-  --boilerplate "${BOILERPLATE}" \
-  "${ROOT}/pkg/apis"
+# LeaderHubs are read-only, so their clientset has no apply configurations.
+# The generators of the client module's Kubernetes release (newer client-gen
+# output calls client-go functions that release lacks), from their own tools
+# module and with their own GOBIN, in a subshell so that the functions
+# sourced above stay those of the main generators. client-gen loads its
+# input by directory, so it runs in the api module.
+CLIENT_TOOLS="${ROOT}/hack/tools/codegen-client"
+(cd "${CLIENT_TOOLS}" && go mod download k8s.io/code-generator)
+CLIENT_CODEGEN_PKG=$(cd "${CLIENT_TOOLS}" && go list -m -f '{{.Dir}}' k8s.io/code-generator)
+(
+  export GOBIN="${scratch}/client-bin"
+  # shellcheck source=/dev/null
+  source "${CLIENT_CODEGEN_PKG}/kube_codegen.sh"
+  cd "${ROOT}/api"
+  kube::codegen::gen_client \
+    --with-watch \
+    --prefers-protobuf \
+    --one-input-api leaderhub \
+    --output-dir "${ROOT}/client/generated" \
+    --output-pkg "${MODULE}/client/generated" \
+    --boilerplate "${BOILERPLATE}" \
+    "${ROOT}/api"
+)
 
 kube::codegen::gen_client \
   --with-watch \

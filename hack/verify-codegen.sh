@@ -23,12 +23,12 @@ done | tar --null -T - -cf - | tar -xf - -C "${copy}"
 "${copy}/hack/update-codegen.sh" >"${scratch}/update.log" 2>&1 || {
   cat "${scratch}/update.log"; echo "verify-codegen: hack/update-codegen.sh failed" >&2; exit 1; }
 
-generated=(pkg/generated artifacts/crds charts/leaderhub/files/crds hack/api-rules-violations.list)
-while IFS= read -r f; do generated+=("${f}"); done < <(cd "${copy}" && find pkg/apis -name 'zz_generated.*.go')
-while IFS= read -r f; do generated+=("${f}"); done < <(find pkg/apis -name 'zz_generated.*.go')
+generated=(pkg/generated client/generated artifacts/crds charts/leaderhub/files/crds hack/api-rules-violations.list)
+while IFS= read -r f; do generated+=("${f}"); done < <(cd "${copy}" && find pkg/apis api -name 'zz_generated.*.go')
+while IFS= read -r f; do generated+=("${f}"); done < <(find pkg/apis api -name 'zz_generated.*.go')
 # Protobuf: the IDL, the marshalling code, and the types whose protobuf
 # struct tags go-to-protobuf writes.
-for pkg in pkg/apis/leaderhub/v1alpha1; do
+for pkg in api/leaderhub/v1alpha1; do
   generated+=("${pkg}/generated.proto" "${pkg}/generated.pb.go" "${pkg}/types.go")
 done
 

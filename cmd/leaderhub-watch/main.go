@@ -1,5 +1,5 @@
 // Command leaderhub-watch prints, on an edge node, its pool's leader
-// YurtHubs and pool settings as pkg/client/leaders sees them, and every
+// YurtHubs and pool settings as client/leaders sees them, and every
 // change with the source it came from.
 //
 // Exit codes: 0 when interrupted (SIGINT, SIGTERM), or with --once after
@@ -25,7 +25,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
-	"github.com/leaderhub/leaderhub/pkg/client/leaders"
+	"github.com/leaderhub/leaderhub/client/leaders"
 )
 
 func main() {

@@ -10,8 +10,8 @@ import (
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/leaderhub/leaderhub/api/leaderhub/v1alpha1"
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
-	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 )
 
 // Project computes a NodePool's Pool. It returns an *UnpublishableError when

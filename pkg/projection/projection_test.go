@@ -16,9 +16,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/leaderhub/leaderhub/api/leaderhub/v1alpha1"
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub"
-	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	leaderhubv1alpha1 "github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/test/fixtures"
 )
 
@@ -37,7 +38,7 @@ func project(np *appsv1beta2.NodePool) (*leaderhub.LeaderHub, []InvalidLeader, e
 func wire(t testing.TB, lh *leaderhub.LeaderHub) *v1alpha1.LeaderHub {
 	t.Helper()
 	out := &v1alpha1.LeaderHub{}
-	if err := v1alpha1.Convert_leaderhub_LeaderHub_To_v1alpha1_LeaderHub(lh, out, nil); err != nil {
+	if err := leaderhubv1alpha1.Convert_leaderhub_LeaderHub_To_v1alpha1_LeaderHub(lh, out, nil); err != nil {
 		t.Fatal(err)
 	}
 	return out

@@ -9,8 +9,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/leaderhub/leaderhub/api/leaderhub/v1alpha1"
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
-	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 )
 
 // Reasons a NodePool cannot be published at all, for Events.

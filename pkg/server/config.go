@@ -15,8 +15,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
+	"github.com/leaderhub/leaderhub/api/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub"
-	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/authorizer/nodepool"
 	"github.com/leaderhub/leaderhub/pkg/controller/manager"
 	"github.com/leaderhub/leaderhub/pkg/feed"

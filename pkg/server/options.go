@@ -27,7 +27,7 @@ import (
 	"k8s.io/klog/v2"
 	netutils "k8s.io/utils/net"
 
-	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/api/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/controller/manager"
 	"github.com/leaderhub/leaderhub/pkg/controller/materialize"
 	"github.com/leaderhub/leaderhub/pkg/election"

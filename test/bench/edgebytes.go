@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 
-	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/api/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/test/framework"
 )
 
@@ -56,7 +56,7 @@ func sumBytes(ws []*streamWatch) (bytes, events int64) {
 // edgeBytes: the bytes each edge watcher receives for status churn and for
 // leader changes, watching (a) its NodePool, (b) its LeaderHub through
 // kube-apiserver, (c) its materialized Endpoints, (f) its EndpointSlices;
-// then what the edge client (pkg/client/leaders) reads per leader change
+// then what the edge client (client/leaders) reads per leader change
 // through each of its sources.
 func (e *env) edgeBytes(ctx context.Context) error {
 	c := e.cfg

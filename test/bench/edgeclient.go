@@ -11,7 +11,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
-	leaderclient "github.com/leaderhub/leaderhub/pkg/client/leaders"
+	leaderclient "github.com/leaderhub/leaderhub/client/leaders"
 )
 
 // countingTransport counts the response body bytes of every request.
@@ -99,7 +99,7 @@ func (e *env) clientBytes(ctx context.Context, prefix string) error {
 		rows = append(rows, []string{string(src), fmt.Sprintf("%.0f B", perChange)})
 	}
 	e.report.section("1b. The edge client, bytes per leader change by source",
-		fmt.Sprintf("pkg/client/leaders as an edge agent runs it, one client per pool (%d), each held to one source; %d leader changes "+
+		fmt.Sprintf("client/leaders as an edge agent runs it, one client per pool (%d), each held to one source; %d leader changes "+
 			"per pool after the clients had synced. Bytes are the response bodies the client reads (watch events, and bookmarks), "+
 			"in protobuf for every source, through kube-apiserver.", c.edgePools, c.edgeLeaderChanges),
 		[]string{"source", "bytes per leader change and client"}, rows,

@@ -19,9 +19,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/leaderhub/leaderhub/api/leaderhub/v1alpha1"
+	leaderhubv1alpha1 "github.com/leaderhub/leaderhub/client/generated/clientset/versioned/typed/leaderhub/v1alpha1"
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
-	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
-	leaderhubv1alpha1 "github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned/typed/leaderhub/v1alpha1"
 	openyurtclient "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned"
 	"github.com/leaderhub/leaderhub/test/framework"
 )

@@ -18,8 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 
-	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
-	leaderhubv1alpha1 "github.com/leaderhub/leaderhub/pkg/generated/clientset/versioned/typed/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/api/leaderhub/v1alpha1"
+	leaderhubv1alpha1 "github.com/leaderhub/leaderhub/client/generated/clientset/versioned/typed/leaderhub/v1alpha1"
 )
 
 // LeaderHubLeaders is a LeaderHub's leaders as "node/ip,node/ip".

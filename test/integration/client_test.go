@@ -19,9 +19,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/leaderhub/leaderhub/api/leaderhub/v1alpha1"
+	leaderclient "github.com/leaderhub/leaderhub/client/leaders"
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
-	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
-	leaderclient "github.com/leaderhub/leaderhub/pkg/client/leaders"
 	"github.com/leaderhub/leaderhub/test/framework"
 )
 
@@ -125,7 +125,7 @@ func waitSource(t *testing.T, c *leaderclient.Client, src leaderclient.Source, t
 	}
 }
 
-// TestEdgeClient: pkg/client/leaders with an edge node's credentials and
+// TestEdgeClient: client/leaders with an edge node's credentials and
 // the chart's RBAC only, in a cluster of its own, where one leaderhub holds
 // the controller lease and another serves the view: the view is read; with
 // the serving replica stopped the client falls back to the EndpointSlices

@@ -19,9 +19,9 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/leaderhub/leaderhub/api/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/client/generated/informers/externalversions"
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
-	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
-	"github.com/leaderhub/leaderhub/pkg/generated/informers/externalversions"
 	"github.com/leaderhub/leaderhub/test/framework"
 )
 

@@ -22,7 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
-	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/api/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/controller/manager"
 	"github.com/leaderhub/leaderhub/pkg/controller/materialize"
 	openyurtclient "github.com/leaderhub/leaderhub/pkg/generated/openyurt/clientset/versioned"

@@ -21,9 +21,9 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/leaderhub/leaderhub/api/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/client/generated/informers/externalversions"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/install"
-	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
-	"github.com/leaderhub/leaderhub/pkg/generated/informers/externalversions"
 )
 
 const (

@@ -25,8 +25,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/yaml"
 
-	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
-	"github.com/leaderhub/leaderhub/pkg/generated/informers/externalversions"
+	"github.com/leaderhub/leaderhub/api/leaderhub/v1alpha1"
+	"github.com/leaderhub/leaderhub/client/generated/informers/externalversions"
 )
 
 const viewNS = "kube-system"

@@ -22,7 +22,7 @@ limitations under the License.
 package openapi
 
 import (
-	v1alpha1 "github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	v1alpha1 "github.com/leaderhub/leaderhub/api/leaderhub/v1alpha1"
 	resource "k8s.io/apimachinery/pkg/api/resource"
 	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtime "k8s.io/apimachinery/pkg/runtime"
@@ -33,11 +33,11 @@ import (
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
-		v1alpha1.LeaderHub{}.OpenAPIModelName():           schema_pkg_apis_leaderhub_v1alpha1_LeaderHub(ref),
-		v1alpha1.LeaderHubAddress{}.OpenAPIModelName():    schema_pkg_apis_leaderhub_v1alpha1_LeaderHubAddress(ref),
-		v1alpha1.LeaderHubList{}.OpenAPIModelName():       schema_pkg_apis_leaderhub_v1alpha1_LeaderHubList(ref),
-		v1alpha1.LeaderHubPort{}.OpenAPIModelName():       schema_pkg_apis_leaderhub_v1alpha1_LeaderHubPort(ref),
-		v1alpha1.LeaderHubSubset{}.OpenAPIModelName():     schema_pkg_apis_leaderhub_v1alpha1_LeaderHubSubset(ref),
+		v1alpha1.LeaderHub{}.OpenAPIModelName():           schema_leaderhub_api_leaderhub_v1alpha1_LeaderHub(ref),
+		v1alpha1.LeaderHubAddress{}.OpenAPIModelName():    schema_leaderhub_api_leaderhub_v1alpha1_LeaderHubAddress(ref),
+		v1alpha1.LeaderHubList{}.OpenAPIModelName():       schema_leaderhub_api_leaderhub_v1alpha1_LeaderHubList(ref),
+		v1alpha1.LeaderHubPort{}.OpenAPIModelName():       schema_leaderhub_api_leaderhub_v1alpha1_LeaderHubPort(ref),
+		v1alpha1.LeaderHubSubset{}.OpenAPIModelName():     schema_leaderhub_api_leaderhub_v1alpha1_LeaderHubSubset(ref),
 		resource.Quantity{}.OpenAPIModelName():            schema_apimachinery_pkg_api_resource_Quantity(ref),
 		v1.APIGroup{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_APIGroup(ref),
 		v1.APIGroupList{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_APIGroupList(ref),
@@ -96,7 +96,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 	}
 }
 
-func schema_pkg_apis_leaderhub_v1alpha1_LeaderHub(ref common.ReferenceCallback) common.OpenAPIDefinition {
+func schema_leaderhub_api_leaderhub_v1alpha1_LeaderHub(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
@@ -150,7 +150,7 @@ func schema_pkg_apis_leaderhub_v1alpha1_LeaderHub(ref common.ReferenceCallback) 
 	}
 }
 
-func schema_pkg_apis_leaderhub_v1alpha1_LeaderHubAddress(ref common.ReferenceCallback) common.OpenAPIDefinition {
+func schema_leaderhub_api_leaderhub_v1alpha1_LeaderHubAddress(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
@@ -186,7 +186,7 @@ func schema_pkg_apis_leaderhub_v1alpha1_LeaderHubAddress(ref common.ReferenceCal
 	}
 }
 
-func schema_pkg_apis_leaderhub_v1alpha1_LeaderHubList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+func schema_leaderhub_api_leaderhub_v1alpha1_LeaderHubList(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
@@ -236,7 +236,7 @@ func schema_pkg_apis_leaderhub_v1alpha1_LeaderHubList(ref common.ReferenceCallba
 	}
 }
 
-func schema_pkg_apis_leaderhub_v1alpha1_LeaderHubPort(ref common.ReferenceCallback) common.OpenAPIDefinition {
+func schema_leaderhub_api_leaderhub_v1alpha1_LeaderHubPort(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
@@ -279,7 +279,7 @@ func schema_pkg_apis_leaderhub_v1alpha1_LeaderHubPort(ref common.ReferenceCallba
 	}
 }
 
-func schema_pkg_apis_leaderhub_v1alpha1_LeaderHubSubset(ref common.ReferenceCallback) common.OpenAPIDefinition {
+func schema_leaderhub_api_leaderhub_v1alpha1_LeaderHubSubset(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{

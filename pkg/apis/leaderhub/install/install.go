@@ -6,13 +6,15 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 
+	"github.com/leaderhub/leaderhub/api/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub"
-	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
+	leaderhubv1alpha1 "github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 )
 
 // Install registers the API group and its versions, preferring v1alpha1.
 func Install(scheme *runtime.Scheme) {
 	utilruntime.Must(leaderhub.AddToScheme(scheme))
-	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+	// The server's package: the types with their conversions and defaults.
+	utilruntime.Must(leaderhubv1alpha1.AddToScheme(scheme))
 	utilruntime.Must(scheme.SetVersionPriority(v1alpha1.SchemeGroupVersion))
 }

@@ -1,13 +1,11 @@
-// Package v1alpha1 is leaderhub.openyurt.io/v1alpha1, the wire form of
-// LeaderHub: one object per OpenYurt NodePool, named leader-hub-<pool>, with
-// the JSON shape of core/v1 Endpoints (metadata and subsets), so a client that
-// decodes Endpoints decodes a LeaderHub too. The names in names.go are the
-// contract shared by the view, the materialized objects and their readers.
+// Package v1alpha1 converts between leaderhub.openyurt.io/v1alpha1, whose
+// types are in the module github.com/leaderhub/leaderhub/api, and leaderhub's
+// internal version, and defaults the versioned types: the server's half of the
+// version, as Kubernetes keeps k8s.io/api's conversions in pkg/apis/core/v1.
+// Importing it registers them on the versioned SchemeBuilder.
 //
-// +k8s:deepcopy-gen=package
 // +k8s:conversion-gen=github.com/leaderhub/leaderhub/pkg/apis/leaderhub
+// +k8s:conversion-gen-external-types=github.com/leaderhub/leaderhub/api/leaderhub/v1alpha1
 // +k8s:defaulter-gen=TypeMeta
-// +k8s:openapi-gen=true
-// +groupName=leaderhub.openyurt.io
-// +k8s:openapi-model-package=io.openyurt.leaderhub.v1alpha1
+// +k8s:defaulter-gen-input=github.com/leaderhub/leaderhub/api/leaderhub/v1alpha1
 package v1alpha1

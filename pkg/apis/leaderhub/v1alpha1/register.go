@@ -1,38 +1,19 @@
 package v1alpha1
 
 import (
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
+	leaderhubv1alpha1 "github.com/leaderhub/leaderhub/api/leaderhub/v1alpha1"
 )
 
-// GroupName is the API group leaderhub serves.
-const GroupName = "leaderhub.openyurt.io"
-
-// SchemeGroupVersion is the group and version leaderhub serves.
-var SchemeGroupVersion = schema.GroupVersion{Group: GroupName, Version: "v1alpha1"}
-
 var (
-	// SchemeBuilder registers this version's types with a scheme.
-	SchemeBuilder      runtime.SchemeBuilder
-	localSchemeBuilder = &SchemeBuilder
-	// AddToScheme adds this version's types, conversions and defaults to a scheme.
+	// localSchemeBuilder is the versioned types' builder: the generated
+	// conversions and defaults register themselves on it from their init
+	// functions, so its AddToScheme adds types, conversions and defaults.
+	localSchemeBuilder = &leaderhubv1alpha1.SchemeBuilder
+	// AddToScheme adds the versioned types, their conversions to the
+	// internal version and their defaults to a scheme.
 	AddToScheme = localSchemeBuilder.AddToScheme
 )
 
 func init() {
-	// The generated conversion and defaulting functions register themselves
-	// on localSchemeBuilder from their own init functions.
-	localSchemeBuilder.Register(addKnownTypes)
-}
-
-// Resource returns a group-qualified resource of this group.
-func Resource(resource string) schema.GroupResource {
-	return SchemeGroupVersion.WithResource(resource).GroupResource()
-}
-
-func addKnownTypes(scheme *runtime.Scheme) error {
-	scheme.AddKnownTypes(SchemeGroupVersion, &LeaderHub{}, &LeaderHubList{})
-	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
-	return nil
+	localSchemeBuilder.Register(RegisterDefaults)
 }

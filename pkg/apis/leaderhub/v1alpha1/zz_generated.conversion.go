@@ -24,6 +24,7 @@ package v1alpha1
 import (
 	unsafe "unsafe"
 
+	leaderhubv1alpha1 "github.com/leaderhub/leaderhub/api/leaderhub/v1alpha1"
 	leaderhub "github.com/leaderhub/leaderhub/pkg/apis/leaderhub"
 	conversion "k8s.io/apimachinery/pkg/conversion"
 	runtime "k8s.io/apimachinery/pkg/runtime"
@@ -36,159 +37,159 @@ func init() {
 // RegisterConversions adds conversion functions to the given scheme.
 // Public to allow building arbitrary schemes.
 func RegisterConversions(s *runtime.Scheme) error {
-	if err := s.AddGeneratedConversionFunc((*LeaderHub)(nil), (*leaderhub.LeaderHub)(nil), func(a, b interface{}, scope conversion.Scope) error {
-		return Convert_v1alpha1_LeaderHub_To_leaderhub_LeaderHub(a.(*LeaderHub), b.(*leaderhub.LeaderHub), scope)
+	if err := s.AddGeneratedConversionFunc((*leaderhubv1alpha1.LeaderHub)(nil), (*leaderhub.LeaderHub)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_LeaderHub_To_leaderhub_LeaderHub(a.(*leaderhubv1alpha1.LeaderHub), b.(*leaderhub.LeaderHub), scope)
 	}); err != nil {
 		return err
 	}
-	if err := s.AddGeneratedConversionFunc((*leaderhub.LeaderHub)(nil), (*LeaderHub)(nil), func(a, b interface{}, scope conversion.Scope) error {
-		return Convert_leaderhub_LeaderHub_To_v1alpha1_LeaderHub(a.(*leaderhub.LeaderHub), b.(*LeaderHub), scope)
+	if err := s.AddGeneratedConversionFunc((*leaderhub.LeaderHub)(nil), (*leaderhubv1alpha1.LeaderHub)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_leaderhub_LeaderHub_To_v1alpha1_LeaderHub(a.(*leaderhub.LeaderHub), b.(*leaderhubv1alpha1.LeaderHub), scope)
 	}); err != nil {
 		return err
 	}
-	if err := s.AddGeneratedConversionFunc((*LeaderHubAddress)(nil), (*leaderhub.LeaderHubAddress)(nil), func(a, b interface{}, scope conversion.Scope) error {
-		return Convert_v1alpha1_LeaderHubAddress_To_leaderhub_LeaderHubAddress(a.(*LeaderHubAddress), b.(*leaderhub.LeaderHubAddress), scope)
+	if err := s.AddGeneratedConversionFunc((*leaderhubv1alpha1.LeaderHubAddress)(nil), (*leaderhub.LeaderHubAddress)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_LeaderHubAddress_To_leaderhub_LeaderHubAddress(a.(*leaderhubv1alpha1.LeaderHubAddress), b.(*leaderhub.LeaderHubAddress), scope)
 	}); err != nil {
 		return err
 	}
-	if err := s.AddGeneratedConversionFunc((*leaderhub.LeaderHubAddress)(nil), (*LeaderHubAddress)(nil), func(a, b interface{}, scope conversion.Scope) error {
-		return Convert_leaderhub_LeaderHubAddress_To_v1alpha1_LeaderHubAddress(a.(*leaderhub.LeaderHubAddress), b.(*LeaderHubAddress), scope)
+	if err := s.AddGeneratedConversionFunc((*leaderhub.LeaderHubAddress)(nil), (*leaderhubv1alpha1.LeaderHubAddress)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_leaderhub_LeaderHubAddress_To_v1alpha1_LeaderHubAddress(a.(*leaderhub.LeaderHubAddress), b.(*leaderhubv1alpha1.LeaderHubAddress), scope)
 	}); err != nil {
 		return err
 	}
-	if err := s.AddGeneratedConversionFunc((*LeaderHubList)(nil), (*leaderhub.LeaderHubList)(nil), func(a, b interface{}, scope conversion.Scope) error {
-		return Convert_v1alpha1_LeaderHubList_To_leaderhub_LeaderHubList(a.(*LeaderHubList), b.(*leaderhub.LeaderHubList), scope)
+	if err := s.AddGeneratedConversionFunc((*leaderhubv1alpha1.LeaderHubList)(nil), (*leaderhub.LeaderHubList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_LeaderHubList_To_leaderhub_LeaderHubList(a.(*leaderhubv1alpha1.LeaderHubList), b.(*leaderhub.LeaderHubList), scope)
 	}); err != nil {
 		return err
 	}
-	if err := s.AddGeneratedConversionFunc((*leaderhub.LeaderHubList)(nil), (*LeaderHubList)(nil), func(a, b interface{}, scope conversion.Scope) error {
-		return Convert_leaderhub_LeaderHubList_To_v1alpha1_LeaderHubList(a.(*leaderhub.LeaderHubList), b.(*LeaderHubList), scope)
+	if err := s.AddGeneratedConversionFunc((*leaderhub.LeaderHubList)(nil), (*leaderhubv1alpha1.LeaderHubList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_leaderhub_LeaderHubList_To_v1alpha1_LeaderHubList(a.(*leaderhub.LeaderHubList), b.(*leaderhubv1alpha1.LeaderHubList), scope)
 	}); err != nil {
 		return err
 	}
-	if err := s.AddGeneratedConversionFunc((*LeaderHubPort)(nil), (*leaderhub.LeaderHubPort)(nil), func(a, b interface{}, scope conversion.Scope) error {
-		return Convert_v1alpha1_LeaderHubPort_To_leaderhub_LeaderHubPort(a.(*LeaderHubPort), b.(*leaderhub.LeaderHubPort), scope)
+	if err := s.AddGeneratedConversionFunc((*leaderhubv1alpha1.LeaderHubPort)(nil), (*leaderhub.LeaderHubPort)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_LeaderHubPort_To_leaderhub_LeaderHubPort(a.(*leaderhubv1alpha1.LeaderHubPort), b.(*leaderhub.LeaderHubPort), scope)
 	}); err != nil {
 		return err
 	}
-	if err := s.AddGeneratedConversionFunc((*leaderhub.LeaderHubPort)(nil), (*LeaderHubPort)(nil), func(a, b interface{}, scope conversion.Scope) error {
-		return Convert_leaderhub_LeaderHubPort_To_v1alpha1_LeaderHubPort(a.(*leaderhub.LeaderHubPort), b.(*LeaderHubPort), scope)
+	if err := s.AddGeneratedConversionFunc((*leaderhub.LeaderHubPort)(nil), (*leaderhubv1alpha1.LeaderHubPort)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_leaderhub_LeaderHubPort_To_v1alpha1_LeaderHubPort(a.(*leaderhub.LeaderHubPort), b.(*leaderhubv1alpha1.LeaderHubPort), scope)
 	}); err != nil {
 		return err
 	}
-	if err := s.AddGeneratedConversionFunc((*LeaderHubSubset)(nil), (*leaderhub.LeaderHubSubset)(nil), func(a, b interface{}, scope conversion.Scope) error {
-		return Convert_v1alpha1_LeaderHubSubset_To_leaderhub_LeaderHubSubset(a.(*LeaderHubSubset), b.(*leaderhub.LeaderHubSubset), scope)
+	if err := s.AddGeneratedConversionFunc((*leaderhubv1alpha1.LeaderHubSubset)(nil), (*leaderhub.LeaderHubSubset)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_LeaderHubSubset_To_leaderhub_LeaderHubSubset(a.(*leaderhubv1alpha1.LeaderHubSubset), b.(*leaderhub.LeaderHubSubset), scope)
 	}); err != nil {
 		return err
 	}
-	if err := s.AddGeneratedConversionFunc((*leaderhub.LeaderHubSubset)(nil), (*LeaderHubSubset)(nil), func(a, b interface{}, scope conversion.Scope) error {
-		return Convert_leaderhub_LeaderHubSubset_To_v1alpha1_LeaderHubSubset(a.(*leaderhub.LeaderHubSubset), b.(*LeaderHubSubset), scope)
+	if err := s.AddGeneratedConversionFunc((*leaderhub.LeaderHubSubset)(nil), (*leaderhubv1alpha1.LeaderHubSubset)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_leaderhub_LeaderHubSubset_To_v1alpha1_LeaderHubSubset(a.(*leaderhub.LeaderHubSubset), b.(*leaderhubv1alpha1.LeaderHubSubset), scope)
 	}); err != nil {
 		return err
 	}
 	return nil
 }
 
-func autoConvert_v1alpha1_LeaderHub_To_leaderhub_LeaderHub(in *LeaderHub, out *leaderhub.LeaderHub, s conversion.Scope) error {
+func autoConvert_v1alpha1_LeaderHub_To_leaderhub_LeaderHub(in *leaderhubv1alpha1.LeaderHub, out *leaderhub.LeaderHub, s conversion.Scope) error {
 	out.ObjectMeta = in.ObjectMeta
 	out.Subsets = *(*[]leaderhub.LeaderHubSubset)(unsafe.Pointer(&in.Subsets))
 	return nil
 }
 
 // Convert_v1alpha1_LeaderHub_To_leaderhub_LeaderHub is an autogenerated conversion function.
-func Convert_v1alpha1_LeaderHub_To_leaderhub_LeaderHub(in *LeaderHub, out *leaderhub.LeaderHub, s conversion.Scope) error {
+func Convert_v1alpha1_LeaderHub_To_leaderhub_LeaderHub(in *leaderhubv1alpha1.LeaderHub, out *leaderhub.LeaderHub, s conversion.Scope) error {
 	return autoConvert_v1alpha1_LeaderHub_To_leaderhub_LeaderHub(in, out, s)
 }
 
-func autoConvert_leaderhub_LeaderHub_To_v1alpha1_LeaderHub(in *leaderhub.LeaderHub, out *LeaderHub, s conversion.Scope) error {
+func autoConvert_leaderhub_LeaderHub_To_v1alpha1_LeaderHub(in *leaderhub.LeaderHub, out *leaderhubv1alpha1.LeaderHub, s conversion.Scope) error {
 	out.ObjectMeta = in.ObjectMeta
-	out.Subsets = *(*[]LeaderHubSubset)(unsafe.Pointer(&in.Subsets))
+	out.Subsets = *(*[]leaderhubv1alpha1.LeaderHubSubset)(unsafe.Pointer(&in.Subsets))
 	return nil
 }
 
 // Convert_leaderhub_LeaderHub_To_v1alpha1_LeaderHub is an autogenerated conversion function.
-func Convert_leaderhub_LeaderHub_To_v1alpha1_LeaderHub(in *leaderhub.LeaderHub, out *LeaderHub, s conversion.Scope) error {
+func Convert_leaderhub_LeaderHub_To_v1alpha1_LeaderHub(in *leaderhub.LeaderHub, out *leaderhubv1alpha1.LeaderHub, s conversion.Scope) error {
 	return autoConvert_leaderhub_LeaderHub_To_v1alpha1_LeaderHub(in, out, s)
 }
 
-func autoConvert_v1alpha1_LeaderHubAddress_To_leaderhub_LeaderHubAddress(in *LeaderHubAddress, out *leaderhub.LeaderHubAddress, s conversion.Scope) error {
+func autoConvert_v1alpha1_LeaderHubAddress_To_leaderhub_LeaderHubAddress(in *leaderhubv1alpha1.LeaderHubAddress, out *leaderhub.LeaderHubAddress, s conversion.Scope) error {
 	*out = *(*leaderhub.LeaderHubAddress)(unsafe.Pointer(in))
 	return nil
 }
 
 // Convert_v1alpha1_LeaderHubAddress_To_leaderhub_LeaderHubAddress is an autogenerated conversion function.
-func Convert_v1alpha1_LeaderHubAddress_To_leaderhub_LeaderHubAddress(in *LeaderHubAddress, out *leaderhub.LeaderHubAddress, s conversion.Scope) error {
+func Convert_v1alpha1_LeaderHubAddress_To_leaderhub_LeaderHubAddress(in *leaderhubv1alpha1.LeaderHubAddress, out *leaderhub.LeaderHubAddress, s conversion.Scope) error {
 	return autoConvert_v1alpha1_LeaderHubAddress_To_leaderhub_LeaderHubAddress(in, out, s)
 }
 
-func autoConvert_leaderhub_LeaderHubAddress_To_v1alpha1_LeaderHubAddress(in *leaderhub.LeaderHubAddress, out *LeaderHubAddress, s conversion.Scope) error {
-	*out = *(*LeaderHubAddress)(unsafe.Pointer(in))
+func autoConvert_leaderhub_LeaderHubAddress_To_v1alpha1_LeaderHubAddress(in *leaderhub.LeaderHubAddress, out *leaderhubv1alpha1.LeaderHubAddress, s conversion.Scope) error {
+	*out = *(*leaderhubv1alpha1.LeaderHubAddress)(unsafe.Pointer(in))
 	return nil
 }
 
 // Convert_leaderhub_LeaderHubAddress_To_v1alpha1_LeaderHubAddress is an autogenerated conversion function.
-func Convert_leaderhub_LeaderHubAddress_To_v1alpha1_LeaderHubAddress(in *leaderhub.LeaderHubAddress, out *LeaderHubAddress, s conversion.Scope) error {
+func Convert_leaderhub_LeaderHubAddress_To_v1alpha1_LeaderHubAddress(in *leaderhub.LeaderHubAddress, out *leaderhubv1alpha1.LeaderHubAddress, s conversion.Scope) error {
 	return autoConvert_leaderhub_LeaderHubAddress_To_v1alpha1_LeaderHubAddress(in, out, s)
 }
 
-func autoConvert_v1alpha1_LeaderHubList_To_leaderhub_LeaderHubList(in *LeaderHubList, out *leaderhub.LeaderHubList, s conversion.Scope) error {
+func autoConvert_v1alpha1_LeaderHubList_To_leaderhub_LeaderHubList(in *leaderhubv1alpha1.LeaderHubList, out *leaderhub.LeaderHubList, s conversion.Scope) error {
 	out.ListMeta = in.ListMeta
 	out.Items = *(*[]leaderhub.LeaderHub)(unsafe.Pointer(&in.Items))
 	return nil
 }
 
 // Convert_v1alpha1_LeaderHubList_To_leaderhub_LeaderHubList is an autogenerated conversion function.
-func Convert_v1alpha1_LeaderHubList_To_leaderhub_LeaderHubList(in *LeaderHubList, out *leaderhub.LeaderHubList, s conversion.Scope) error {
+func Convert_v1alpha1_LeaderHubList_To_leaderhub_LeaderHubList(in *leaderhubv1alpha1.LeaderHubList, out *leaderhub.LeaderHubList, s conversion.Scope) error {
 	return autoConvert_v1alpha1_LeaderHubList_To_leaderhub_LeaderHubList(in, out, s)
 }
 
-func autoConvert_leaderhub_LeaderHubList_To_v1alpha1_LeaderHubList(in *leaderhub.LeaderHubList, out *LeaderHubList, s conversion.Scope) error {
+func autoConvert_leaderhub_LeaderHubList_To_v1alpha1_LeaderHubList(in *leaderhub.LeaderHubList, out *leaderhubv1alpha1.LeaderHubList, s conversion.Scope) error {
 	out.ListMeta = in.ListMeta
-	out.Items = *(*[]LeaderHub)(unsafe.Pointer(&in.Items))
+	out.Items = *(*[]leaderhubv1alpha1.LeaderHub)(unsafe.Pointer(&in.Items))
 	return nil
 }
 
 // Convert_leaderhub_LeaderHubList_To_v1alpha1_LeaderHubList is an autogenerated conversion function.
-func Convert_leaderhub_LeaderHubList_To_v1alpha1_LeaderHubList(in *leaderhub.LeaderHubList, out *LeaderHubList, s conversion.Scope) error {
+func Convert_leaderhub_LeaderHubList_To_v1alpha1_LeaderHubList(in *leaderhub.LeaderHubList, out *leaderhubv1alpha1.LeaderHubList, s conversion.Scope) error {
 	return autoConvert_leaderhub_LeaderHubList_To_v1alpha1_LeaderHubList(in, out, s)
 }
 
-func autoConvert_v1alpha1_LeaderHubPort_To_leaderhub_LeaderHubPort(in *LeaderHubPort, out *leaderhub.LeaderHubPort, s conversion.Scope) error {
+func autoConvert_v1alpha1_LeaderHubPort_To_leaderhub_LeaderHubPort(in *leaderhubv1alpha1.LeaderHubPort, out *leaderhub.LeaderHubPort, s conversion.Scope) error {
 	*out = *(*leaderhub.LeaderHubPort)(unsafe.Pointer(in))
 	return nil
 }
 
 // Convert_v1alpha1_LeaderHubPort_To_leaderhub_LeaderHubPort is an autogenerated conversion function.
-func Convert_v1alpha1_LeaderHubPort_To_leaderhub_LeaderHubPort(in *LeaderHubPort, out *leaderhub.LeaderHubPort, s conversion.Scope) error {
+func Convert_v1alpha1_LeaderHubPort_To_leaderhub_LeaderHubPort(in *leaderhubv1alpha1.LeaderHubPort, out *leaderhub.LeaderHubPort, s conversion.Scope) error {
 	return autoConvert_v1alpha1_LeaderHubPort_To_leaderhub_LeaderHubPort(in, out, s)
 }
 
-func autoConvert_leaderhub_LeaderHubPort_To_v1alpha1_LeaderHubPort(in *leaderhub.LeaderHubPort, out *LeaderHubPort, s conversion.Scope) error {
-	*out = *(*LeaderHubPort)(unsafe.Pointer(in))
+func autoConvert_leaderhub_LeaderHubPort_To_v1alpha1_LeaderHubPort(in *leaderhub.LeaderHubPort, out *leaderhubv1alpha1.LeaderHubPort, s conversion.Scope) error {
+	*out = *(*leaderhubv1alpha1.LeaderHubPort)(unsafe.Pointer(in))
 	return nil
 }
 
 // Convert_leaderhub_LeaderHubPort_To_v1alpha1_LeaderHubPort is an autogenerated conversion function.
-func Convert_leaderhub_LeaderHubPort_To_v1alpha1_LeaderHubPort(in *leaderhub.LeaderHubPort, out *LeaderHubPort, s conversion.Scope) error {
+func Convert_leaderhub_LeaderHubPort_To_v1alpha1_LeaderHubPort(in *leaderhub.LeaderHubPort, out *leaderhubv1alpha1.LeaderHubPort, s conversion.Scope) error {
 	return autoConvert_leaderhub_LeaderHubPort_To_v1alpha1_LeaderHubPort(in, out, s)
 }
 
-func autoConvert_v1alpha1_LeaderHubSubset_To_leaderhub_LeaderHubSubset(in *LeaderHubSubset, out *leaderhub.LeaderHubSubset, s conversion.Scope) error {
+func autoConvert_v1alpha1_LeaderHubSubset_To_leaderhub_LeaderHubSubset(in *leaderhubv1alpha1.LeaderHubSubset, out *leaderhub.LeaderHubSubset, s conversion.Scope) error {
 	*out = *(*leaderhub.LeaderHubSubset)(unsafe.Pointer(in))
 	return nil
 }
 
 // Convert_v1alpha1_LeaderHubSubset_To_leaderhub_LeaderHubSubset is an autogenerated conversion function.
-func Convert_v1alpha1_LeaderHubSubset_To_leaderhub_LeaderHubSubset(in *LeaderHubSubset, out *leaderhub.LeaderHubSubset, s conversion.Scope) error {
+func Convert_v1alpha1_LeaderHubSubset_To_leaderhub_LeaderHubSubset(in *leaderhubv1alpha1.LeaderHubSubset, out *leaderhub.LeaderHubSubset, s conversion.Scope) error {
 	return autoConvert_v1alpha1_LeaderHubSubset_To_leaderhub_LeaderHubSubset(in, out, s)
 }
 
-func autoConvert_leaderhub_LeaderHubSubset_To_v1alpha1_LeaderHubSubset(in *leaderhub.LeaderHubSubset, out *LeaderHubSubset, s conversion.Scope) error {
-	*out = *(*LeaderHubSubset)(unsafe.Pointer(in))
+func autoConvert_leaderhub_LeaderHubSubset_To_v1alpha1_LeaderHubSubset(in *leaderhub.LeaderHubSubset, out *leaderhubv1alpha1.LeaderHubSubset, s conversion.Scope) error {
+	*out = *(*leaderhubv1alpha1.LeaderHubSubset)(unsafe.Pointer(in))
 	return nil
 }
 
 // Convert_leaderhub_LeaderHubSubset_To_v1alpha1_LeaderHubSubset is an autogenerated conversion function.
-func Convert_leaderhub_LeaderHubSubset_To_v1alpha1_LeaderHubSubset(in *leaderhub.LeaderHubSubset, out *LeaderHubSubset, s conversion.Scope) error {
+func Convert_leaderhub_LeaderHubSubset_To_v1alpha1_LeaderHubSubset(in *leaderhub.LeaderHubSubset, out *leaderhubv1alpha1.LeaderHubSubset, s conversion.Scope) error {
 	return autoConvert_leaderhub_LeaderHubSubset_To_v1alpha1_LeaderHubSubset(in, out, s)
 }

@@ -11,8 +11,8 @@ import (
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 
+	"github.com/leaderhub/leaderhub/api/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub"
-	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 )
 
 // ViewReader is what the REST storage needs from the view store.

@@ -13,8 +13,8 @@ import (
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/utils/ptr"
 
+	"github.com/leaderhub/leaderhub/api/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub"
-	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/election"
 )
 

@@ -15,8 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 
+	"github.com/leaderhub/leaderhub/api/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/install"
-	"github.com/leaderhub/leaderhub/pkg/apis/leaderhub/v1alpha1"
 	"github.com/leaderhub/leaderhub/pkg/projection"
 )
 
