@@ -125,7 +125,7 @@ test-image: image ## Build the image, then read it back and run its amd64 binary
 	  $(GO) test -count=1 -v ./test/image/...
 
 .PHONY: test-integration
-test-integration: controlplane tools ## Integration tests against a real etcd and kube-apiserver (and the chart, with helm).
+test-integration: controlplane tools yurthub ## Integration tests against a real etcd and kube-apiserver (and the chart, with helm).
 	@mkdir -p _output/logs
 	@# The failing tests' names are repeated last: a failure dumps the
 	@# control plane's logs, which would push them out of a CI log's tail.

@@ -42,7 +42,8 @@ func readCache(path string) (*Config, error) {
 
 // writeCache writes the cache file atomically: a temporary file in the same
 // directory, synced, then renamed over it, so a crash leaves the old file or
-// the new one, never half of one.
+// the new one, never half of one. A missing directory is made (0700): an
+// agent names a file under its own state directory, which may be new.
 func writeCache(path string, cfg *Config) error {
 	if path == "" {
 		return nil
@@ -51,6 +52,9 @@ func writeCache(path string, cfg *Config) error {
 	c.Stale = false
 	data, err := json.MarshalIndent(cacheFile{Version: cacheVersion, Config: c}, "", "  ")
 	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")

@@ -93,6 +93,15 @@ func TestCache(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("temporary files left: %v", entries)
 	}
+	// A directory that does not exist yet (an agent's new state directory)
+	// is made.
+	nested := filepath.Join(dir, "state", "leader-hub", "leaders.json")
+	if err := writeCache(nested, &cfg); err != nil {
+		t.Fatalf("cache file in a new directory: %v", err)
+	}
+	if got, err := readCache(nested); err != nil || !got.SameContent(&cfg) {
+		t.Fatalf("read back from the new directory %+v, %v", got, err)
+	}
 	for name, data := range map[string]string{"truncated": `{"version":1,"config":{"pool":"p"`, "other version": `{"version":9,"config":{"pool":"p"}}`,
 		"no pool": `{"version":1,"config":{}}`} {
 		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
