@@ -134,7 +134,7 @@ test-integration: controlplane tools yurthub ## Integration tests against a real
 
 BENCH_FLAGS ?=
 .PHONY: bench
-bench: controlplane helm ## Measure leaderhub against the alternatives on a real control plane; writes docs/benchmarks.md.
+bench: controlplane helm yurthub ## Measure leaderhub against the alternatives on a real control plane; writes docs/benchmarks.md.
 	$(GO) run ./test/bench $(BENCH_FLAGS)
 
 .PHONY: verify

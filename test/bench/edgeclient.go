@@ -98,11 +98,16 @@ func (e *env) clientBytes(ctx context.Context, prefix string) error {
 		cancel()
 		rows = append(rows, []string{string(src), fmt.Sprintf("%.0f B", perChange)})
 	}
+	hubRows, hubNote, err := e.yurtHubBytes(ctx, prefix)
+	if err != nil {
+		return fmt.Errorf("YurtHub rows: %w", err)
+	}
 	e.report.section("1b. The edge client, bytes per leader change by source",
 		fmt.Sprintf("client/leaders as an edge agent runs it, one client per pool (%d), each held to one source; %d leader changes "+
 			"per pool after the clients had synced. Bytes are the response bodies the client reads (watch events, and bookmarks), "+
 			"in protobuf for every source, through kube-apiserver.", c.edgePools, c.edgeLeaderChanges),
-		[]string{"source", "bytes per leader change and client"}, rows,
-		"The client reads the view first; the other rows are what it pays while the aggregated API is unavailable.")
+		[]string{"source", "bytes per leader change and client"}, append(rows, hubRows...),
+		"The client reads the view first; the endpointslice, endpoints and configmap rows are what it pays while the "+
+			"aggregated API is unavailable. "+hubNote)
 	return nil
 }
