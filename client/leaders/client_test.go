@@ -419,10 +419,26 @@ func TestForeignObjectsRefused(t *testing.T) {
 }
 
 // TestFollowsTheNodesPool: with a node name, the client waits for the
-// Node's pool label, follows that pool, and when the view refuses it (the
-// node authorizer: the Node moved) reads the label again and follows the
-// new pool.
+// Node's pool label, follows that pool, and follows the Node to a new pool:
+// found by reading the label again every MaxProbeInterval, or at once when
+// the view refuses the old pool (the node authorizer: the Node moved), with
+// that period too long to matter.
 func TestFollowsTheNodesPool(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		maxInterval time.Duration
+		// endWatch ends the pool's watch after the move, so the client
+		// resumes it and is refused.
+		endWatch bool
+	}{
+		{name: "label read again on a period", maxInterval: 10 * time.Millisecond},
+		{name: "the view refuses the old pool", maxInterval: time.Hour, endWatch: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testFollowsTheNodesPool(t, tc.maxInterval, tc.endWatch) })
+	}
+}
+
+func testFollowsTheNodesPool(t *testing.T, maxInterval time.Duration, endWatch bool) {
 	var label atomic.Value
 	label.Store("")
 	viewClient := versionedfake.NewSimpleClientset()
@@ -431,6 +447,7 @@ func TestFollowsTheNodesPool(t *testing.T) {
 			Subsets: []v1alpha1.LeaderHubSubset{{Addresses: []v1alpha1.LeaderHubAddress{{IP: ip}}, Ports: []v1alpha1.LeaderHubPort{{Name: "https", Port: 10269}}}}}
 	}
 	objects := map[string]*v1alpha1.LeaderHub{v1alpha1.ObjectName("p"): lh("p", "10.0.0.1"), v1alpha1.ObjectName("q"): lh("q", "10.0.0.2")}
+	var watching atomic.Pointer[watch.FakeWatcher] // the last watch opened
 	// The view serves a pool's object only to a node of that pool.
 	allowed := func(fieldSelector string) (*v1alpha1.LeaderHub, error) {
 		name := strings.TrimPrefix(fieldSelector, "metadata.name=")
@@ -453,18 +470,21 @@ func TestFollowsTheNodesPool(t *testing.T) {
 			return true, nil, err
 		}
 		if opts.SendInitialEvents == nil || !*opts.SendInitialEvents {
-			// Resumed: the watch ends at once while the node is in
-			// another pool (as the authorizer ends it), else stays open.
-			return true, watch.NewFake(), nil
+			// Resumed: refused above while the node is in another pool,
+			// else open until the test ends it.
+			w := watch.NewFake()
+			watching.Store(w)
+			return true, w, nil
 		}
 		w := watch.NewFakeWithChanSize(2, false)
 		w.Add(obj.DeepCopy())
 		w.Action(watch.Bookmark, &v1alpha1.LeaderHub{ObjectMeta: metav1.ObjectMeta{ResourceVersion: "10",
 			Annotations: map[string]string{metav1.InitialEventsAnnotationKey: "true"}}})
+		watching.Store(w)
 		return true, w, nil
 	})
 	c, err := New(Options{Config: &rest.Config{Host: "https://unused"}, NodeName: "n1", Sources: []Source{SourceView},
-		ProbeInterval: 4 * time.Millisecond, MaxProbeInterval: 10 * time.Millisecond})
+		ProbeInterval: 4 * time.Millisecond, MaxProbeInterval: maxInterval})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -487,6 +507,9 @@ func TestFollowsTheNodesPool(t *testing.T) {
 	}
 	// The node moves to q.
 	label.Store("q")
+	if endWatch {
+		watching.Load().Stop()
+	}
 	select {
 	case cfg := <-c.Changes():
 		if cfg.Pool != "q" || len(cfg.Leaders) != 1 || cfg.Leaders[0].IP != "10.0.0.2" {
