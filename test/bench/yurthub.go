@@ -8,10 +8,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/test/fixtures"
 	"github.com/leaderhub/leaderhub/test/framework"
@@ -30,7 +26,7 @@ func (e *env) yurtHubBytes(ctx context.Context, prefix string) ([][]string, stri
 		return nil, "", err
 	}
 	pool := poolName(prefix, 0)
-	if err := e.yurtHubPrerequisites(ctx, pool); err != nil {
+	if err := framework.ApplyYurtHubPrerequisites(ctx, e.kube); err != nil {
 		return nil, "", err
 	}
 	ns, err := framework.NewNetNS(2)
@@ -133,30 +129,4 @@ func (e *env) yurtHubBytes(ctx context.Context, prefix string) ([][]string, stri
 		"read %.0f B (view hub) and %.0f B (ConfigMap hub) per change, and the view hub's ConfigMap informer (yurt-hub-cfg only) %.0f B.",
 		changes, per(view, "nodepools"), per(configMap, "nodepools"), per(view, "configmaps"))
 	return rows, note, nil
-}
-
-// yurtHubPrerequisites grants system:nodes upstream's yurt-hub ClusterRole
-// (OpenYurt v1.7.0) and creates the yurt-hub-cfg ConfigMap YurtHub reads.
-func (e *env) yurtHubPrerequisites(ctx context.Context, pool string) error {
-	rule := func(group, resource string, verbs ...string) rbacv1.PolicyRule {
-		return rbacv1.PolicyRule{APIGroups: []string{group}, Resources: []string{resource}, Verbs: verbs}
-	}
-	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "yurt-hub"}, Rules: []rbacv1.PolicyRule{
-		rule("", "events", "get"), rule("apps.openyurt.io", "nodepools", "list", "watch"),
-		rule("", "configmaps", "get", "list", "watch"), rule("coordination.k8s.io", "leases", "get", "update"),
-		rule("discovery.k8s.io", "endpointslices", "list", "watch"), rule("", "endpoints", "list", "watch"),
-	}}
-	if _, err := e.kube.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "yurt-hub"},
-		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "yurt-hub"},
-		Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: "system:nodes"}}}
-	if _, err := e.kube.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "yurt-hub-cfg", Namespace: metav1.NamespaceSystem,
-		Labels: map[string]string{"openyurt.io/configmap-name": "yurt-hub-cfg"}}}
-	_, err := e.kube.CoreV1().ConfigMaps(metav1.NamespaceSystem).Create(ctx, cm, metav1.CreateOptions{})
-	return err
 }

@@ -14,7 +14,11 @@ import (
 	"strconv"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 )
 
 // YurtHubOptions configure a YurtHub the framework runs.
@@ -60,7 +64,7 @@ func YurtHubBinary() (string, error) {
 // placed in its root directory (a client certificate for system:node:<node>
 // in the groups openyurt:yurthub and system:nodes, a serving certificate, the
 // CA), and waits until it serves /v1/healthz. The Node, the NodePool CRD and
-// YurtHub's RBAC are the caller's (test/integration/testdata/yurthub.yaml).
+// YurtHub's RBAC are the caller's (ApplyYurtHubPrerequisites).
 func (cp *ControlPlane) StartYurtHub(ctx context.Context, opts YurtHubOptions) (*YurtHub, error) {
 	bin, err := YurtHubBinary()
 	if err != nil {
@@ -188,4 +192,37 @@ func (p *Process) LogSize() int64 {
 		return 0
 	}
 	return st.Size()
+}
+
+// ApplyYurtHubPrerequisites grants the group system:nodes upstream's
+// yurt-hub ClusterRole (OpenYurt v1.7.0,
+// charts/yurthub/templates/yurthub-cfg.yaml) and creates the yurt-hub-cfg
+// ConfigMap YurtHub's configuration manager reads.
+func ApplyYurtHubPrerequisites(ctx context.Context, kube kubernetes.Interface) error {
+	rule := func(group, resource string, verbs ...string) rbacv1.PolicyRule {
+		return rbacv1.PolicyRule{APIGroups: []string{group}, Resources: []string{resource}, Verbs: verbs}
+	}
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "yurt-hub"}, Rules: []rbacv1.PolicyRule{
+		rule("", "events", "get"),
+		rule("apps.openyurt.io", "nodepools", "list", "watch"),
+		rule("", "configmaps", "get", "list", "watch"),
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"yurt-coordinator-yurthub-certs"}, Verbs: []string{"list", "watch"}},
+		rule("coordination.k8s.io", "leases", "get", "update"),
+		rule("discovery.k8s.io", "endpointslices", "list", "watch"),
+		rule("", "endpoints", "list", "watch"),
+	}}
+	if _, err := kube.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "yurt-hub"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "yurt-hub"},
+		Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: "system:nodes"}}}
+	if _, err := kube.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "yurt-hub-cfg", Namespace: metav1.NamespaceSystem,
+		Labels: map[string]string{"openyurt.io/configmap-name": "yurt-hub-cfg"}},
+		Data: map[string]string{"cache_agents": "", "servicetopology": "", "discardcloudservice": "", "masterservice": ""}}
+	_, err := kube.CoreV1().ConfigMaps(metav1.NamespaceSystem).Create(ctx, cm, metav1.CreateOptions{})
+	return err
 }

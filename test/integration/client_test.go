@@ -220,15 +220,7 @@ func TestEdgeClient(t *testing.T) {
 
 	// kube-apiserver stops: the client keeps its Config; a new client with
 	// the cache file serves it at once, marked stale.
-	if err := e.cp.StopAPIServer(); err != nil {
-		t.Fatal(err)
-	}
-	apiserverUp := false
-	t.Cleanup(func() {
-		if !apiserverUp {
-			_ = e.cp.StartAPIServer()
-		}
-	})
+	startAPIServer := e.stopAPIServer(t)
 	time.Sleep(3 * time.Second)
 	if cur, ok := client.Current(); !ok || configLeaders(&cur) != "a4/10.40.0.4,a5/fd00::5" || log.len() != 4 {
 		t.Errorf("with kube-apiserver down the client holds %+v after %d deliveries, want 4:%s", cur, log.len(), log)
@@ -241,10 +233,7 @@ func TestEdgeClient(t *testing.T) {
 		t.Errorf("cached Config %+v", cached)
 	}
 	t.Logf("a new client served the cached Config %v after it started, with kube-apiserver down", time.Since(started).Round(time.Millisecond))
-	if err := e.cp.StartAPIServer(); err != nil {
-		t.Fatal(err)
-	}
-	apiserverUp = true
+	startAPIServer()
 	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
 		cur, ok := fresh.Current()
 		return ok && !cur.Stale && cur.Source == leaderclient.SourceView, nil

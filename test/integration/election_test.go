@@ -84,6 +84,28 @@ func (e *clusterEnv) startElector(t *testing.T, name, kubeconfig string, args ..
 	return lh
 }
 
+// stopAPIServer stops the cluster's kube-apiserver, for an outage, and
+// returns what starts it again; if the test ends first, a cleanup does.
+func (e *clusterEnv) stopAPIServer(t *testing.T) (start func()) {
+	t.Helper()
+	if err := e.cp.StopAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	up := false
+	t.Cleanup(func() {
+		if !up {
+			_ = e.cp.StartAPIServer()
+		}
+	})
+	return func() {
+		t.Helper()
+		if err := e.cp.StartAPIServer(); err != nil {
+			t.Fatal(err)
+		}
+		up = true
+	}
+}
+
 // createNode creates a Node in a pool and sets its Ready condition and
 // InternalIP through the status subresource, as a kubelet would.
 func (e *clusterEnv) createNode(t *testing.T, name, pool, ip string, labels map[string]string) {

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
@@ -50,7 +48,9 @@ func TestYurtHub(t *testing.T) {
 	if err := e.cp.RegisterAPIService(testContext(t, time.Minute), view); err != nil {
 		t.Fatal(err)
 	}
-	e.applyYurtHubRBAC(t)
+	if err := framework.ApplyYurtHubPrerequisites(ctx, e.kube); err != nil {
+		t.Fatal(err)
+	}
 
 	ns, err := framework.NewNetNS(3)
 	if err != nil {
@@ -196,25 +196,14 @@ func TestYurtHub(t *testing.T) {
 	if err := viewHub.Stop(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.cp.StopAPIServer(); err != nil {
-		t.Fatal(err)
-	}
-	apiserverUp := false
-	t.Cleanup(func() {
-		if !apiserverUp {
-			_ = e.cp.StartAPIServer()
-		}
-	})
+	startAPIServer := e.stopAPIServer(t)
 	// (its log is appended to: only what the restarted process writes counts)
 	restarted := &follower{offset: viewHub.LogSize()}
 	changed = time.Now()
 	restarted.hub = start("yh-edge", "yh", "leaderhub", viewHub)
 	follows(restarted, "cache", "pool", l4, "restarted with kube-apiserver down (since the start)")
 	changed = time.Now()
-	if err := e.cp.StartAPIServer(); err != nil {
-		t.Fatal(err)
-	}
-	apiserverUp = true
+	startAPIServer()
 	// kube-apiserver is back: a source confirms the cached leaders.
 	follows(restarted, "endpointslice", "pool", l4, "confirmed once kube-apiserver is back (since its start)")
 
@@ -265,41 +254,6 @@ func grepLines(text, s string) string {
 		}
 	}
 	return strings.Join(out, "\n")
-}
-
-// applyYurtHubRBAC grants system:nodes upstream's yurt-hub ClusterRole
-// (OpenYurt v1.7.0, charts/yurthub/templates/yurthub-cfg.yaml), and creates
-// the yurt-hub-cfg ConfigMap YurtHub's configuration manager reads.
-func (e *clusterEnv) applyYurtHubRBAC(t *testing.T) {
-	t.Helper()
-	ctx := testContext(t, 30*time.Second)
-	rule := func(group, resource string, verbs ...string) rbacv1.PolicyRule {
-		return rbacv1.PolicyRule{APIGroups: []string{group}, Resources: []string{resource}, Verbs: verbs}
-	}
-	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "yurt-hub"}, Rules: []rbacv1.PolicyRule{
-		rule("", "events", "get"),
-		rule("apps.openyurt.io", "nodepools", "list", "watch"),
-		rule("", "configmaps", "get", "list", "watch"),
-		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"yurt-coordinator-yurthub-certs"}, Verbs: []string{"list", "watch"}},
-		rule("coordination.k8s.io", "leases", "get", "update"),
-		rule("discovery.k8s.io", "endpointslices", "list", "watch"),
-		rule("", "endpoints", "list", "watch"),
-	}}
-	if _, err := e.kube.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "yurt-hub"},
-		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "yurt-hub"},
-		Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: "system:nodes"}}}
-	if _, err := e.kube.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "yurt-hub-cfg", Namespace: metav1.NamespaceSystem,
-		Labels: map[string]string{"openyurt.io/configmap-name": "yurt-hub-cfg"}},
-		Data: map[string]string{"cache_agents": "", "servicetopology": "", "discardcloudservice": "", "masterservice": ""}}
-	if _, err := e.kube.CoreV1().ConfigMaps(metav1.NamespaceSystem).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // klogTime is the time a klog line was written (klog writes the month, day
