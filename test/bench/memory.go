@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -44,9 +45,15 @@ func (e *env) memoryPerWatcher(ctx context.Context) error {
 		defer tr.close()
 		var ws []*streamWatch
 		defer func() { stopAll(ws) }()
+		// Paced and retried once, as in scenario 4 (openPaced): 200
+		// watches share a connection, so a batch is one connection.
 		open := func(from, to int) error {
-			for i := from; i < to; i++ {
-				ws = append(ws, openWatch(ctx, tr.client(), url(poolName(prefix, i%c.fanoutPools)), nil))
+			opened, retried, why := openPaced(from, to, 200, 2*time.Minute, func(i int) *streamWatch {
+				return openWatch(ctx, tr.client(), url(poolName(prefix, i%c.fanoutPools)), nil)
+			})
+			ws = append(ws, opened...)
+			if retried > 0 {
+				fmt.Fprintf(os.Stderr, "memory: %s: %d watches opened again after: %v\n", profile, retried, why)
 			}
 			if failed, err := waitEstablished(ws, 2*time.Minute); failed > 0 {
 				return fmt.Errorf("%s: %d of %d watches failed: %w", profile, failed, len(ws), err)
