@@ -46,12 +46,18 @@ func (e *env) yurtHubBytes(ctx context.Context, prefix string) ([][]string, stri
 		source, node string
 		proxy        *framework.CountingProxy
 		yh           *framework.YurtHub
-		logged       *regexp.Regexp
-		offset       int64
+		// logged matches the line the hub logs once it applied a leader
+		// at address (the ConfigMap path logs no addresses).
+		logged func(address string) *regexp.Regexp
+		offset int64
 	}
 	hubs := []*hub{
-		{source: "leaderhub", node: "yhb-view", logged: regexp.MustCompile(`after leaderhub view \(stale=false\).*leaders: \[(%s)\]`)},
-		{source: "", node: "yhb-configmap", logged: regexp.MustCompile(`after (added|updated) configmap, source for pool scope metadata: pool`)},
+		{source: "leaderhub", node: "yhb-view", logged: func(address string) *regexp.Regexp {
+			return regexp.MustCompile(`after leaderhub view \(stale=false\).*leaders: \[` + regexp.QuoteMeta(address) + `\]`)
+		}},
+		{source: "", node: "yhb-configmap", logged: func(string) *regexp.Regexp {
+			return regexp.MustCompile(`after (added|updated) configmap, source for pool scope metadata: pool`)
+		}},
 	}
 	leader := func(step int) []appsv1beta2.Leader {
 		i := step % 2
@@ -79,11 +85,7 @@ func (e *env) yurtHubBytes(ctx context.Context, prefix string) ([][]string, stri
 	// pool's leader of a step, then waits for it.
 	applied := func(l []appsv1beta2.Leader) error {
 		for _, h := range hubs {
-			re := h.logged
-			if h.source == "leaderhub" {
-				re = regexp.MustCompile(fmt.Sprintf(re.String(), regexp.QuoteMeta(l[0].Address)))
-			}
-			_, next, err := h.yh.WaitLog(ctx, h.offset, re, time.Minute)
+			_, next, err := h.yh.WaitLog(ctx, h.offset, h.logged(l[0].Address), time.Minute)
 			if err != nil {
 				return err
 			}
