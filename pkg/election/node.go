@@ -5,38 +5,29 @@ import (
 	"slices"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
-	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/pkg/feed"
 )
 
 // Node is what the election knows of one Node.
 type Node struct {
 	Name string
 	// Pool is its apps.openyurt.io/nodepool label; "" when it has none.
-	Pool   string
-	Labels map[string]string
+	Pool string
+	// Labels are the Node's labels; nil reads as none.
+	Labels labels.Labels
 	Ready  bool
 	// ReadySince is when the Ready condition last changed.
 	ReadySince  time.Time
 	InternalIPs []string
 }
 
-// NodeOf reads a (slimmed or whole) Node.
-func NodeOf(n *corev1.Node) Node {
-	out := Node{Name: n.Name, Pool: n.Labels[appsv1beta2.LabelNodePool], Labels: n.Labels}
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			out.Ready = c.Status == corev1.ConditionTrue
-			out.ReadySince = c.LastTransitionTime.Time
-		}
-	}
-	for _, a := range n.Status.Addresses {
-		if a.Type == corev1.NodeInternalIP && a.Address != "" {
-			out.InternalIPs = append(out.InternalIPs, a.Address)
-		}
-	}
-	return out
+// NodeOf reads a Node of the Node cache. Its labels and InternalIPs are
+// the cached Node's own, shared, not copied.
+func NodeOf(n *feed.Node) Node {
+	return Node{Name: n.Name(), Pool: n.Pool(), Labels: n, Ready: n.Ready(), ReadySince: n.ReadySince(),
+		InternalIPs: n.InternalIPs()}
 }
 
 // HasIP reports whether ip is one of the Node's InternalIPs, compared as

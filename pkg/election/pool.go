@@ -1,8 +1,6 @@
 package election
 
 import (
-	"maps"
-	"slices"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,8 +10,8 @@ import (
 )
 
 // Pool is what the election reads of one NodePool: its election settings
-// and what its status publishes. Its slices and map are the NodePool's own
-// and are never modified.
+// and what its status publishes. The tracker keeps it packed (packedPool)
+// and gives every reader a Pool of its own.
 type Pool struct {
 	Name            string
 	UID             types.UID
@@ -74,14 +72,6 @@ func (p *Pool) Condition(t appsv1beta2.NodePoolConditionType) *appsv1beta2.NodeP
 	return nil
 }
 
-// sameInputs reports whether two readings of a NodePool judge the same:
-// everything but the resourceVersion, the status conditions and the
-// election time.
-func (p *Pool) sameInputs(q *Pool) bool {
-	return p.UID == q.UID && p.Enabled == q.Enabled && p.Strategy == q.Strategy && p.Wanted == q.Wanted &&
-		maps.Equal(p.Selector, q.Selector) && slices.Equal(p.Leaders, q.Leaders)
-}
-
 // Candidate reports whether a Node may lead the pool: it is in the pool,
 // Ready, has an InternalIP and, with the mark strategy, matches the
 // selector; an empty selector matches no Node.
@@ -92,11 +82,11 @@ func (p *Pool) Candidate(n *Node) bool {
 	if p.Strategy != appsv1beta2.ElectionStrategyMark {
 		return true
 	}
-	if len(p.Selector) == 0 {
+	if len(p.Selector) == 0 || n.Labels == nil {
 		return false
 	}
 	for k, v := range p.Selector {
-		if w, ok := n.Labels[k]; !ok || w != v {
+		if w, ok := n.Labels.Lookup(k); !ok || w != v {
 			return false
 		}
 	}

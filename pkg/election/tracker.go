@@ -1,15 +1,11 @@
 package election
 
 import (
-	"fmt"
-	"reflect"
 	"slices"
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
@@ -37,16 +33,13 @@ type Options struct {
 type Tracker struct {
 	feed.Listeners
 	opts    Options
-	nodes   feed.NodeReader
+	nodes   NodeCache
 	metrics *trackerMetrics
 
 	mu      sync.Mutex
 	started bool
 	pools   map[string]*record
-	// leaderOf maps a Node name to the pools that publish it as a leader,
-	// so an event on a Node outside those pools still reaches them.
-	leaderOf map[string][]string
-	totals   totals
+	totals  totals
 }
 
 var (
@@ -56,7 +49,7 @@ var (
 
 // record is what the tracker holds for one pool.
 type record struct {
-	pool    *Pool
+	pool    packedPool
 	verdict Verdict
 	// open is the pool's election in progress, nil when none.
 	open *openElection
@@ -78,8 +71,8 @@ type totals struct {
 	leaderlessElectable int
 }
 
-// NewTracker builds a Tracker over the Node informer's indexer.
-func NewTracker(nodes feed.NodeReader, opts Options) *Tracker {
+// NewTracker builds a Tracker over the Node cache.
+func NewTracker(nodes NodeCache, opts Options) *Tracker {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
@@ -88,7 +81,7 @@ func NewTracker(nodes feed.NodeReader, opts Options) *Tracker {
 	}
 	t := &Tracker{
 		opts: opts, nodes: nodes,
-		pools: map[string]*record{}, leaderOf: map[string][]string{},
+		pools:  map[string]*record{},
 		totals: totals{states: map[State]int{}},
 	}
 	t.metrics = newTrackerMetrics()
@@ -121,44 +114,38 @@ func (t *Tracker) Started() bool {
 
 // Upsert records a NodePool as it is now.
 func (t *Tracker) Upsert(np *appsv1beta2.NodePool) {
-	p := PoolOf(np)
+	p := packPool(PoolOf(np))
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.upsertLocked(p)
+	t.upsertLocked(np.Name, &p)
 }
 
-func (t *Tracker) upsertLocked(p *Pool) {
-	rec := t.pools[p.Name]
-	if rec == nil {
+func (t *Tracker) upsertLocked(name string, p *packedPool) {
+	rec := t.pools[name]
+	isNew := rec == nil
+	if isNew {
 		rec = &record{}
-		t.pools[p.Name] = rec
+		t.pools[name] = rec
 	}
 	prev := rec.pool
-	rec.pool = p
+	rec.pool = *p
 	// Most updates are status churn with the same leaders: compared as
-	// they are, without building anything.
-	leadersSame := prev != nil && slices.Equal(prev.Leaders, p.Leaders)
-	if !leadersSame && prev != nil && prev.UID == p.UID && t.started && !sameLeaderSet(prev.Leaders, p.Leaders) {
+	// they are packed, without unpacking anything.
+	leadersSame := !isNew && prev.leadersText() == p.leadersText()
+	if !leadersSame && !isNew && prev.uid == p.uid && t.started &&
+		!sameLeaderSet(prev.unpack(name).Leaders, p.unpack(name).Leaders) {
 		t.metrics.leaderChanges.Inc()
 	}
-	if prev != nil && prev.UID != p.UID {
+	if !isNew && prev.uid != p.uid {
 		// The pool was deleted and created again under its name (seen
 		// across a relist): the old pool's election ended with it.
-		t.closeLocked(p.Name, rec, false)
+		t.closeLocked(name, rec, false)
 	}
-	if !leadersSame {
-		if prev != nil {
-			t.unindexLeadersLocked(prev)
-		}
-		for _, name := range leaderNames(p.Leaders) {
-			t.leaderOf[name] = append(t.leaderOf[name], p.Name)
-		}
-	}
-	if prev != nil && prev.sameInputs(p) && reflect.DeepEqual(prev.Conditions, p.Conditions) {
+	if !isNew && prev.same(p) {
 		return // status churn the election does not read
 	}
-	t.judgeLocked(p.Name)
-	t.notifyLocked(p.Name)
+	t.judgeLocked(name)
+	t.notifyLocked(name)
 }
 
 // Delete forgets a NodePool; an election in progress is abandoned, neither
@@ -174,7 +161,6 @@ func (t *Tracker) deleteLocked(name string) {
 	if rec == nil {
 		return
 	}
-	t.unindexLeadersLocked(rec.pool)
 	t.setVerdictLocked(rec, Verdict{})
 	t.closeLocked(name, rec, false)
 	t.scheduleLocked(name, rec, time.Time{})
@@ -184,16 +170,16 @@ func (t *Tracker) deleteLocked(name string) {
 
 // Replace records a full NodePool list: pools missing from it are deleted.
 func (t *Tracker) Replace(nps []*appsv1beta2.NodePool) {
-	pools := make([]*Pool, len(nps))
+	pools := make([]packedPool, len(nps))
 	for i, np := range nps {
-		pools[i] = PoolOf(np)
+		pools[i] = packPool(PoolOf(np))
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	keep := make(map[string]bool, len(pools))
-	for _, p := range pools {
-		keep[p.Name] = true
-		t.upsertLocked(p)
+	for i := range pools {
+		keep[nps[i].Name] = true
+		t.upsertLocked(nps[i].Name, &pools[i])
 	}
 	for name := range t.pools {
 		if !keep[name] {
@@ -202,51 +188,24 @@ func (t *Tracker) Replace(nps []*appsv1beta2.NodePool) {
 	}
 }
 
-func (t *Tracker) unindexLeadersLocked(p *Pool) {
-	for _, name := range leaderNames(p.Leaders) {
-		pools := slices.DeleteFunc(t.leaderOf[name], func(s string) bool { return s == p.Name })
-		if len(pools) == 0 {
-			delete(t.leaderOf, name)
-		} else {
-			t.leaderOf[name] = pools
-		}
-	}
+// NodeCache is what the tracker reads of the Node cache (feed.Nodes).
+type NodeCache interface {
+	Get(name string) (*feed.Node, bool)
+	InPool(pool string) []*feed.Node
 }
 
-// NodeHandler is the Node informer's event handler: a Node change that
-// the election can see (not a heartbeat) judges again the pools it was and
-// is in, and those that publish it.
-func (t *Tracker) NodeHandler() cache.ResourceEventHandler {
-	return cache.ResourceEventHandlerFuncs{
-		AddFunc: func(obj interface{}) { t.nodeChanged(nil, asNode(obj)) },
-		UpdateFunc: func(oldObj, newObj interface{}) {
-			o, n := asNode(oldObj), asNode(newObj)
-			if o != nil && n != nil && feed.SameSlimNode(o, n) {
-				return
-			}
-			t.nodeChanged(o, n)
-		},
-		DeleteFunc: func(obj interface{}) {
-			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = d.Obj
-			}
-			t.nodeChanged(asNode(obj), nil)
-		},
-	}
+var _ NodeCache = &feed.Nodes{}
+
+// NodeHandler is the Node cache's handler: a Node change that the election
+// can see (the cache tells no heartbeat) judges again the pool it was in and
+// the pool it is in. No other pool can see it: a published leader counts
+// only through a Node in the publishing pool, so one outside it is invalid
+// whatever it does, until it moves in, which is a change of its pool.
+func (t *Tracker) NodeHandler() feed.NodeHandler {
+	return func(old, new *feed.Node) { t.nodeChanged(old, new) }
 }
 
-func asNode(obj interface{}) *corev1.Node {
-	n, ok := obj.(*corev1.Node)
-	if !ok {
-		if obj != nil {
-			klog.ErrorS(fmt.Errorf("unexpected %T", obj), "Node cache holds something other than a Node")
-		}
-		return nil
-	}
-	return n
-}
-
-func (t *Tracker) nodeChanged(nodes ...*corev1.Node) {
+func (t *Tracker) nodeChanged(nodes ...*feed.Node) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !t.started {
@@ -257,10 +216,9 @@ func (t *Tracker) nodeChanged(nodes ...*corev1.Node) {
 		if n == nil {
 			continue
 		}
-		if pool := n.Labels[appsv1beta2.LabelNodePool]; pool != "" {
+		if pool := n.Pool(); pool != "" {
 			affected = append(affected, pool)
 		}
-		affected = append(affected, t.leaderOf[n.Name]...)
 	}
 	slices.Sort(affected)
 	for _, pool := range slices.Compact(affected) {
@@ -286,7 +244,7 @@ func (t *Tracker) judgeLocked(name string) {
 	}
 	rec := t.pools[name]
 	now := t.opts.Clock.Now()
-	j := t.judge(rec.pool, now)
+	j := t.judge(rec.pool.unpack(name), now)
 	t.setVerdictLocked(rec, j.Verdict)
 	t.scheduleLocked(name, rec, j.holdUntil)
 	switch needs := j.NeedsLeaders(); {
@@ -464,7 +422,9 @@ func (t *Tracker) closeLocked(name string, rec *record, done bool) {
 		return
 	}
 	rec.open = nil
-	e.timer.Stop()
+	if e.timer != nil {
+		e.timer.Stop()
+	}
 	if !done {
 		klog.V(2).InfoS("Election abandoned", "nodePool", klog.KRef("", name), "unreachable", rec.verdict.Unreachable)
 		return
@@ -494,7 +454,7 @@ func (t *Tracker) deadlinePassed(name string, e *openElection) {
 	if rec == nil || rec.open != e || e.failed {
 		return
 	}
-	e.failed = true
+	e.failed, e.timer = true, nil // fired: nothing to stop, nothing to keep
 	t.metrics.elections.WithLabelValues(resultFailed).Inc()
 	klog.InfoS("Election failed: the pool has not got its leaders within the deadline", "nodePool", klog.KRef("", name),
 		"deadline", t.opts.Deadline, "wanted", rec.verdict.Wanted, "valid", rec.verdict.Valid,
@@ -521,7 +481,7 @@ func (t *Tracker) Pool(name string) (*Pool, bool) {
 	if rec == nil {
 		return nil, false
 	}
-	return rec.pool, true
+	return rec.pool.unpack(name), true
 }
 
 // PoolNames returns every pool's name.
@@ -537,12 +497,8 @@ func (t *Tracker) PoolNames() []string {
 
 // Node returns a Node from the cache; false when there is none.
 func (t *Tracker) Node(name string) (*Node, bool) {
-	obj, ok, err := t.nodes.GetByKey(name)
-	if err != nil || !ok {
-		return nil, false
-	}
-	n, isNode := obj.(*corev1.Node)
-	if !isNode {
+	n, ok := t.nodes.Get(name)
+	if !ok {
 		return nil, false
 	}
 	node := NodeOf(n)
@@ -551,27 +507,12 @@ func (t *Tracker) Node(name string) (*Node, bool) {
 
 // Members returns the Nodes labeled into a pool.
 func (t *Tracker) Members(pool string) []Node {
-	objs, err := t.nodes.ByIndex(feed.IndexByPool, pool)
-	if err != nil {
-		klog.ErrorS(err, "Reading the Node cache", "nodePool", klog.KRef("", pool))
-		return nil
-	}
-	out := make([]Node, 0, len(objs))
-	for _, obj := range objs {
-		if n, ok := obj.(*corev1.Node); ok {
-			out = append(out, NodeOf(n))
-		}
+	nodes := t.nodes.InPool(pool)
+	out := make([]Node, len(nodes))
+	for i, n := range nodes {
+		out[i] = NodeOf(n)
 	}
 	return out
-}
-
-// leaderNames are the distinct Node names of a leader list, sorted.
-func leaderNames(leaders []appsv1beta2.Leader) []string {
-	names := sets.New[string]()
-	for _, l := range leaders {
-		names.Insert(l.NodeName)
-	}
-	return sets.List(names)
 }
 
 // sameLeaderSet compares leader lists as sets of node/address pairs.

@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/testutil"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -33,24 +32,25 @@ func nodePool(name string, enabled bool, replicas int32, leaders ...appsv1beta2.
 	return np
 }
 
-// trackerFixture is a tracker over a real Node indexer, a fake clock and a
+// trackerFixture is a tracker over a real Node cache, a fake clock and a
 // registry of its own.
 type trackerFixture struct {
 	t       *testing.T
-	nodes   cache.Indexer
+	nodes   *feed.Nodes
 	clock   *clocktesting.FakeClock
 	tracker *Tracker
 	notes   map[string]int
 }
 
 func newFixture(t *testing.T, nodes ...*corev1.Node) *trackerFixture {
-	f := &trackerFixture{t: t, nodes: cache.NewIndexer(cache.MetaNamespaceKeyFunc, feed.NodeIndexers),
+	f := &trackerFixture{t: t, nodes: feed.NewNodeCache(),
 		clock: clocktesting.NewFakeClock(start), notes: map[string]int{}}
 	for _, n := range nodes {
 		f.putNode(n)
 	}
 	f.tracker = NewTracker(f.nodes, Options{Deadline: time.Minute, Clock: f.clock})
 	f.tracker.RegisterMetrics(metrics.NewKubeRegistry())
+	f.nodes.AddHandler(f.tracker.NodeHandler())
 	f.tracker.AddListener(func(pool string) { f.notes[pool]++ })
 	return f
 }
@@ -59,27 +59,17 @@ func newFixture(t *testing.T, nodes ...*corev1.Node) *trackerFixture {
 // Ready condition's transition time is when its status last changed.
 func (f *trackerFixture) putNode(n *corev1.Node) {
 	f.t.Helper()
-	obj, _ := feed.SlimNode(n)
-	slim := obj.(*corev1.Node)
-	old, exists, _ := f.nodes.Get(slim)
+	n = n.DeepCopy()
 	since := metav1.NewTime(f.clock.Now().Add(-time.Hour))
-	if exists {
+	if old, exists := f.nodes.Get(n.Name); exists {
 		since = metav1.NewTime(f.clock.Now())
-		if prev := old.(*corev1.Node).Status.Conditions; len(prev) > 0 && prev[0].Status == slim.Status.Conditions[0].Status {
-			since = prev[0].LastTransitionTime
+		if ready := n.Status.Conditions[0].Status == corev1.ConditionTrue; ready == old.Ready() {
+			since = metav1.NewTime(old.ReadySince())
 		}
 	}
-	slim.Status.Conditions[0].LastTransitionTime = since
-	if err := f.nodes.Update(slim); err != nil {
+	n.Status.Conditions[0].LastTransitionTime = since
+	if err := f.nodes.Update(n); err != nil {
 		f.t.Fatal(err)
-	}
-	if f.tracker == nil {
-		return
-	}
-	if exists {
-		f.tracker.NodeHandler().OnUpdate(old, slim)
-	} else {
-		f.tracker.NodeHandler().OnAdd(slim, false)
 	}
 }
 
@@ -199,7 +189,7 @@ func TestTrackerElections(t *testing.T) {
 		t.Errorf("leader whose IP changed: %+v", v)
 	}
 	// A Node moved to another pool stops being a valid leader (and the
-	// pool it left is judged again, through leaderOf and its old label).
+	// pool it left is judged again, through the Node's old label).
 	f.tracker.Upsert(nodePool("p", true, 1, leader("n2", "10.0.0.22")))
 	f.putNode(node("n2", "q", true, "10.0.0.22"))
 	if v := f.verdict("p"); v.Stale != 1 || v.Eligible != 0 {

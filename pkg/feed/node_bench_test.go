@@ -1,7 +1,6 @@
 package feed
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"testing"
@@ -11,12 +10,14 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
+
+	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 )
 
 // kubeletNode is a Node as a kubelet of an edge node writes it: the usual
 // labels and annotations, five conditions, addresses, capacity, node info,
 // 20 images and managedFields.
-func kubeletNode(i int) []byte {
+func kubeletNode(i int) *corev1.Node {
 	name := fmt.Sprintf("edge-node-%05d", i)
 	now := metav1.NewTime(time.Unix(1_700_000_000, 0))
 	n := corev1.Node{
@@ -65,43 +66,46 @@ func kubeletNode(i int) []byte {
 			Names: []string{fmt.Sprintf("registry.example.com/edge/app-%02d@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", j),
 				fmt.Sprintf("registry.example.com/edge/app-%02d:v1.2.3", j)}})
 	}
-	data, err := json.Marshal(&n)
-	if err != nil {
-		panic(err)
-	}
-	return data
+	return &n
 }
 
 // BenchmarkNodeCacheMemory measures the heap a Node cache of 10,000
-// kubelet-like Nodes holds, whole and slimmed by SlimNode (the
-// election's and the node authorizer's cache), per Node.
+// kubelet-like Nodes holds per Node: whole in an indexer by pool (what a
+// plain informer keeps), and as the Node cache keeps them.
 func BenchmarkNodeCacheMemory(b *testing.B) {
 	const nodes = 10_000
 	raw := make([][]byte, nodes)
 	for i := range raw {
-		raw[i] = kubeletNode(i)
+		data, err := kubeletNode(i).Marshal()
+		if err != nil {
+			b.Fatal(err)
+		}
+		raw[i] = data
 	}
+	decode := func(data []byte) *corev1.Node {
+		n := &corev1.Node{}
+		if err := n.Unmarshal(data); err != nil {
+			b.Fatal(err)
+		}
+		return n
+	}
+	byPool := cache.Indexers{"pool": func(obj interface{}) ([]string, error) {
+		return []string{obj.(*corev1.Node).Labels[appsv1beta2.LabelNodePool]}, nil
+	}}
 	for _, tc := range []struct {
-		name      string
-		transform cache.TransformFunc
+		name  string
+		store func() cache.ReflectorStore
 	}{
-		{"whole", nil},
-		{"slim", SlimNode},
+		{"whole", func() cache.ReflectorStore { return cache.NewIndexer(cache.MetaNamespaceKeyFunc, byPool) }},
+		{"kept", func() cache.ReflectorStore { return NewNodeCache() }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var perNode float64
 			for range b.N {
-				store := cache.NewIndexer(cache.MetaNamespaceKeyFunc, NodeIndexers)
+				store := tc.store()
 				before := heapInUse()
 				for _, data := range raw {
-					var obj interface{} = &corev1.Node{}
-					if err := json.Unmarshal(data, obj); err != nil {
-						b.Fatal(err)
-					}
-					if tc.transform != nil {
-						obj, _ = tc.transform(obj)
-					}
-					if err := store.Add(obj); err != nil {
+					if err := store.Add(decode(data)); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -110,6 +114,45 @@ func BenchmarkNodeCacheMemory(b *testing.B) {
 			}
 			b.ReportMetric(perNode, "B/node")
 		})
+	}
+}
+
+// BenchmarkNodeHeartbeat measures a heartbeat as the Node cache receives
+// it: "decode" is the floor, the protobuf decoding of a kubelet-like Node
+// that any watch of Nodes pays; "decode+drop" adds the cache finding that
+// nothing it keeps changed.
+func BenchmarkNodeHeartbeat(b *testing.B) {
+	n := kubeletNode(1)
+	c := NewNodeCache()
+	if err := c.Add(n); err != nil {
+		b.Fatal(err)
+	}
+	n.Status.Conditions[4].LastHeartbeatTime = metav1.NewTime(n.Status.Conditions[4].LastHeartbeatTime.Add(time.Minute))
+	data, err := n.Marshal()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		drop bool
+	}{{"decode", false}, {"decode+drop", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				beat := &corev1.Node{}
+				if err := beat.Unmarshal(data); err != nil {
+					b.Fatal(err)
+				}
+				if tc.drop {
+					if err := c.Update(beat); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+	if c.Len() != 1 {
+		b.Fatalf("%d Nodes", c.Len())
 	}
 }
 

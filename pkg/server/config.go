@@ -121,12 +121,14 @@ func (c CompletedConfig) New() (*Server, error) {
 	return &Server{generic: generic, view: view, manager: mgr}, nil
 }
 
+var _ nodepool.PoolLookup = &feed.Nodes{}
+
 // authorizeNodes puts the per-pool node authorizer, reading the manager's
 // Node cache, before the delegated authorizer.
-func (c CompletedConfig) authorizeNodes(nodes feed.NodeReader) error {
+func (c CompletedConfig) authorizeNodes(nodes nodepool.PoolLookup) error {
 	chained, err := union.New(
 		union.NamedAuthorizer{AuthorizerName: "leaderhub-nodepool",
-			Authorizer: nodepool.New(nodepool.InformerLookup{Indexer: nodes}, c.extra.Namespace)},
+			Authorizer: nodepool.New(nodes, c.extra.Namespace)},
 		union.NamedAuthorizer{AuthorizerName: "delegated", Authorizer: c.generic.Authorization.Authorizer},
 	)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 func (e *env) election(ctx context.Context) error {
 	c := e.cfg
 	const prefix = "el"
+	began := time.Now()
 	// The scenario owns the cluster's NodePools: the elector would otherwise
 	// elect for those other scenarios left (none of which has Nodes). It
 	// runs first, so there are none to delete, and removes its own after.
@@ -43,6 +44,7 @@ func (e *env) election(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	rssBefore := settledRSS(e.lh.Process.PID)
 
 	// Nodes: created, then made Ready with an InternalIP through the status
 	// subresource, as kubelets do.
@@ -63,10 +65,11 @@ func (e *env) election(ctx context.Context) error {
 	}
 	nodesWritten := time.Since(start)
 	time.Sleep(3 * time.Second) // the Node informers have the last of them
-	heapNodes, err := goFootprint(ctx, e.direct, "")
+	heapNodes, err := goFootprint(ctx, e.direct, "_output/bench-heap-"+prefix+"-nodes.pb.gz")
 	if err != nil {
 		return err
 	}
+	rssNodes := settledRSS(e.lh.Process.PID)
 
 	elector, err := e.cp.StartLeaderHub(ctx, electorOptions("leaderhub-elector"))
 	if err != nil {
@@ -104,6 +107,16 @@ func (e *env) election(ctx context.Context) error {
 		return err
 	}
 	elected := time.Since(start)
+	time.Sleep(3 * time.Second) // the view has the last leaders
+	heapPools, err := goFootprint(ctx, e.direct, "")
+	if err != nil {
+		return err
+	}
+	rssPools := settledRSS(e.lh.Process.PID)
+	started, err := e.startupAtScale(ctx)
+	if err != nil {
+		return fmt.Errorf("start-up: %w", err)
+	}
 
 	// Heartbeat churn at a fixed rate: Node status updates that change only
 	// lastHeartbeatTime.
@@ -134,6 +147,14 @@ func (e *env) election(ctx context.Context) error {
 	updates := c.electionChurnRate * int(c.electionChurnFor/time.Second)
 	tick := time.NewTicker(time.Second / time.Duration(c.electionChurnRate))
 	start = time.Now()
+	// A CPU profile of the view server over the middle of the churn: what
+	// a heartbeat costs besides its decoding.
+	cpuProfilePath := "_output/bench-cpu-" + prefix + "-heartbeats.pb.gz"
+	profiled := make(chan error, 1)
+	go func() {
+		time.Sleep(c.electionChurnFor / 4)
+		profiled <- cpuProfile(ctx, e.direct, c.electionChurnFor/2, cpuProfilePath)
+	}()
 	err = parallel(updates, 32, func(k int) error {
 		<-tick.C
 		i := k % nodeCount
@@ -151,6 +172,9 @@ func (e *env) election(ctx context.Context) error {
 	}
 	time.Sleep(3 * time.Second) // the last heartbeats reach both servers
 	churnTook := time.Since(start)
+	if err := <-profiled; err != nil {
+		return err
+	}
 	cpuElector, _ := cpuSeconds(elector.Process.PID)
 	cpuView, _ := cpuSeconds(e.lh.Process.PID)
 	metricsAfter, err := scrapeServer(ctx, electorCfg)
@@ -184,38 +208,68 @@ func (e *env) election(ctx context.Context) error {
 	}
 
 	n := float64(updates)
-	e.report.section("9. Hub-leader election at scale",
+	bytesPerNode := func(b float64) string { return fmt.Sprintf("%.0f B", b/float64(nodeCount)) }
+	kibPerPool := func(b float64) string { return fmt.Sprintf("%.2f KiB", b/float64(c.electionPools)/1024) }
+	rows := [][]string{
+		{"Nodes written (create + status, 32 at a time)", nodesWritten.Round(time.Second).String()},
+		{fmt.Sprintf("%d pools created until each had its leader", c.electionPools), elected.Round(100 * time.Millisecond).String()},
+		{"view server Go heap per Node (its Node cache, after two forced GCs)", bytesPerNode(heapNodes.heap - heapBefore.heap)},
+		{"view server RSS per Node (settled)", bytesPerNode(float64(rssNodes - rssBefore))},
+		{"view server Go heap per pool with election on (view, election tracker)", kibPerPool(heapPools.heap - heapNodes.heap)},
+		{"view server RSS per pool (settled)", kibPerPool(float64(rssPools - rssNodes))},
+	}
+	rows = append(rows, started.rows(nodeCount, c.electionPools)...)
+	rows = append(rows, [][]string{
+		{fmt.Sprintf("heartbeats sent (%d), and 3 s for the last to arrive", updates), churnTook.Round(100 * time.Millisecond).String()},
+		{"… NodePool writes (pools whose resourceVersion moved)", fmt.Sprint(poolWrites)},
+		{"… elector status writes", fmt.Sprintf("%.0f", electorWrites)},
+		{"… elector CPU per Node update, net of idle", fmt.Sprintf("%.0f µs (idle: %.0f ms/s)",
+			(cpuElector-cpuElectorBefore-idleElector*churnTook.Seconds())/n*1e6, idleElector*1e3)},
+		{"… view server CPU per Node update, net of idle (its Node cache and election tracker)", fmt.Sprintf("%.0f µs (idle: %.0f ms/s)",
+			(cpuView-cpuViewBefore-idleView*churnTook.Seconds())/n*1e6, idleView*1e3)},
+		{fmt.Sprintf("failover, per watcher: p50 / p99 / max (%d deliveries)", len(samples)),
+			fmt.Sprintf("%s / **%s** / %s", ms(percentile(samples, 0.5)), ms(percentile(samples, 0.99)), ms(percentile(samples, 1)))},
+		{"failover, all watchers of a pool: p50 / p99", fmt.Sprintf("%s / %s", ms(percentile(perPool, 0.5)), ms(percentile(perPool, 0.99)))},
+	}...)
+	title := "9. Hub-leader election at scale"
+	outages := fmt.Sprintf("Outages: %d pools lose every Node (NotReady), then get them back over 5 s, "+
+		"their leaders 5 s after the others; first with each pool's Nodes marked at once (the pools within 5 s), then, on "+
+		"%[1]d other pools, with every Node marked at its own moment within 5 s, and again on %[1]d more with the elector "+
+		"restarted with `--leader-grace-period=15s`.", outagePools(c))
+	if c.large {
+		title = fmt.Sprintf("11. The large run: %d Nodes in %d pools", nodeCount, c.electionPools)
+		outages = fmt.Sprintf("Outage: %d pools lose every Node (NotReady), each pool's Nodes at once, the pools within 5 s, "+
+			"then get them back over 5 s, their leaders 5 s after the others. Run alone with `%s`, %s on %s.",
+			outagePools(c), e.report.command(), time.Since(began).Round(time.Second), time.Now().UTC().Format("2006-01-02"))
+	}
+	e.report.section(title,
 		fmt.Sprintf("%d Nodes in %d pools (%d each), Ready with one InternalIP; leaderhub's elector (`--controllers=hubleader`) in a "+
-			"second leaderhub-apiserver beside the one serving the view; leaderReplicas 1, strategy random. Heartbeats: %d Node "+
+			"second leaderhub-apiserver beside the one serving the view; leaderReplicas 1, strategy random. Heap and RSS are the "+
+			"view server's, read before the Nodes, after them and after the pools were elected. Start-up: a third "+
+			"leaderhub-apiserver started once the pools were elected, as the chart runs one. Heartbeats: %d Node "+
 			"status updates that change only lastHeartbeatTime, %d/s for %v. Failover: %d pools × %d watchers of the view through "+
 			"kube-apiserver (name-selected); one pool at a time, its leader's Node set NotReady, timed until each watcher of the "+
-			"pool has the event with the new leader. Outages: %d pools lose every Node (NotReady), then get them back over 5 s, "+
-			"their leaders 5 s after the others; first with each pool's Nodes marked at once (the pools within 5 s), then, on "+
-			"%[9]d other pools, with every Node marked at its own moment within 5 s, and again on %[9]d more with the elector "+
-			"restarted with `--leader-grace-period=15s`.", nodeCount, c.electionPools, c.electionNodesPerPool, updates,
-			c.electionChurnRate, c.electionChurnFor, c.electionFailoverPools, c.electionWatchers, min(c.electionOutagePools, (c.electionPools-c.electionFailoverPools)/3)),
+			"pool has the event with the new leader. %s", nodeCount, c.electionPools, c.electionNodesPerPool, updates,
+			c.electionChurnRate, c.electionChurnFor, c.electionFailoverPools, c.electionWatchers, outages),
 		[]string{"measure", "value"},
-		append([][]string{
-			{"Nodes written (create + status, 32 at a time)", nodesWritten.Round(time.Second).String()},
-			{fmt.Sprintf("%d pools created until each had its leader", c.electionPools), elected.Round(100 * time.Millisecond).String()},
-			{fmt.Sprintf("heartbeats sent (%d), and 3 s for the last to arrive", updates), churnTook.Round(100 * time.Millisecond).String()},
-			{"… NodePool writes (pools whose resourceVersion moved)", fmt.Sprint(poolWrites)},
-			{"… elector status writes", fmt.Sprintf("%.0f", electorWrites)},
-			{"… elector CPU per Node update, net of idle", fmt.Sprintf("%.0f µs (idle: %.0f ms/s)",
-				(cpuElector-cpuElectorBefore-idleElector*churnTook.Seconds())/n*1e6, idleElector*1e3)},
-			{"… view server CPU per Node update, net of idle (its Node cache and election tracker)", fmt.Sprintf("%.0f µs (idle: %.0f ms/s)",
-				(cpuView-cpuViewBefore-idleView*churnTook.Seconds())/n*1e6, idleView*1e3)},
-			{fmt.Sprintf("failover, per watcher: p50 / p99 / max (%d deliveries)", len(samples)),
-				fmt.Sprintf("%s / **%s** / %s", ms(percentile(samples, 0.5)), ms(percentile(samples, 0.99)), ms(percentile(samples, 1)))},
-			{"failover, all watchers of a pool: p50 / p99", fmt.Sprintf("%s / %s", ms(percentile(perPool, 0.5)), ms(percentile(perPool, 0.99)))},
-			{"view server Go heap per Node (Node cache, after two forced GCs)", fmt.Sprintf("%.0f B", (heapNodes.heap-heapBefore.heap)/float64(nodeCount))},
-		}, outageRows...),
+		append(rows, outageRows...),
 		"Goals: 0 NodePool writes for heartbeats; failover p99 under 1 s with the default grace period of 0 (the elector waits "+
 			"300 ms before it replaces a NotReady leader, for the rest of a cut-off pool to be marked); 0 leader changes and 0 "+
-			"elections counted for pools cut off. "+
-			"The per-Node heap is the informer's slimmed Node (name, uid, labels interned, the Ready condition, InternalIPs) and "+
-			"its pool index; `BenchmarkNodeCacheMemory` below compares it with whole Nodes as kubelets write them.")
+			"elections counted for pools cut off; ≤ 1 KiB of heap per Node and ≤ 0.8 KiB per pool. "+
+			"The per-Node heap is the Node cache (`feed.Node`: name, pool, Ready and since when, InternalIPs, the labels as one "+
+			"interned string per distinct set) and its pool index; `BenchmarkNodeCacheMemory` below compares it with whole "+
+			"Nodes as kubelets write them. A heartbeat costs its decoding and a comparison with the Node kept: "+
+			"`BenchmarkNodeHeartbeat` below measures both.",
+		fmt.Sprintf("Where the view server's CPU goes during the heartbeats (a CPU profile over %v of them, "+
+			"`go tool pprof -top -cum`, largest first; the Node watch is `leaderhub-nodes`, its decoding `(*Node).Unmarshal` "+
+			"and the cache `(*Nodes).Update`):\n\n```\n", c.electionChurnFor/2)+
+			pprofLines(cpuProfilePath, 30, "-cum")+"```")
 	return nil
+}
+
+// outagePools is how many pools each outage of scenario 9 cuts off.
+func outagePools(c config) int {
+	return min(c.electionOutagePools, (c.electionPools-c.electionFailoverPools)/3)
 }
 
 // electorOptions run leaderhub's elector alone, with extra flags.

@@ -223,6 +223,29 @@ func metricSum(text, name, filter string) float64 {
 	return sum
 }
 
+// cpuProfile saves a CPU profile of the API server cfg reaches, taken over
+// the next d, to path.
+func cpuProfile(ctx context.Context, cfg *rest.Config, d time.Duration, path string) error {
+	client, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return err
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", cfg.Host, int(d.Seconds())), nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("CPU profile: %s", resp.Status)
+	}
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}
+
 // serverHeap forces a GC in the API server cfg reaches, optionally saves its
 // heap profile, and returns its Go heap in use.
 func serverHeap(ctx context.Context, cfg *rest.Config, path string) (float64, error) {

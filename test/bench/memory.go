@@ -127,9 +127,15 @@ func goFootprint(ctx context.Context, cfg *rest.Config, profile string) (footpri
 		goroutines: metricSum(metrics, "go_goroutines", "")}, err
 }
 
-// pprofTop returns the first lines of `go tool pprof -top` for a profile.
+// pprofTop returns the first lines of `go tool pprof -top` for a heap
+// profile (in-use space).
 func pprofTop(path string, lines int, flags ...string) string {
-	args := append([]string{"tool", "pprof", "-top", "-sample_index=inuse_space"}, flags...)
+	return pprofLines(path, lines, append([]string{"-sample_index=inuse_space"}, flags...)...)
+}
+
+// pprofLines returns the first lines of `go tool pprof -top` for a profile.
+func pprofLines(path string, lines int, flags ...string) string {
+	args := append([]string{"tool", "pprof", "-top"}, flags...)
 	out, err := exec.Command("go", append(args, path)...).Output()
 	if err != nil {
 		return "(no profile: " + err.Error() + ")\n"

@@ -36,18 +36,17 @@ func (e *env) outage(ctx context.Context, pools []string, nodes []*corev1.Node,
 	var r outageResult
 	before := map[string][]string{}
 	var members [][]int // per pool, its Nodes' indexes in nodes, the leaders last
+	inPool := map[string][]int{}
+	for k, n := range nodes {
+		inPool[n.Labels[appsv1beta2.LabelNodePool]] = append(inPool[n.Labels[appsv1beta2.LabelNodePool]], k)
+	}
 	for _, name := range pools {
 		np, err := e.pools.AppsV1beta2().NodePools().Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return r, err
 		}
 		before[name] = leaderNames(np)
-		var mine []int
-		for k, n := range nodes {
-			if n.Labels[appsv1beta2.LabelNodePool] == name {
-				mine = append(mine, k)
-			}
-		}
+		mine := slices.Clone(inPool[name])
 		sort.SliceStable(mine, func(i, j int) bool {
 			return !slices.Contains(before[name], nodes[mine[i]].Name) && slices.Contains(before[name], nodes[mine[j]].Name)
 		})
@@ -176,7 +175,7 @@ func (e *env) outageRows(ctx context.Context, prefix string, nodes []*corev1.Nod
 	c := e.cfg
 	// Three sets of pools from the last (the first ones had their leaders
 	// failed over).
-	count := min(c.electionOutagePools, (c.electionPools-c.electionFailoverPools)/3)
+	count := outagePools(c)
 	set := func(k int) []string {
 		var out []string
 		for p := c.electionPools - (k+1)*count; p < c.electionPools-k*count; p++ {
@@ -194,6 +193,9 @@ func (e *env) outageRows(ctx context.Context, prefix string, nodes []*corev1.Nod
 	}, elector, electorCfg)
 	if err != nil {
 		return nil, fmt.Errorf("outage, each pool at once: %w", err)
+	}
+	if c.large {
+		return outageReport(fmt.Sprintf("outage of %d pools, each pool's Nodes NotReady at once, the pools within 5 s", count), a, count), nil
 	}
 	// Spread: every Node at its own moment within 5 s, as Nodes whose
 	// leases expire over a few monitor passes.
@@ -236,18 +238,20 @@ func (e *env) outageRows(ctx context.Context, prefix string, nodes []*corev1.Nod
 	if err != nil {
 		return nil, fmt.Errorf("outage, Nodes spread, --leader-grace-period=15s: %w", err)
 	}
-	row := func(what string, r outageResult) [][]string {
-		return [][]string{
-			{what + ": cut off → every pool shows PoolUnreachable; back → every pool LeadersElected",
-				fmt.Sprintf("%s; %s", r.cutOff.Round(100*time.Millisecond), r.recovered.Round(100*time.Millisecond))},
-			{"… pools whose leaders changed / leader set changes / elections counted",
-				fmt.Sprintf("**%d** / %.0f / %.0f", r.changedPools, r.leaderChanges, r.elections)},
-			{"… elector status writes per pool", fmt.Sprintf("%.1f", r.writes/float64(count))},
-			{"… CPU: elector / view server", fmt.Sprintf("%.2f / %.2f core-s", r.cpuElector, r.cpuView)},
-		}
-	}
-	rows := row(fmt.Sprintf("outage of %d pools, each pool's Nodes NotReady at once, the pools within 5 s", count), a)
-	rows = append(rows, row(fmt.Sprintf("outage of %d other pools, every Node NotReady at its own moment within 5 s", count), b)...)
-	rows = append(rows, row(fmt.Sprintf("the same on %d other pools, the elector with `--leader-grace-period=15s`", count), g)...)
+	rows := outageReport(fmt.Sprintf("outage of %d pools, each pool's Nodes NotReady at once, the pools within 5 s", count), a, count)
+	rows = append(rows, outageReport(fmt.Sprintf("outage of %d other pools, every Node NotReady at its own moment within 5 s", count), b, count)...)
+	rows = append(rows, outageReport(fmt.Sprintf("the same on %d other pools, the elector with `--leader-grace-period=15s`", count), g, count)...)
 	return rows, nil
+}
+
+// outageReport is an outage's report rows.
+func outageReport(what string, r outageResult, pools int) [][]string {
+	return [][]string{
+		{what + ": cut off → every pool shows PoolUnreachable; back → every pool LeadersElected",
+			fmt.Sprintf("%s; %s", r.cutOff.Round(100*time.Millisecond), r.recovered.Round(100*time.Millisecond))},
+		{"… pools whose leaders changed / leader set changes / elections counted",
+			fmt.Sprintf("**%d** / %.0f / %.0f", r.changedPools, r.leaderChanges, r.elections)},
+		{"… elector status writes per pool", fmt.Sprintf("%.1f", r.writes/float64(pools))},
+		{"… CPU: elector / view server", fmt.Sprintf("%.2f / %.2f core-s", r.cpuElector, r.cpuView)},
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"os"
 	"os/exec"
 	"slices"
 	"sort"
@@ -32,6 +33,30 @@ func (r *report) section(title, params string, header []string, rows [][]string,
 		fmt.Fprintf(&b, "\n%s\n", n)
 	}
 	r.sections = append(r.sections, b.String())
+}
+
+// mergeInto returns the report at path with this run's sections in place
+// of the ones it has under the same numbers, or added in their numbered
+// place: the large run adds its section to the default run's report.
+func (r *report) mergeInto(path string) (string, error) {
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("the report to add the large run to: %w", err)
+	}
+	parts := strings.Split(string(old), "\n## ")
+	head, sections := parts[0]+"\n", make([]string, 0, len(parts))
+	for _, p := range parts[1:] {
+		sections = append(sections, "## "+strings.TrimRight(p, "\n")+"\n")
+	}
+	for _, mine := range r.sections {
+		sections = slices.DeleteFunc(sections, func(s string) bool { return sectionNumber(s) == sectionNumber(mine) })
+		sections = append(sections, mine)
+	}
+	if len(r.failures) > 0 {
+		head += "**The large run failed:**\n\n" + strings.Join(r.failures, "\n") + "\n\n"
+	}
+	slices.SortStableFunc(sections, func(a, b string) int { return cmp.Compare(sectionNumber(a), sectionNumber(b)) })
+	return head + strings.Join(sections, "\n"), nil
 }
 
 func (r *report) failed(scenario string, err error) {
@@ -134,7 +159,9 @@ func (r *report) goBenchmarks() {
 		"with 10,000 watchers open; WatchEventEncode is what the API server spends per watcher and event; "+
 		"EncodeWatchEvent encodes one event of the view and of the Endpoints form (the sample pool, two leaders) "+
 		"in JSON and in protobuf, B/event being its size (without the managedFields kube-apiserver adds to Endpoints); "+
-		"NodeCacheMemory is the heap 10,000 kubelet-like Nodes hold in an informer's indexer, whole and slimmed by the "+
-		"Node feed's SlimNode, per Node.\n\n"+
+		"NodeCacheMemory is the heap 10,000 kubelet-like Nodes hold, per Node: whole in an informer's indexer, and "+
+		"as leaderhub's Node cache keeps them (feed.Node); NodeHeartbeat is a heartbeat as the Node cache receives it: "+
+		"decoding a kubelet-like Node from protobuf (the floor for any watch of Nodes), then that and the cache "+
+		"finding that nothing it keeps changed.\n\n"+
 		"```\n"+strings.Join(lines, "\n")+"\n```\n")
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
@@ -18,11 +19,11 @@ var now = time.Unix(1_700_000_000, 0)
 
 func member(name string, ready bool, ips ...string) election.Node {
 	return election.Node{Name: name, Pool: "p", Ready: ready, ReadySince: now.Add(-10 * time.Second), InternalIPs: ips,
-		Labels: map[string]string{appsv1beta2.LabelNodePool: "p"}}
+		Labels: labels.Set{appsv1beta2.LabelNodePool: "p"}}
 }
 
 func marked(n election.Node) election.Node {
-	n.Labels = map[string]string{appsv1beta2.LabelNodePool: "p", "leader": "yes"}
+	n.Labels = labels.Set{appsv1beta2.LabelNodePool: "p", "leader": "yes"}
 	return n
 }
 
