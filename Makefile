@@ -8,9 +8,10 @@ GO       ?= go
 OUTPUT   := _output
 BIN_DIR  := $(OUTPUT)/bin
 LOCAL    := $(OUTPUT)/local
-# Unit tests: everything but the integration packages, with the race detector
+# Unit tests: everything but the test harness and the integration tests (the
+# bench's report code is unit-tested), with the race detector
 # (a recursive variable: `go list` runs only for the targets that use it).
-UNIT_PKGS = $(shell $(GO) list ./... | grep -v /test/)
+UNIT_PKGS = $(shell $(GO) list ./... | grep -v /test/) ./test/bench
 # The API types and the edge client are modules of their own, on the older
 # Kubernetes libraries of the agents that embed them (see client/doc.go):
 # built, vetted, linted and tested in their own directories, with their own

@@ -163,7 +163,7 @@ func check(root string) error {
 	quote(ops, opsName, fmt.Sprintf("| the empty server | %.0f MiB RSS", mib(f.baseKiB)))
 	quote(ops, opsName, fmt.Sprintf("| %s KiB of RSS: the request's goroutine", strconv.FormatFloat(f.watchKiB, 'f', -1, 64)))
 	quote(ops, opsName, fmt.Sprintf("| %s KiB of RSS: the view's entry", strconv.FormatFloat(f.poolKiB, 'f', -1, 64)))
-	quote(ops, opsName, fmt.Sprintf("| %.0f B of Go heap: the slimmed Node cache", f.nodeBytes))
+	quote(ops, opsName, fmt.Sprintf("| %.0f B of Go heap: the Node cache", f.nodeBytes))
 	quote(ops, opsName, fmt.Sprintf("| per 10,000 edge nodes | %.0f MiB for their watches + %.0f MiB for their Nodes",
 		10000*mib(f.watchKiB), 10000*f.nodeBytes/(1<<20)))
 	quote(ops, opsName, fmt.Sprintf("costs %s in the view server (its Node cache and election tracker) and %s in the elector", f.viewCPU, f.electorCPU))

@@ -1,7 +1,10 @@
 package election
 
 import (
+	"flag"
 	"fmt"
+	"io"
+	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -9,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/component-base/metrics"
+	"k8s.io/klog/v2"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 	"github.com/leaderhub/leaderhub/pkg/feed"
@@ -36,6 +40,7 @@ func BenchmarkTrackerMemory(b *testing.B) {
 			Reason: "LeadersElected", Message: "2 of 2 leaders elected", LastTransitionTime: metav1.Now()}}
 		nps[i] = np
 	}
+	quietKlog(b)
 	for _, tc := range []struct {
 		name  string
 		nodes bool
@@ -71,6 +76,21 @@ func BenchmarkTrackerMemory(b *testing.B) {
 			b.ReportMetric(perPool, "B/pool")
 		})
 	}
+}
+
+// quietKlog keeps the tracker's log lines out of the benchmark's output,
+// where they would split a result line, until b ends.
+func quietKlog(b *testing.B) {
+	var fs flag.FlagSet
+	klog.InitFlags(&fs)
+	if err := fs.Set("logtostderr", "false"); err != nil {
+		b.Fatal(err)
+	}
+	klog.SetOutput(io.Discard)
+	b.Cleanup(func() {
+		klog.SetOutput(os.Stderr)
+		_ = fs.Set("logtostderr", "true")
+	})
 }
 
 func heapInUse() int64 {

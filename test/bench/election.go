@@ -30,7 +30,9 @@ func (e *env) election(ctx context.Context) error {
 	if err := e.pools.AppsV1beta2().NodePools().DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
 		return err
 	}
-	defer e.removeElectionObjects(ctx)
+	if !c.large { // the large run is alone: its control plane goes with it
+		defer e.removeElectionObjects(ctx)
+	}
 	if err := waitFor(ctx, 5*time.Minute, "the view to empty", func(ctx context.Context) (bool, error) {
 		list, err := versionedFor(e.direct).LeaderhubV1alpha1().LeaderHubs(ns).List(ctx, metav1.ListOptions{Limit: 1})
 		return err == nil && len(list.Items) == 0, nil

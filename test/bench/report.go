@@ -141,7 +141,7 @@ func ratio(a, b float64) string {
 // goBenchmarks runs the Go benchmarks of the hot paths and adds their output.
 func (r *report) goBenchmarks() {
 	out, err := exec.Command("go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "1",
-		"./pkg/projection", "./pkg/registry/leaderhub/viewstore", "./pkg/apis/leaderhub/install", "./pkg/feed").CombinedOutput()
+		"./pkg/projection", "./pkg/registry/leaderhub/viewstore", "./pkg/apis/leaderhub/install", "./pkg/feed", "./pkg/election").CombinedOutput()
 	var lines []string
 	for _, line := range strings.Split(string(out), "\n") {
 		if strings.HasPrefix(line, "Benchmark") || strings.HasPrefix(line, "goos") || strings.HasPrefix(line, "goarch") ||
@@ -153,7 +153,7 @@ func (r *report) goBenchmarks() {
 		lines = append(lines, "go test -bench failed: "+err.Error())
 	}
 	r.sections = append(r.sections, "## Go benchmarks of the hot paths\n\n"+
-		"`go test -run '^$' -bench . -benchmem ./pkg/projection ./pkg/registry/leaderhub/viewstore ./pkg/apis/leaderhub/install ./pkg/feed` "+
+		"`go test -run '^$' -bench . -benchmem ./pkg/projection ./pkg/registry/leaderhub/viewstore ./pkg/apis/leaderhub/install ./pkg/feed ./pkg/election` "+
 		"(compare runs with benchstat). FanOut delivers one leader change to every watcher of a pool, with "+
 		"the other pools' watchers open too; NoopUpdate is a NodePool update that leaves the projection alone "+
 		"with 10,000 watchers open; WatchEventEncode is what the API server spends per watcher and event; "+
@@ -162,6 +162,7 @@ func (r *report) goBenchmarks() {
 		"NodeCacheMemory is the heap 10,000 kubelet-like Nodes hold, per Node: whole in an informer's indexer, and "+
 		"as leaderhub's Node cache keeps them (feed.Node); NodeHeartbeat is a heartbeat as the Node cache receives it: "+
 		"decoding a kubelet-like Node from protobuf (the floor for any watch of Nodes), then that and the cache "+
-		"finding that nothing it keeps changed.\n\n"+
+		"finding that nothing it keeps changed; TrackerMemory is the heap the election tracker holds per pool for 10,000 "+
+		"pools shaped as scenario 6's, with an election open (no Node) and at rest (leaders valid).\n\n"+
 		"```\n"+strings.Join(lines, "\n")+"\n```\n")
 }
