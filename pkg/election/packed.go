@@ -14,24 +14,24 @@ import (
 )
 
 // packedPool is a Pool as the tracker keeps it, one per NodePool: the
-// numbers in fields, and the selector, leaders and conditions in one string
-// of length-prefixed fields, so a pool costs a few allocations instead of
-// the NodePool's slices, map and their strings. Unpacking gives back the
-// Pool exactly, every condition's text included, since the elector writes
-// the conditions back.
+// numbers in fields, and the uid, strategy, selector, leaders and conditions
+// in one string of length-prefixed fields, followed by the resourceVersion,
+// so a pool costs one allocation instead of the NodePool's slices, map and
+// their strings. Unpacking gives back the Pool exactly, every condition's
+// text included, since the elector writes the conditions back.
 type packedPool struct {
-	uid             types.UID
-	resourceVersion string
-	// text is the strategy, the selector, the leaders and the conditions.
 	text          string
-	wanted        int32
-	enabled       bool
 	lastElected   int64
 	specChangedAt int64
+	wanted        int32
+	// rvAt is where the resourceVersion starts in text.
+	rvAt    uint32
+	enabled bool
 }
 
 func packPool(p *Pool) packedPool {
 	var b packer
+	b.str(string(p.UID))
 	b.str(string(p.Strategy))
 	keys := slices.Sorted(maps.Keys(p.Selector))
 	b.uvarint(uint64(len(keys)))
@@ -52,16 +52,19 @@ func packPool(p *Pool) packedPool {
 		b.str(c.Message)
 		b.time(c.LastTransitionTime.Time)
 	}
-	return packedPool{uid: p.UID, resourceVersion: p.ResourceVersion, text: string(b), wanted: int32(p.Wanted),
-		enabled: p.Enabled, lastElected: unixNano(p.LastElected.Time), specChangedAt: unixNano(p.SpecChangedAt)}
+	rvAt := len(b)
+	b = append(b, p.ResourceVersion...)
+	return packedPool{text: string(b), rvAt: uint32(rvAt), wanted: int32(p.Wanted), enabled: p.Enabled,
+		lastElected: unixNano(p.LastElected.Time), specChangedAt: unixNano(p.SpecChangedAt)}
 }
 
 // unpack gives back the Pool named name. Its strings share the packed
 // text; the Pool is the caller's.
 func (pp *packedPool) unpack(name string) *Pool {
-	u := unpacker(pp.text)
-	p := &Pool{Name: name, UID: pp.uid, ResourceVersion: pp.resourceVersion, Enabled: pp.enabled, Wanted: int(pp.wanted),
+	u := unpacker(pp.text[:pp.rvAt])
+	p := &Pool{Name: name, ResourceVersion: pp.text[pp.rvAt:], Enabled: pp.enabled, Wanted: int(pp.wanted),
 		LastElected: metav1.Time{Time: fromUnixNano(pp.lastElected)}, SpecChangedAt: fromUnixNano(pp.specChangedAt)}
+	p.UID = types.UID(u.str())
 	p.Strategy = appsv1beta2.LeaderElectionStrategy(u.str())
 	switch p.Strategy { // the constants, not the packed text's copies
 	case appsv1beta2.ElectionStrategyRandom:
@@ -93,25 +96,32 @@ func (pp *packedPool) unpack(name string) *Pool {
 	return p
 }
 
+// uid is the packed pool's uid.
+func (pp *packedPool) uid() types.UID {
+	u := unpacker(pp.text)
+	return types.UID(u.str())
+}
+
 // same reports whether two packed readings of a NodePool are the same but
 // for the resourceVersion and the times outside the conditions.
 func (pp *packedPool) same(q *packedPool) bool {
-	return pp.uid == q.uid && pp.enabled == q.enabled && pp.wanted == q.wanted && pp.text == q.text
+	return pp.enabled == q.enabled && pp.wanted == q.wanted && pp.text[:pp.rvAt] == q.text[:q.rvAt]
 }
 
 // leadersText is the part of text that holds the leaders: equal exactly
 // when the leader lists are.
 func (pp *packedPool) leadersText() string {
-	u := unpacker(pp.text)
-	u.str()
+	u := unpacker(pp.text[:pp.rvAt])
+	u.str() // uid
+	u.str() // strategy
 	for range 2 * u.uvarint() {
 		u.str()
 	}
-	from := len(pp.text) - len(u)
+	from := int(pp.rvAt) - len(u)
 	for range 2 * u.uvarint() {
 		u.str()
 	}
-	return pp.text[from : len(pp.text)-len(u)]
+	return pp.text[from : int(pp.rvAt)-len(u)]
 }
 
 func unixNano(t time.Time) int64 {

@@ -47,21 +47,24 @@ var (
 	_ feed.Notifier = &Tracker{}
 )
 
-// record is what the tracker holds for one pool.
+// record is what the tracker holds for one pool: 128 bytes, besides its
+// packed text, and a timer while an election runs to its deadline.
 type record struct {
-	pool    packedPool
-	verdict Verdict
-	// open is the pool's election in progress, nil when none.
-	open *openElection
+	pool packedPool
 	// recheck judges the pool again when the hold on its leaders through
 	// an outage ends; nil when none is due.
 	recheck clock.Timer
-}
-
-type openElection struct {
-	since  time.Time
-	failed bool
-	timer  clock.Timer
+	// deadline fails the open election at its deadline; nil when none is
+	// open or it has fired.
+	deadline clock.Timer
+	// openSince is when the open election started, in Unix nanoseconds.
+	openSince int64
+	verdict   packedVerdict
+	// openGen numbers the pool's elections, so that an earlier one's
+	// deadline cannot fail a later one.
+	openGen uint32
+	// open: an election is in progress; failed: it passed its deadline.
+	open, failed bool
 }
 
 // totals are the sums the gauges show.
@@ -132,11 +135,11 @@ func (t *Tracker) upsertLocked(name string, p *packedPool) {
 	// Most updates are status churn with the same leaders: compared as
 	// they are packed, without unpacking anything.
 	leadersSame := !isNew && prev.leadersText() == p.leadersText()
-	if !leadersSame && !isNew && prev.uid == p.uid && t.started &&
+	if !leadersSame && !isNew && prev.uid() == p.uid() && t.started &&
 		!sameLeaderSet(prev.unpack(name).Leaders, p.unpack(name).Leaders) {
 		t.metrics.leaderChanges.Inc()
 	}
-	if !isNew && prev.uid != p.uid {
+	if !isNew && prev.uid() != p.uid() {
 		// The pool was deleted and created again under its name (seen
 		// across a relist): the old pool's election ended with it.
 		t.closeLocked(name, rec, false)
@@ -248,9 +251,9 @@ func (t *Tracker) judgeLocked(name string) {
 	t.setVerdictLocked(rec, j.Verdict)
 	t.scheduleLocked(name, rec, j.holdUntil)
 	switch needs := j.NeedsLeaders(); {
-	case needs && rec.open == nil:
+	case needs && !rec.open:
 		t.openLocked(name, rec, j.since(now))
-	case !needs && rec.open != nil:
+	case !needs && rec.open:
 		t.closeLocked(name, rec, j.Enabled && !j.Unreachable)
 	}
 }
@@ -383,8 +386,8 @@ func (t *Tracker) recheck(name string, rec *record, timer clock.Timer) {
 }
 
 func (t *Tracker) setVerdictLocked(rec *record, v Verdict) {
-	old := rec.verdict
-	rec.verdict = v
+	old := rec.verdict.full()
+	rec.verdict = packVerdict(v)
 	if s := old.State(); s != "" {
 		t.totals.states[s]--
 	}
@@ -404,11 +407,13 @@ func (t *Tracker) setVerdictLocked(rec *record, v Verdict) {
 // openLocked opens a pool's election, started at since; one whose deadline
 // has already passed (a replica restarted during it) fails at once.
 func (t *Tracker) openLocked(name string, rec *record, since time.Time) {
-	e := &openElection{since: since}
-	rec.open = e
-	e.timer = t.opts.Clock.AfterFunc(max(0, t.opts.Deadline-t.opts.Clock.Since(since)), func() { t.deadlinePassed(name, e) })
-	klog.V(2).InfoS("Election started", "nodePool", klog.KRef("", name), "since", since, "wanted", rec.verdict.Wanted,
-		"valid", rec.verdict.Valid, "stale", rec.verdict.Stale, "eligible", rec.verdict.Eligible)
+	rec.open, rec.failed, rec.openSince = true, false, since.UnixNano()
+	rec.openGen++
+	gen := rec.openGen
+	rec.deadline = t.opts.Clock.AfterFunc(max(0, t.opts.Deadline-t.opts.Clock.Since(since)), func() { t.deadlinePassed(name, rec, gen) })
+	v := rec.verdict.full()
+	klog.V(2).InfoS("Election started", "nodePool", klog.KRef("", name), "since", since, "wanted", v.Wanted,
+		"valid", v.Valid, "stale", v.Stale, "eligible", v.Eligible)
 }
 
 // closeLocked ends a pool's election. done says it ended because the pool
@@ -417,48 +422,48 @@ func (t *Tracker) openLocked(name string, rec *record, since time.Time) {
 // re-created, its election turned off, the pool unreachable) it is
 // abandoned, counted as neither.
 func (t *Tracker) closeLocked(name string, rec *record, done bool) {
-	e := rec.open
-	if e == nil {
+	if !rec.open {
 		return
 	}
-	rec.open = nil
-	if e.timer != nil {
-		e.timer.Stop()
+	rec.open = false
+	if rec.deadline != nil {
+		rec.deadline.Stop()
+		rec.deadline = nil
 	}
+	v := rec.verdict.full()
 	if !done {
-		klog.V(2).InfoS("Election abandoned", "nodePool", klog.KRef("", name), "unreachable", rec.verdict.Unreachable)
+		klog.V(2).InfoS("Election abandoned", "nodePool", klog.KRef("", name), "unreachable", v.Unreachable)
 		return
 	}
-	took := t.opts.Clock.Since(e.since)
-	if rec.verdict.Valid == 0 {
-		if !e.failed {
+	took := t.opts.Clock.Since(time.Unix(0, rec.openSince))
+	if v.Valid == 0 {
+		if !rec.failed {
 			t.metrics.elections.WithLabelValues(resultNoCandidates).Inc()
 		}
 		klog.InfoS("Election ended without a leader: no Node of the pool can lead", "nodePool", klog.KRef("", name),
-			"took", took, "pastDeadline", e.failed, "wanted", rec.verdict.Wanted)
+			"took", took, "pastDeadline", rec.failed, "wanted", v.Wanted)
 		return
 	}
 	t.metrics.duration.Observe(took.Seconds())
-	if !e.failed {
+	if !rec.failed {
 		t.metrics.elections.WithLabelValues(resultSucceeded).Inc()
 	}
-	klog.V(2).InfoS("Election done", "nodePool", klog.KRef("", name), "took", took, "pastDeadline", e.failed,
-		"valid", rec.verdict.Valid, "wanted", rec.verdict.Wanted)
+	klog.V(2).InfoS("Election done", "nodePool", klog.KRef("", name), "took", took, "pastDeadline", rec.failed,
+		"valid", v.Valid, "wanted", v.Wanted)
 }
 
-// deadlinePassed fails an election still open at its deadline.
-func (t *Tracker) deadlinePassed(name string, e *openElection) {
+// deadlinePassed fails the pool's election gen if it is still open.
+func (t *Tracker) deadlinePassed(name string, rec *record, gen uint32) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	rec := t.pools[name]
-	if rec == nil || rec.open != e || e.failed {
+	if t.pools[name] != rec || !rec.open || rec.openGen != gen || rec.failed {
 		return
 	}
-	e.failed, e.timer = true, nil // fired: nothing to stop, nothing to keep
+	rec.failed, rec.deadline = true, nil // fired: nothing to stop, nothing to keep
 	t.metrics.elections.WithLabelValues(resultFailed).Inc()
+	v := rec.verdict.full()
 	klog.InfoS("Election failed: the pool has not got its leaders within the deadline", "nodePool", klog.KRef("", name),
-		"deadline", t.opts.Deadline, "wanted", rec.verdict.Wanted, "valid", rec.verdict.Valid,
-		"stale", rec.verdict.Stale, "eligible", rec.verdict.Eligible)
+		"deadline", t.opts.Deadline, "wanted", v.Wanted, "valid", v.Valid, "stale", v.Stale, "eligible", v.Eligible)
 }
 
 // Verdict returns a pool's last verdict; false when the pool is unknown or
@@ -470,7 +475,7 @@ func (t *Tracker) Verdict(pool string) (Verdict, bool) {
 	if rec == nil || !t.started {
 		return Verdict{}, false
 	}
-	return rec.verdict, true
+	return rec.verdict.full(), true
 }
 
 // Pool returns what the tracker read of a NodePool.

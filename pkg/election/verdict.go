@@ -68,3 +68,20 @@ func (v Verdict) NeedsLeaders() bool {
 func (v Verdict) LeaderlessElectable() bool {
 	return v.Enabled && !v.Unreachable && v.Valid == 0 && v.Eligible > 0
 }
+
+// packedVerdict is a Verdict as the tracker keeps it, in 28 bytes instead
+// of 56: its counts are those of one pool's Nodes.
+type packedVerdict struct {
+	wanted, published, valid, held, stale, eligible int32
+	enabled, unreachable                            bool
+}
+
+func packVerdict(v Verdict) packedVerdict {
+	return packedVerdict{wanted: int32(v.Wanted), published: int32(v.Published), valid: int32(v.Valid), held: int32(v.Held),
+		stale: int32(v.Stale), eligible: int32(v.Eligible), enabled: v.Enabled, unreachable: v.Unreachable}
+}
+
+func (v packedVerdict) full() Verdict {
+	return Verdict{Enabled: v.enabled, Wanted: int(v.wanted), Published: int(v.published), Valid: int(v.valid),
+		Held: int(v.held), Stale: int(v.stale), Eligible: int(v.eligible), Unreachable: v.unreachable}
+}
