@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
 )
@@ -28,6 +29,8 @@ func TestPackedPool(t *testing.T) {
 				{Type: appsv1beta2.LeaderStatus, Status: corev1.ConditionTrue, Reason: "LeadersElected", Message: "2 of 3", LastTransitionTime: metav1.NewTime(at)},
 				{Type: "Other", Status: corev1.ConditionUnknown, Message: "written by someone else"},
 			}}},
+		{"uid a UUID in upper case, kept as text", Pool{Name: "p", UID: "0D1C0FD0-6C4A-4F2E-9A3E-5F7F1C2D3E4F", Strategy: appsv1beta2.ElectionStrategyRandom}},
+		{"uid shaped as a UUID but not hex", Pool{Name: "p", UID: "0d1c0fd0-6c4a-4f2e-9a3e-5f7f1c2d3e4g", Strategy: appsv1beta2.ElectionStrategyRandom}},
 		{"strings with separators and a long message", Pool{Name: "p", Strategy: "custom\x00", Wanted: 200,
 			Selector: map[string]string{"": "\x00\x01", "k\x00": ""},
 			Leaders:  []appsv1beta2.Leader{{NodeName: "", Address: ""}},
@@ -103,5 +106,34 @@ func TestPackedPoolComparisons(t *testing.T) {
 				t.Errorf("same %t, same leaders %t; want %t, %t", a.same(&b), a.leadersText() == b.leadersText(), tt.wantSame, tt.wantSameLeader)
 			}
 		})
+	}
+}
+
+// TestPackedUID: a uid written as kube-apiserver writes UUIDs is packed in
+// 16 bytes and unpacked as written; any other uid is kept as text; two
+// packed pools have the same uid exactly when the uids are equal strings.
+func TestPackedUID(t *testing.T) {
+	const canonical = "0d1c0fd0-6c4a-4f2e-9a3e-5f7f1c2d3e4f"
+	uids := []types.UID{canonical, "0d1c0fd0-6c4a-4f2e-9a3e-5f7f1c2d3e40", "0D1C0FD0-6C4A-4F2E-9A3E-5F7F1C2D3E4F",
+		"0d1c0fd0-6c4a-4f2e-9a3e-5f7f1c2d3e4g", "0d1c0fd0x6c4a-4f2e-9a3e-5f7f1c2d3e4f", "uid-p", ""}
+	packed := make([]packedPool, len(uids))
+	for i, uid := range uids {
+		packed[i] = packPool(&Pool{Name: "p", UID: uid, Strategy: appsv1beta2.ElectionStrategyRandom})
+		if got := packed[i].uid(); got != uid {
+			t.Errorf("uid %q unpacked as %q", uid, got)
+		}
+		if want := i < 2; packed[i].uuid != want {
+			t.Errorf("uid %q packed in 16 bytes: %t, want %t", uid, packed[i].uuid, want)
+		}
+	}
+	for i := range uids {
+		for j := range uids {
+			if got := packed[i].sameUID(&packed[j]); got != (i == j) {
+				t.Errorf("sameUID(%q, %q) = %t", uids[i], uids[j], got)
+			}
+		}
+	}
+	if saved := len(packed[2].text) - len(packed[0].text); saved != 21 {
+		t.Errorf("a UUID packed in %d bytes less than as text, want 21", saved)
 	}
 }

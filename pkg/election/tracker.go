@@ -39,7 +39,14 @@ type Tracker struct {
 	mu      sync.Mutex
 	started bool
 	pools   map[string]*record
+	records recordSlab
 	totals  totals
+	// wakeups, the one timer armed for the first and when it fires;
+	// waking counts the wake-ups running, for tests on a fake clock.
+	wakeups     wakeups
+	wakeTimer   clock.Timer
+	wakeTimerAt int64
+	waking      sync.WaitGroup
 }
 
 var (
@@ -47,24 +54,51 @@ var (
 	_ feed.Notifier = &Tracker{}
 )
 
-// record is what the tracker holds for one pool: 128 bytes, besides its
-// packed text, and a timer while an election runs to its deadline.
+// record is what the tracker holds for one pool: 96 bytes, besides its
+// packed text, and a wakeup of 24 while an election runs to its deadline.
 type record struct {
 	pool packedPool
-	// recheck judges the pool again when the hold on its leaders through
-	// an outage ends; nil when none is due.
-	recheck clock.Timer
-	// deadline fails the open election at its deadline; nil when none is
-	// open or it has fired.
-	deadline clock.Timer
+	// recheckAt is when the hold on the pool's leaders through an outage
+	// ends and the pool is judged again, in Unix nanoseconds; 0 when none
+	// is due.
+	recheckAt int64
 	// openSince is when the open election started, in Unix nanoseconds.
 	openSince int64
 	verdict   packedVerdict
-	// openGen numbers the pool's elections, so that an earlier one's
-	// deadline cannot fail a later one.
-	openGen uint32
 	// open: an election is in progress; failed: it passed its deadline.
 	open, failed bool
+}
+
+// recordSlab hands out records from chunks of recordsPerChunk, and takes
+// back those of deleted pools for the next. The records of 10,000 pools
+// then fill a chunk after another instead of sitting one by one among the
+// garbage each NodePool's decoding leaves in their size class, which keeps
+// spans in use after a GC.
+type recordSlab struct {
+	chunk []record // what is left of the chunk being handed out
+	free  []*record
+}
+
+// recordsPerChunk records of 96 bytes fill a 6 KiB size class exactly.
+const recordsPerChunk = 64
+
+func (s *recordSlab) get() *record {
+	if n := len(s.free); n > 0 {
+		r := s.free[n-1]
+		s.free = s.free[:n-1]
+		return r
+	}
+	if len(s.chunk) == 0 {
+		s.chunk = make([]record, recordsPerChunk)
+	}
+	r := &s.chunk[0]
+	s.chunk = s.chunk[1:]
+	return r
+}
+
+func (s *recordSlab) put(r *record) {
+	*r = record{}
+	s.free = append(s.free, r)
 }
 
 // totals are the sums the gauges show.
@@ -127,7 +161,7 @@ func (t *Tracker) upsertLocked(name string, p *packedPool) {
 	rec := t.pools[name]
 	isNew := rec == nil
 	if isNew {
-		rec = &record{}
+		rec = t.records.get()
 		t.pools[name] = rec
 	}
 	prev := rec.pool
@@ -135,11 +169,11 @@ func (t *Tracker) upsertLocked(name string, p *packedPool) {
 	// Most updates are status churn with the same leaders: compared as
 	// they are packed, without unpacking anything.
 	leadersSame := !isNew && prev.leadersText() == p.leadersText()
-	if !leadersSame && !isNew && prev.uid() == p.uid() && t.started &&
+	if !leadersSame && !isNew && prev.sameUID(p) && t.started &&
 		!sameLeaderSet(prev.unpack(name).Leaders, p.unpack(name).Leaders) {
 		t.metrics.leaderChanges.Inc()
 	}
-	if !isNew && prev.uid() != p.uid() {
+	if !isNew && !prev.sameUID(p) {
 		// The pool was deleted and created again under its name (seen
 		// across a relist): the old pool's election ended with it.
 		t.closeLocked(name, rec, false)
@@ -168,6 +202,7 @@ func (t *Tracker) deleteLocked(name string) {
 	t.closeLocked(name, rec, false)
 	t.scheduleLocked(name, rec, time.Time{})
 	delete(t.pools, name)
+	t.records.put(rec)
 	t.notifyLocked(name)
 }
 
@@ -358,31 +393,13 @@ func (t *Tracker) judge(p *Pool, now time.Time) judgement {
 // scheduleLocked has the pool judged again at until (when a hold through
 // an outage ends); a zero until cancels what was due.
 func (t *Tracker) scheduleLocked(name string, rec *record, until time.Time) {
-	if rec.recheck != nil {
-		rec.recheck.Stop()
-		rec.recheck = nil
-	}
-	if until.IsZero() {
+	at := unixNano(until)
+	if at == rec.recheckAt {
 		return
 	}
-	var timer clock.Timer
-	// The judgement reads the clock: it runs apart from the timer's
-	// callback, which a fake clock calls holding its own lock.
-	timer = t.opts.Clock.AfterFunc(until.Sub(t.opts.Clock.Now()), func() { go t.recheck(name, rec, timer) })
-	rec.recheck = timer
-}
-
-// recheck judges a pool again when its scheduled timer fires, unless the
-// pool or its schedule changed since.
-func (t *Tracker) recheck(name string, rec *record, timer clock.Timer) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.pools[name] != rec || rec.recheck != timer {
-		return
+	if rec.recheckAt = at; at != 0 {
+		t.wakeAtLocked(name, at)
 	}
-	rec.recheck = nil
-	t.judgeLocked(name)
-	t.notifyLocked(name)
 }
 
 func (t *Tracker) setVerdictLocked(rec *record, v Verdict) {
@@ -408,12 +425,15 @@ func (t *Tracker) setVerdictLocked(rec *record, v Verdict) {
 // has already passed (a replica restarted during it) fails at once.
 func (t *Tracker) openLocked(name string, rec *record, since time.Time) {
 	rec.open, rec.failed, rec.openSince = true, false, since.UnixNano()
-	rec.openGen++
-	gen := rec.openGen
-	rec.deadline = t.opts.Clock.AfterFunc(max(0, t.opts.Deadline-t.opts.Clock.Since(since)), func() { t.deadlinePassed(name, rec, gen) })
 	v := rec.verdict.full()
 	klog.V(2).InfoS("Election started", "nodePool", klog.KRef("", name), "since", since, "wanted", v.Wanted,
 		"valid", v.Valid, "stale", v.Stale, "eligible", v.Eligible)
+	deadline := since.Add(t.opts.Deadline)
+	if !deadline.After(t.opts.Clock.Now()) {
+		t.failLocked(name, rec)
+		return
+	}
+	t.wakeAtLocked(name, deadline.UnixNano())
 }
 
 // closeLocked ends a pool's election. done says it ended because the pool
@@ -426,10 +446,6 @@ func (t *Tracker) closeLocked(name string, rec *record, done bool) {
 		return
 	}
 	rec.open = false
-	if rec.deadline != nil {
-		rec.deadline.Stop()
-		rec.deadline = nil
-	}
 	v := rec.verdict.full()
 	if !done {
 		klog.V(2).InfoS("Election abandoned", "nodePool", klog.KRef("", name), "unreachable", v.Unreachable)
@@ -452,14 +468,9 @@ func (t *Tracker) closeLocked(name string, rec *record, done bool) {
 		"valid", v.Valid, "wanted", v.Wanted)
 }
 
-// deadlinePassed fails the pool's election gen if it is still open.
-func (t *Tracker) deadlinePassed(name string, rec *record, gen uint32) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.pools[name] != rec || !rec.open || rec.openGen != gen || rec.failed {
-		return
-	}
-	rec.failed, rec.deadline = true, nil // fired: nothing to stop, nothing to keep
+// failLocked fails the pool's open election: it passed its deadline.
+func (t *Tracker) failLocked(name string, rec *record) {
+	rec.failed = true
 	t.metrics.elections.WithLabelValues(resultFailed).Inc()
 	v := rec.verdict.full()
 	klog.InfoS("Election failed: the pool has not got its leaders within the deadline", "nodePool", klog.KRef("", name),

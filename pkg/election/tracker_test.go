@@ -1,14 +1,12 @@
 package election
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/testutil"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -73,6 +71,15 @@ func (f *trackerFixture) putNode(n *corev1.Node) {
 	}
 }
 
+// step moves the fixture's clock on and waits for what the trackers (this
+// fixture's and others over the same clock) do when their timers fire.
+func (f *trackerFixture) step(d time.Duration, others ...*trackerFixture) {
+	f.clock.Step(d)
+	for _, o := range append(others, f) {
+		o.tracker.waking.Wait()
+	}
+}
+
 func (f *trackerFixture) counter(result string) float64 {
 	f.t.Helper()
 	v, err := testutil.GetCounterMetricValue(f.tracker.metrics.elections.WithLabelValues(result))
@@ -134,7 +141,7 @@ func TestTrackerElections(t *testing.T) {
 	}
 
 	// A leader is written 3s later: the election succeeded in 3s.
-	f.clock.Step(3 * time.Second)
+	f.step(3 * time.Second)
 	f.tracker.Upsert(nodePool("p", true, 1, leader("n1", "10.0.0.1")))
 	if f.counter(resultSucceeded) != 1 || f.durations() != 1 || f.verdict("p").State() != StateReady {
 		t.Fatalf("election not closed: succeeded %v, %d durations, %+v", f.counter(resultSucceeded), f.durations(), f.verdict("p"))
@@ -161,11 +168,11 @@ func TestTrackerElections(t *testing.T) {
 	if f.gauge(f.tracker.metrics.stale) != 1 || f.notes["p"] != notes+1 {
 		t.Error("stale leader not counted or not notified")
 	}
-	f.clock.Step(59 * time.Second)
+	f.step(59 * time.Second)
 	if f.counter(resultFailed) != 0 {
 		t.Fatal("failed before the deadline")
 	}
-	f.clock.Step(2 * time.Second)
+	f.step(2 * time.Second)
 	if f.counter(resultFailed) != 1 {
 		t.Fatal("not failed past the deadline")
 	}
@@ -199,7 +206,7 @@ func TestTrackerElections(t *testing.T) {
 	// Deleting the pool abandons its election: neither result is counted.
 	succeeded, failed := f.counter(resultSucceeded), f.counter(resultFailed)
 	f.tracker.Delete("p")
-	f.clock.Step(2 * time.Minute)
+	f.step(2 * time.Minute)
 	if f.counter(resultSucceeded) != succeeded || f.counter(resultFailed) != failed || f.gauge(f.tracker.metrics.stale) != 0 {
 		t.Error("a deleted pool's election was counted")
 	}
@@ -274,7 +281,7 @@ func TestTrackerPoolOutage(t *testing.T) {
 		t.Fatalf("before: %+v", v)
 	}
 	for i := 1; i <= 6; i++ {
-		f.clock.Step(500 * time.Millisecond)
+		f.step(500 * time.Millisecond)
 		f.setReady(fmt.Sprintf("n%d", i), "p", false, ip(i))
 	}
 	if v := f.verdict("p"); v.State() != StateUnreachable || v.NeedsLeaders() || v.Held != 2 || v.Stale != 0 {
@@ -284,9 +291,9 @@ func TestTrackerPoolOutage(t *testing.T) {
 		t.Errorf("gauges while cut off: unreachable %v stale %v leaderless electable %v", state(StateUnreachable),
 			f.gauge(f.tracker.metrics.stale), f.gauge(f.tracker.metrics.leaderlessElectable))
 	}
-	f.clock.Step(5 * time.Minute)
+	f.step(5 * time.Minute)
 	for _, i := range []int{1, 3, 5, 6, 2, 4} {
-		f.clock.Step(5 * time.Second)
+		f.step(5 * time.Second)
 		f.setReady(fmt.Sprintf("n%d", i), "p", true, ip(i))
 		if v := f.verdict("p"); v.NeedsLeaders() {
 			t.Errorf("n%d back: in an election: %+v", i, v)
@@ -301,24 +308,24 @@ func TestTrackerPoolOutage(t *testing.T) {
 	for i := 1; i <= 6; i++ {
 		f.setReady(fmt.Sprintf("n%d", i), "p", false, ip(i))
 	}
-	f.clock.Step(time.Minute)
+	f.step(time.Minute)
 	for _, i := range []int{1, 3, 5, 6, 2} {
-		f.clock.Step(time.Second)
+		f.step(time.Second)
 		f.setReady(fmt.Sprintf("n%d", i), "p", true, ip(i))
 	}
 	if v := f.verdict("p"); v.State() != StateUnreachable || v.Held != 1 {
 		t.Fatalf("recovering: %+v", v)
 	}
-	f.clock.Step(DefaultRecoveryGrace - 2*time.Second) // n5 came back 2s ago
-	// The tracker judges the pool again on a timer of its own.
-	if err := wait.PollUntilContextTimeout(context.Background(), time.Millisecond, 10*time.Second, true,
-		func(context.Context) (bool, error) { return f.verdict("p").State() != StateUnreachable, nil }); err != nil {
-		t.Fatal("not judged again when the recovery grace period ended")
+	f.step(DefaultRecoveryGrace - 2*time.Second - time.Millisecond) // n5 came back 2s ago
+	if v := f.verdict("p"); v.State() != StateUnreachable {
+		t.Fatalf("judged again before the recovery grace period ended: %+v", v)
 	}
+	// The tracker judges the pool again on a timer of its own.
+	f.step(time.Millisecond)
 	if v := f.verdict("p"); v.State() != StateDegraded || v.Stale != 1 || !v.NeedsLeaders() {
 		t.Fatalf("after the recovery grace period: %+v", v)
 	}
-	f.clock.Step(2 * time.Second)
+	f.step(2 * time.Second)
 	f.tracker.Upsert(nodePool("p", true, 2, leader("n2", ip(2)), leader("n1", ip(1))))
 	if f.counter(resultSucceeded) != 1 || f.durations() != 1 {
 		t.Fatalf("replacement after the grace period: succeeded %v, %d durations", f.counter(resultSucceeded), f.durations())
@@ -332,7 +339,7 @@ func TestTrackerPoolOutage(t *testing.T) {
 	for _, i := range []int{2, 3, 5} {
 		f.setReady(fmt.Sprintf("n%d", i), "p", false, ip(i))
 	}
-	f.clock.Step(10 * time.Minute)
+	f.step(10 * time.Minute)
 	if counted() != 1 {
 		t.Errorf("an election open when the pool was cut off was counted: %v elections", counted())
 	}
@@ -354,7 +361,7 @@ func TestTrackerSingleNodePool(t *testing.T) {
 	f.tracker.Replace([]*appsv1beta2.NodePool{nodePool("p", true, 1, leader("n1", "10.0.0.1"))})
 	f.tracker.Start()
 	f.setReady("n1", "p", false, "10.0.0.1")
-	f.clock.Step(time.Hour)
+	f.step(time.Hour)
 	if v := f.verdict("p"); v.State() != StateUnreachable || f.counter(resultFailed) != 0 {
 		t.Errorf("single-node pool: %+v, failed %v", v, f.counter(resultFailed))
 	}
@@ -375,7 +382,7 @@ func TestTrackerNoCandidates(t *testing.T) {
 	if v := f.verdict("p"); !v.NeedsLeaders() {
 		t.Fatalf("stale leader: %+v", v)
 	}
-	f.clock.Step(time.Second)
+	f.step(time.Second)
 	removed := np.DeepCopy()
 	removed.Status.LeaderEndpoints = nil
 	f.tracker.Upsert(removed)
@@ -392,9 +399,9 @@ func TestTrackerTimesFromTheAPI(t *testing.T) {
 	a := newFixture(t, node("n1", "p", true, "10.0.0.1"), node("n2", "p", true, "10.0.0.2"), node("n3", "p", true))
 	a.tracker.Replace([]*appsv1beta2.NodePool{nodePool("p", true, 1, leader("n1", "10.0.0.1"))})
 	a.tracker.Start()
-	a.clock.Step(time.Minute)
+	a.step(time.Minute)
 	a.setReady("n1", "p", false, "10.0.0.1")
-	a.clock.Step(20 * time.Second)
+	a.step(20 * time.Second)
 
 	// b starts now, over the same Nodes and pool, 20s into the election.
 	b := &trackerFixture{t: t, nodes: a.nodes, clock: a.clock, notes: map[string]int{}}
@@ -402,7 +409,7 @@ func TestTrackerTimesFromTheAPI(t *testing.T) {
 	b.tracker.RegisterMetrics(metrics.NewKubeRegistry())
 	b.tracker.Replace([]*appsv1beta2.NodePool{nodePool("p", true, 1, leader("n1", "10.0.0.1"))})
 	b.tracker.Start()
-	a.clock.Step(30 * time.Second)
+	a.step(30*time.Second, b)
 	for _, f := range []*trackerFixture{a, b} {
 		f.tracker.Upsert(nodePool("p", true, 1, leader("n2", "10.0.0.2")))
 	}
@@ -418,7 +425,7 @@ func TestTrackerTimesFromTheAPI(t *testing.T) {
 	c.tracker.RegisterMetrics(metrics.NewKubeRegistry())
 	c.tracker.Replace([]*appsv1beta2.NodePool{nodePool("p", true, 1, leader("n2", "10.0.0.2"))})
 	c.tracker.Start()
-	a.clock.Step(2 * time.Minute)
+	a.step(2*time.Minute, b, c)
 	if got := c.counter(resultSucceeded) + c.counter(resultFailed) + c.counter(resultNoCandidates); got != 0 {
 		t.Errorf("a replica started while the pool had its leaders counted %v elections", got)
 	}
@@ -431,11 +438,11 @@ func TestTrackerPoolCreatedAgain(t *testing.T) {
 	f := newFixture(t, node("n1", "p", true, "10.0.0.1"))
 	f.tracker.Replace([]*appsv1beta2.NodePool{nodePool("p", true, 1)})
 	f.tracker.Start()
-	f.clock.Step(50 * time.Second)
+	f.step(50 * time.Second)
 	again := nodePool("p", true, 1)
 	again.UID, again.CreationTimestamp = "uid-p-again", metav1.NewTime(f.clock.Now())
 	f.tracker.Replace([]*appsv1beta2.NodePool{again})
-	f.clock.Step(20 * time.Second) // past the old pool's deadline, not the new one's
+	f.step(20 * time.Second) // past the old pool's deadline, not the new one's
 	if got := f.counter(resultFailed); got != 0 {
 		t.Errorf("the old pool's election failed on the new pool: failed %v", got)
 	}
@@ -455,5 +462,45 @@ func TestTrackerMappedAddress(t *testing.T) {
 	f.tracker.Start()
 	if v := f.verdict("p"); v.Valid != 1 || v.Stale != 0 {
 		t.Errorf("mapped address: %+v", v)
+	}
+}
+
+// TestTrackerDeadlines: elections of several pools, opened at different
+// times, each fail at their own deadline, on the one timer the tracker
+// keeps, also when one step passes two; one that ended before its deadline
+// is not failed; and one opened past its deadline (a replica started late)
+// fails at once.
+func TestTrackerDeadlines(t *testing.T) {
+	f := newFixture(t, node("a1", "a", true, "10.0.0.1"), node("b1", "b", true, "10.0.0.2"),
+		node("c1", "c", true, "10.0.0.3"), node("d1", "d", true, "10.0.0.4"))
+	f.tracker.Start()
+	createdAt := func(name string, at time.Time) *appsv1beta2.NodePool {
+		np := nodePool(name, true, 1)
+		np.CreationTimestamp = metav1.NewTime(at)
+		return np
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		f.tracker.Upsert(createdAt(name, f.clock.Now()))
+		f.step(10 * time.Second)
+	}
+	// Now start+30s: the deadlines are at +60s (a), +70s (b), +80s (c).
+	b := createdAt("b", start.Add(10*time.Second))
+	b.Status.LeaderEndpoints = []appsv1beta2.Leader{leader("b1", "10.0.0.2")}
+	f.tracker.Upsert(b)
+	f.step(29 * time.Second)
+	if got := f.counter(resultFailed); got != 0 {
+		t.Fatalf("failed before any deadline: %v", got)
+	}
+	f.step(25 * time.Second) // start+84s: past a's and c's
+	if got, succeeded := f.counter(resultFailed), f.counter(resultSucceeded); got != 2 || succeeded != 1 {
+		t.Fatalf("past two deadlines: failed %v, succeeded %v; want 2 and 1", got, succeeded)
+	}
+	f.tracker.Upsert(createdAt("d", f.clock.Now().Add(-2*time.Minute)))
+	if got := f.counter(resultFailed); got != 3 {
+		t.Errorf("an election opened past its deadline: failed %v, want 3", got)
+	}
+	f.step(time.Hour)
+	if got := f.counter(resultFailed); got != 3 {
+		t.Errorf("an election failed twice: failed %v, want 3", got)
 	}
 }

@@ -13,13 +13,13 @@ import (
 // memorySnapshot is leaderhub's memory at one point of scenario 6.
 type memorySnapshot struct {
 	rss   rssParts
-	heap  float64 // Go heap in use after two forced GCs
+	heap  float64 // Go heap in use after the forced GCs
+	live  float64 // objects the last GC marked live
 	goMem map[string]float64
 }
 
-// snapshot measures leaderhub's memory: two forced GCs (the first moves
-// sync.Pool caches to their victim cache, the second frees them), the heap in
-// use, then the RSS once it settles and the Go runtime's figures. The heap is
+// snapshot measures leaderhub's memory: forced GCs (goFootprint), the heap
+// in use and what is alive in it, then the RSS once it settles and the Go runtime's figures. The heap is
 // read while the controller is idle, and read again if a sync ran meanwhile
 // (a resync syncs every pool), so that it holds the pools, not a sync's
 // garbage.
@@ -34,7 +34,7 @@ func (e *env) snapshot(ctx context.Context, profile string) (memorySnapshot, err
 		if err != nil {
 			return m, err
 		}
-		m.heap = f.heap
+		m.heap, m.live = f.heap, f.live
 		metrics, err := e.scrape(ctx)
 		if err != nil {
 			return m, err
@@ -176,6 +176,7 @@ func (e *env) controllerScale(ctx context.Context) error {
 		row("… anonymous (Go heap, stacks, runtime)", func(m memorySnapshot) float64 { return float64(m.rss.anon) }),
 		row("… file-backed (the binary's pages read so far)", func(m memorySnapshot) float64 { return float64(m.rss.file) }),
 		row("Go heap in use after two forced GCs", func(m memorySnapshot) float64 { return m.heap }),
+		row("… objects the last GC marked live (go_gc_heap_live_bytes)", func(m memorySnapshot) float64 { return m.live }),
 		row("peak RSS so far (VmHWM)", func(m memorySnapshot) float64 { return float64(m.rss.peak) }),
 	}
 	for _, gm := range goMemoryMetrics {
@@ -190,7 +191,9 @@ func (e *env) controllerScale(ctx context.Context) error {
 		fmt.Sprintf("RSS divided by all pools, not just the growth: %.2f KiB per pool.", float64(full.rss.total)/n/1024),
 		fmt.Sprintf("The last column is what one more pool costs; the one before it also carries what the first pools pay once "+
 			"(code paths read from the binary, tables built lazily, buffer pools) and the watch history, a ring of the last %d "+
-			"view events that the first batch fills (two per pool). Heap readings are taken while the controller is idle. ",
+			"view events that the first batch fills (two per pool). Heap readings are taken while the controller is idle. "+
+			"The heap in use counts every span that holds a live object, its free slots too, and what was allocated "+
+			"between the GC and the reading; the row below it is what the GC marked live, which varies less between runs. ",
 			viewstore.DefaultHistorySize)+
 			fmt.Sprintf("RSS is read once it has been still for 3s. The Go runtime lets the heap grow by GOGC percent over the live "+
 				"heap before it collects (%s), keeps about 10%% over the heap in use when it returns freed pages, and returns "+

@@ -247,30 +247,26 @@ func cpuProfile(ctx context.Context, cfg *rest.Config, d time.Duration, path str
 }
 
 // serverHeap forces a GC in the API server cfg reaches, optionally saves its
-// heap profile, and returns its Go heap in use.
-func serverHeap(ctx context.Context, cfg *rest.Config, path string) (float64, error) {
+// heap profile, and returns its metrics (text) as of then.
+func serverHeap(ctx context.Context, cfg *rest.Config, path string) (string, error) {
 	client, err := rest.HTTPClientFor(cfg)
 	if err != nil {
-		return 0, err
+		return "", err
 	}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Host+"/debug/pprof/heap?gc=1", nil)
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, err
+		return "", err
 	}
 	data, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil {
-		return 0, err
+		return "", err
 	}
 	if path != "" {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
-			return 0, err
+			return "", err
 		}
 	}
-	metrics, err := scrapeServer(ctx, cfg)
-	if err != nil {
-		return 0, err
-	}
-	return metricSum(metrics, "go_memstats_heap_inuse_bytes", ""), nil
+	return scrapeServer(ctx, cfg)
 }

@@ -99,16 +99,20 @@ func (e *env) memoryPerWatcher(ctx context.Context) error {
 	return nil
 }
 
-// footprint is an API server's Go memory: its heap in use after two
-// forced GCs, its goroutines and their stacks.
-type footprint struct{ heap, stacks, goroutines float64 }
+// footprint is an API server's Go memory after two forced GCs: its
+// heap in use when read (the spans holding any object: what the heap
+// costs, with what was allocated between the last GC and the reading), the
+// objects the last GC marked live (the runtime's /gc/heap/live:bytes: no
+// free slots of spans, nothing allocated since), its goroutines and their
+// stacks.
+type footprint struct{ heap, live, stacks, goroutines float64 }
 
 func (f footprint) minus(g footprint) footprint {
-	return footprint{f.heap - g.heap, f.stacks - g.stacks, f.goroutines - g.goroutines}
+	return footprint{f.heap - g.heap, f.live - g.live, f.stacks - g.stacks, f.goroutines - g.goroutines}
 }
 
 func (f footprint) per(n float64) footprint {
-	return footprint{f.heap / n, f.stacks / n, f.goroutines / n}
+	return footprint{f.heap / n, f.live / n, f.stacks / n, f.goroutines / n}
 }
 
 // goFootprint forces two GCs in the server cfg reaches (the first moves
@@ -118,13 +122,14 @@ func goFootprint(ctx context.Context, cfg *rest.Config, profile string) (footpri
 	if _, err := serverHeap(ctx, cfg, ""); err != nil {
 		return footprint{}, err
 	}
-	heap, err := serverHeap(ctx, cfg, profile)
+	metrics, err := serverHeap(ctx, cfg, profile)
 	if err != nil {
 		return footprint{}, err
 	}
-	metrics, err := scrapeServer(ctx, cfg)
-	return footprint{heap: heap, stacks: metricSum(metrics, "go_memstats_stack_inuse_bytes", ""),
-		goroutines: metricSum(metrics, "go_goroutines", "")}, err
+	return footprint{heap: metricSum(metrics, "go_memstats_heap_inuse_bytes", ""),
+		live:       metricSum(metrics, "go_gc_heap_live_bytes", ""),
+		stacks:     metricSum(metrics, "go_memstats_stack_inuse_bytes", ""),
+		goroutines: metricSum(metrics, "go_goroutines", "")}, nil
 }
 
 // pprofTop returns the first lines of `go tool pprof -top` for a heap

@@ -30,6 +30,9 @@ type Config struct {
 	ResyncPeriod time.Duration
 	// BeforeResync, if set, runs before each resync queues the pools.
 	BeforeResync func()
+	// MaxQueued is how many pools may wait in the queue before the start
+	// and the resyncs queue more; 0 is DefaultMaxQueued.
+	MaxQueued int
 	// Sync syncs one pool. A positive recheck queues it again after that
 	// long; an error queues it again with backoff.
 	Sync func(ctx context.Context, pool string) (recheck time.Duration, err error)
@@ -50,9 +53,20 @@ type Runner struct {
 	turn chan struct{}
 }
 
+// DefaultMaxQueued is how many pools the start and the resyncs let wait in
+// the queue. The queue's maps (the workqueue's set of queued names and its
+// metrics' time each was queued) keep the size they once reached, so
+// queuing every pool at once would keep them sized for every pool for
+// good; and a pool that changes during a resync waits behind at most this
+// many, not behind every pool.
+const DefaultMaxQueued = 256
+
 // New builds a runner; Workers below 1 are 1.
 func New(cfg Config) *Runner {
 	cfg.Workers = max(cfg.Workers, 1)
+	if cfg.MaxQueued <= 0 {
+		cfg.MaxQueued = DefaultMaxQueued
+	}
 	return &Runner{cfg: cfg, turn: make(chan struct{}, 1)}
 }
 
@@ -100,17 +114,33 @@ func (r *Runner) Run(ctx context.Context) {
 	if !cache.WaitForNamedCacheSyncWithContext(klog.NewContext(ctx, klog.FromContext(ctx).WithName(r.cfg.Name)), r.cfg.Synced...) {
 		return
 	}
-	enqueueAll := func() {
-		for _, pool := range r.cfg.Pools() {
-			queue.Add(pool)
-		}
-	}
-	enqueueAll()
+	// taken has a token each time a worker takes a pool off the queue:
+	// a paced enqueueAll waits for it while the queue is full.
+	taken := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() { r.enqueueAll(ctx, queue, taken) })
 	if r.cfg.ResyncPeriod > 0 {
-		go r.resync(ctx, enqueueAll)
+		wg.Go(func() { r.resync(ctx, func() { r.enqueueAll(ctx, queue, taken) }) })
 	}
-	r.work(ctx, queue)
+	r.work(ctx, queue, taken)
+	wg.Wait()
 	klog.InfoS("Stopped controller", "controller", r.cfg.Name)
+}
+
+// enqueueAll queues every pool, never more than MaxQueued waiting at once:
+// while the queue is full it waits for a worker to take one, until ctx
+// ends.
+func (r *Runner) enqueueAll(ctx context.Context, queue workqueue.TypedRateLimitingInterface[string], taken <-chan struct{}) {
+	for _, pool := range r.cfg.Pools() {
+		for queue.Len() >= r.cfg.MaxQueued {
+			select {
+			case <-taken:
+			case <-ctx.Done():
+				return
+			}
+		}
+		queue.Add(pool)
+	}
 }
 
 // resync queues every pool each resync period, the first time one period
@@ -126,8 +156,8 @@ func (r *Runner) resync(ctx context.Context, enqueueAll func()) {
 			if r.cfg.BeforeResync != nil {
 				r.cfg.BeforeResync()
 			}
-			enqueueAll()
 			resyncs.WithLabelValues(r.cfg.Name).Inc()
+			enqueueAll()
 		}
 	}
 }
@@ -136,12 +166,12 @@ func (r *Runner) resync(ctx context.Context, enqueueAll func()) {
 // until it shuts down, and is started again a second later should it stop
 // while ctx lasts. When ctx ends, the queue is shut down and work waits for
 // the workers to finish the pools they hold.
-func (r *Runner) work(ctx context.Context, queue workqueue.TypedRateLimitingInterface[string]) {
+func (r *Runner) work(ctx context.Context, queue workqueue.TypedRateLimitingInterface[string], taken chan<- struct{}) {
 	var wg sync.WaitGroup
 	for range r.cfg.Workers {
 		wg.Go(func() {
 			wait.UntilWithContext(ctx, func(ctx context.Context) {
-				for r.processNext(ctx, queue) {
+				for r.processNext(ctx, queue, taken) {
 				}
 			}, time.Second)
 		})
@@ -151,10 +181,14 @@ func (r *Runner) work(ctx context.Context, queue workqueue.TypedRateLimitingInte
 	wg.Wait()
 }
 
-func (r *Runner) processNext(ctx context.Context, queue workqueue.TypedRateLimitingInterface[string]) bool {
+func (r *Runner) processNext(ctx context.Context, queue workqueue.TypedRateLimitingInterface[string], taken chan<- struct{}) bool {
 	pool, quit := queue.Get()
 	if quit {
 		return false
+	}
+	select {
+	case taken <- struct{}{}:
+	default:
 	}
 	defer queue.Done(pool)
 	recheck, err := r.cfg.Sync(ctx, pool)

@@ -3,12 +3,18 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
 
 	"github.com/leaderhub/leaderhub/pkg/feed"
 )
@@ -223,4 +229,92 @@ func TestRunWaitsForThePreviousRun(t *testing.T) {
 	if r.Running() {
 		t.Error("running after both runs returned")
 	}
+}
+
+// TestEnqueueAllIsPaced: the start queues every pool, but never more than
+// MaxQueued waiting at once, so a pool a source names meanwhile is synced
+// after at most that many, not after every pool; and every pool is still
+// synced once.
+func TestEnqueueAllIsPaced(t *testing.T) {
+	const pools, maxQueued = 1000, 4
+	names := make([]string, pools)
+	for i := range names {
+		names[i] = fmt.Sprintf("p%04d", i)
+	}
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var order []string
+	source := &notifier{}
+	r := New(Config{Name: "test", Workers: 1, MaxQueued: maxQueued, Sources: []feed.Notifier{source},
+		Synced: []cache.InformerSynced{func() bool { return true }},
+		Pools:  func() []string { return names },
+		Sync: func(_ context.Context, pool string) (time.Duration, error) {
+			mu.Lock()
+			order = append(order, pool)
+			first := len(order) == 1
+			mu.Unlock()
+			if first {
+				<-release // the queue fills meanwhile
+			}
+			return 0, nil
+		},
+		Failed: func(string, int, error) {},
+	})
+	synced := func() int { mu.Lock(); defer mu.Unlock(); return len(order) }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	waitFor(t, "the first sync", func() bool { return synced() == 1 })
+	source.Notify("changed")
+	close(release)
+	waitFor(t, "every pool synced", func() bool { return synced() == pools+1 })
+	mu.Lock()
+	defer mu.Unlock()
+	at := slices.Index(order, "changed")
+	if at < 0 || at > maxQueued+1 {
+		t.Errorf("the changed pool was synced %dth, want within the first %d", at+1, maxQueued+2)
+	}
+	seen := sets.New(order...)
+	if seen.Len() != pools+1 {
+		t.Errorf("%d distinct pools synced, want %d", seen.Len(), pools+1)
+	}
+}
+
+// BenchmarkEnqueueAll is what queuing every pool costs: 10,000 pools, a
+// sync that does nothing, 4 workers, from the start until every pool is
+// synced; per pool.
+func BenchmarkEnqueueAll(b *testing.B) {
+	const pools = 10_000
+	names := make([]string, pools)
+	for i := range names {
+		names[i] = fmt.Sprintf("pool-%05d", i)
+	}
+	klog.LogToStderr(false) // a start line per iteration
+	klog.SetOutput(io.Discard)
+	b.Cleanup(func() { klog.LogToStderr(true) })
+	b.ReportAllocs()
+	for b.Loop() {
+		var synced atomic.Int64
+		done := make(chan struct{})
+		r := New(Config{Name: "bench", Workers: 4,
+			Synced: []cache.InformerSynced{func() bool { return true }},
+			Pools:  func() []string { return names },
+			Sync: func(context.Context, string) (time.Duration, error) {
+				if synced.Add(1) == pools {
+					close(done)
+				}
+				return 0, nil
+			},
+			Failed: func(string, int, error) {},
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		stopped := make(chan struct{})
+		go func() { defer close(stopped); r.Run(ctx) }()
+		<-done
+		cancel()
+		<-stopped
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/pools, "ns/pool")
 }

@@ -16,7 +16,7 @@ func (s *Store) State(pool string) (projection.State, bool) {
 	if e == nil {
 		return projection.State{}, false
 	}
-	return e.State, true
+	return e.state(), true
 }
 
 // PoolNames returns the names of every NodePool in the store, published or
@@ -33,6 +33,7 @@ func (s *Store) EachState(fn func(st *projection.State)) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for _, e := range s.pools {
-		fn(&e.State)
+		st := e.state()
+		fn(&st)
 	}
 }

@@ -146,7 +146,8 @@ func (s *Store) versionOfLocked(cs consistentState) uint64 {
 		prev := s.pools[name]
 		var prevState *projection.State
 		if prev != nil {
-			prevState = &prev.State
+			ps := prev.state()
+			prevState = &ps
 		}
 		st = after(st, prevState)
 		if prev == nil {
@@ -155,7 +156,7 @@ func (s *Store) versionOfLocked(cs consistentState) uint64 {
 			}
 			continue
 		}
-		if !sameProjection(&prev.State, &st) {
+		if !sameProjection(prevState, &st) {
 			return s.rv
 		}
 	}

@@ -14,15 +14,17 @@ import (
 // nextLocked computes the entry for a NodePool's new state: changed reports
 // a new projection, reported a change of what is left out of it.
 func (s *Store) nextLocked(np *appsv1beta2.NodePool, st projection.State, prev *entry) (next *entry, changed, reported bool) {
+	var prevState projection.State
 	if prev != nil {
-		st = after(st, &prev.State)
+		prevState = prev.state()
+		st = after(st, &prevState)
 	}
-	next = &entry{State: st}
-	changed = st.Published && (prev == nil || !sameProjection(&prev.State, &st))
+	next = newEntry(&st)
+	changed = st.Published && (prev == nil || !sameProjection(&prevState, &st))
 	if prev != nil && !changed {
 		next.rv = prev.rv
 	}
-	reported = prev == nil || !sameProblems(&prev.State, &st)
+	reported = prev == nil || !sameProblems(&prevState, &st)
 	if reported && (st.Unpublishable != nil || len(st.Invalid) > 0) {
 		var err error
 		if st.Unpublishable != nil {

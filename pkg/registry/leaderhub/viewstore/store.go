@@ -75,13 +75,41 @@ func logInvalid(np *appsv1beta2.NodePool, invalid []projection.InvalidLeader, er
 }
 
 // entry is what the store keeps of one NodePool: its compact projection and
-// what it leaves out, never the objects built from them. Entries are never
-// modified: a change stores a new one.
+// what it leaves out, never the objects built from them (80 bytes, besides
+// the projection's text: what is left out, rarely anything, is behind one
+// pointer). Entries are never modified: a change stores a new one.
 type entry struct {
-	projection.State
+	// Pool and Published are the projection.State's.
+	Pool      projection.Pool
+	Published bool
+	// problems is what the NodePool leaves out, nil when nothing.
+	problems *problems
 	// rv is the NodePool resource version at which the published projection
 	// last changed; 0 while nothing is published.
 	rv uint64
+}
+
+// problems are the projection.State's account of what it leaves out.
+type problems struct {
+	invalid       []projection.InvalidLeader
+	unpublishable *projection.UnpublishableError
+}
+
+func newEntry(st *projection.State) *entry {
+	e := &entry{Pool: st.Pool, Published: st.Published}
+	if st.Unpublishable != nil || len(st.Invalid) > 0 {
+		e.problems = &problems{invalid: st.Invalid, unpublishable: st.Unpublishable}
+	}
+	return e
+}
+
+// state is the entry as a projection.State.
+func (e *entry) state() projection.State {
+	st := projection.State{Pool: e.Pool, Published: e.Published}
+	if e.problems != nil {
+		st.Invalid, st.Unpublishable = e.problems.invalid, e.problems.unpublishable
+	}
+	return st
 }
 
 // event is one change of a projection, at the NodePool resource version that
