@@ -64,7 +64,7 @@ func BenchmarkTrackerMemory(b *testing.B) {
 						}
 					}
 				}
-				before := heapInUse()
+				before := fixtures.LiveHeap()
 				tracker := NewTracker(nodes, Options{Deadline: time.Hour})
 				tracker.RegisterMetrics(metrics.NewKubeRegistry())
 				tracker.Start()
@@ -77,7 +77,7 @@ func BenchmarkTrackerMemory(b *testing.B) {
 					}
 					tracker.Upsert(np)
 				}
-				perPool = float64(heapInUse()-before) / pools
+				perPool = float64(fixtures.LiveHeap()-before) / pools
 				if v, ok := tracker.Verdict(nps[0].Name); !ok || v.NeedsLeaders() == tc.nodes {
 					b.Fatalf("verdict %+v", v)
 				}
@@ -101,12 +101,4 @@ func quietKlog(b *testing.B) {
 		klog.SetOutput(os.Stderr)
 		_ = fs.Set("logtostderr", "true")
 	})
-}
-
-func heapInUse() int64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return int64(m.HeapAlloc)
 }

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	appsv1beta2 "github.com/leaderhub/leaderhub/pkg/apis/apps/v1beta2"
+	"github.com/leaderhub/leaderhub/test/fixtures"
 )
 
 // kubeletNode is a Node as a kubelet of an edge node writes it: the usual
@@ -103,13 +104,13 @@ func BenchmarkNodeCacheMemory(b *testing.B) {
 			var perNode float64
 			for range b.N {
 				store := tc.store()
-				before := heapInUse()
+				before := fixtures.LiveHeap()
 				for _, data := range raw {
 					if err := store.Add(decode(data)); err != nil {
 						b.Fatal(err)
 					}
 				}
-				perNode = float64(heapInUse()-before) / nodes
+				perNode = float64(fixtures.LiveHeap()-before) / nodes
 				runtime.KeepAlive(store)
 			}
 			b.ReportMetric(perNode, "B/node")
@@ -154,12 +155,4 @@ func BenchmarkNodeHeartbeat(b *testing.B) {
 	if c.Len() != 1 {
 		b.Fatalf("%d Nodes", c.Len())
 	}
-}
-
-func heapInUse() int64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return int64(m.HeapAlloc)
 }
